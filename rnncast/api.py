@@ -1,0 +1,122 @@
+"""The library API the CLI is a thin layer over: ``train`` and ``forecast``."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnncast import __version__
+from rnncast.config import DataOptions, TrainConfig
+from rnncast.data import TimeSeries, future_index, load_csv
+from rnncast.errors import DataError
+from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load_card, load_network, save
+
+
+def train(
+    data: str | os.PathLike[str] | TimeSeries,
+    config: TrainConfig = TrainConfig(),
+    *,
+    data_options: DataOptions = DataOptions(),
+    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
+    on_epoch=None,
+) -> ModelCard:
+    """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
+
+    Args:
+        data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
+        config: model and training settings.
+        data_options: how to read the CSV.
+        model_dir: where the model is saved (replaced atomically).
+        on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
+
+    Returns:
+        The card of the saved model, with its validation metrics.
+    """
+    from rnncast.training import fit
+
+    series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
+    fitted = fit(series, config, on_epoch)
+    frame = series.frame
+    card = ModelCard(
+        config=fitted.config.to_dict(),
+        data_options=data_options.to_dict(),
+        columns=list(series.columns),
+        targets=list(series.targets),
+        time_column=series.time_column,
+        freq=series.freq,
+        last_time=_time_to_json(frame.index[-1]),
+        last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
+        scaler=fitted.scaler.to_dict(),
+        metrics=fitted.metrics,
+        training=fitted.history,
+        source={
+            "path": os.path.abspath(series.source),
+            "rows": len(frame),
+            "start": _time_to_json(frame.index[0]),
+            "end": _time_to_json(frame.index[-1]),
+        },
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        rnncast_version=__version__,
+    )
+    return save(model_dir, fitted.network, card)
+
+
+def forecast(
+    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
+    horizon: int | None = None,
+    data: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
+
+    Args:
+        model_dir: a directory written by ``train``.
+        horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
+        data: an updated CSV with the model's columns; the forecast starts after its last row.
+            Without it, the forecast starts after the data the model was trained on.
+
+    Returns:
+        A frame indexed by the future time stamps (or steps), one column per target,
+        in the original units.
+    """
+    from rnncast.forecast import keras_predictor, rollout
+    from rnncast.preprocessing import Standardizer
+
+    card = load_card(model_dir)
+    horizon = horizon or card.config["horizon"]
+    window = card.config["window"]
+    if data is None:
+        recent = np.asarray(card.last_window, dtype=np.float64)
+        last_time: Any = card.last_time
+    else:
+        recent, last_time = _recent_rows(data, card, window)
+    network = load_network(model_dir, card)
+    scaler = Standardizer.from_dict(card.scaler)
+    target_index = [card.columns.index(t) for t in card.targets]
+    scaled = rollout(keras_predictor(network), scaler.transform(recent)[None], horizon, target_index)[0]
+    values = scaler.inverse(scaled, target_index)
+    index = future_index(last_time, card.freq, horizon, card.time_column)
+    return pd.DataFrame(values, index=index, columns=card.targets)
+
+
+def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> tuple[np.ndarray, Any]:
+    name = os.path.basename(os.fspath(data))
+    series = load_csv(data, DataOptions.from_dict(card.data_options))
+    missing = [c for c in card.columns if c not in series.columns]
+    if missing:
+        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(card.columns)}.")
+    if series.time_column != card.time_column:
+        raise DataError(f"{name}: time column is {series.time_column!r}, the model's is {card.time_column!r}.")
+    if series.freq != card.freq and len(series) >= 3:
+        raise DataError(f"{name}: frequency is {series.freq!r}, the model was trained on {card.freq!r} data.")
+    if len(series) < window:
+        raise DataError(f"{name}: has {len(series)} rows; the model needs the last {window} (its window).")
+    frame = series.frame[card.columns]
+    return frame.iloc[-window:].to_numpy(dtype=np.float64), _time_to_json(frame.index[-1])
+
+
+def _time_to_json(value: Any) -> str | int:
+    return value.isoformat() if isinstance(value, pd.Timestamp) else int(value)

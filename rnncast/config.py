@@ -1,0 +1,105 @@
+"""Settings that travel together, validated once and stored in the model card."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from rnncast.errors import UsageError
+
+Strategy = Literal["direct", "autoregressive"]
+STRATEGIES = ("direct", "autoregressive")
+FILL_METHODS = ("ffill", "interpolate")
+LOSSES = ("mse", "mae", "huber")
+
+
+def _require(condition: bool, option: str, expected: str, received: Any) -> None:
+    if not condition:
+        raise UsageError(f"`--{option}` must be {expected}. Received: {received}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """How to read a CSV: which columns mean what, and how to repair it."""
+
+    time_column: str | None = None
+    targets: tuple[str, ...] = ()
+    fill: str | None = None
+    resample: str | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        _require(
+            self.fill is None or self.fill in FILL_METHODS,
+            "fill", f"one of {', '.join(FILL_METHODS)}", self.fill,
+        )
+        _require(
+            self.delimiter is None or len(self.delimiter) == 1,
+            "delimiter", "a single character", repr(self.delimiter),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "targets": list(self.targets)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DataOptions":
+        return cls(**{**values, "targets": tuple(values.get("targets", ()))})
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a model is built and fitted.
+
+    ``window`` of None means "choose from the season and the horizon".
+    """
+
+    model: str = "gru"
+    strategy: Strategy = "direct"
+    horizon: int = 10
+    window: int | None = None
+    units: int = 32
+    layers: int = 2
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    learning_rate: float = 0.005
+    epochs: int = 100
+    batch_size: int = 32
+    patience: int = 10
+    loss: str = "mse"
+    clipnorm: float | None = None
+    validation_fraction: float = 0.2
+    season: int | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
+        _require(self.horizon >= 1, "horizon", "at least 1", self.horizon)
+        _require(self.window is None or self.window >= 1, "window", "at least 1", self.window)
+        _require(self.units >= 1, "units", "at least 1", self.units)
+        _require(self.layers >= 1, "layers", "at least 1", self.layers)
+        _require(0 <= self.dropout < 1, "dropout", "in [0, 1)", self.dropout)
+        _require(0 <= self.recurrent_dropout < 1, "recurrent-dropout", "in [0, 1)", self.recurrent_dropout)
+        _require(self.learning_rate > 0, "lr", "positive", self.learning_rate)
+        _require(self.epochs >= 1, "epochs", "at least 1", self.epochs)
+        _require(self.batch_size >= 1, "batch-size", "at least 1", self.batch_size)
+        _require(self.patience >= 0, "patience", "at least 0", self.patience)
+        _require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
+        _require(self.clipnorm is None or self.clipnorm > 0, "clipnorm", "positive", self.clipnorm)
+        _require(
+            0 < self.validation_fraction < 0.9,
+            "validation-fraction", "in (0, 0.9)", self.validation_fraction,
+        )
+        _require(self.season is None or self.season >= 1, "season", "at least 1", self.season)
+
+    @property
+    def output_steps(self) -> int:
+        """How many steps one forward pass of the network predicts."""
+        return self.horizon if self.strategy == "direct" else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        return cls(**values)

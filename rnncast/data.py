@@ -1,0 +1,387 @@
+"""Reading a CSV of time series into a checked, regular, all-numeric frame.
+
+Every problem a user's file can have ends here as a ``DataError`` whose message names
+the file, the column, the line and the fix. Line numbers count the header as line 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import logging
+import os
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnncast.config import DataOptions
+from rnncast.errors import DataError, UsageError
+
+log = logging.getLogger("rnncast")
+
+TIME_COLUMN_NAMES = ("date", "datetime", "time", "timestamp", "ds", "period", "month", "year", "day", "week", "hour")
+INTEGER_TIME_NAMES = ("step", "t", "index", "idx", "time", "period", "year")
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeSeries:
+    """A regular multivariate series: float64 columns indexed by time.
+
+    ``freq`` is a pandas offset alias for timestamps, an integer step for an integer
+    time column, and None when the file has no time column (rows are steps 0..n-1).
+    """
+
+    frame: pd.DataFrame
+    targets: tuple[str, ...]
+    time_column: str | None
+    freq: str | int | None
+    source: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.frame.columns)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(c for c in self.frame.columns if c not in self.targets)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def load_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions()) -> TimeSeries:
+    """Read, check and repair (only as asked) a CSV of one or more series.
+
+    Raises:
+        DataError: the file is missing, unreadable or its contents cannot be used.
+        UsageError: an option names a column the file does not have.
+    """
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    raw = _read_frame(path, options)
+    if raw.empty:
+        raise DataError(f"{name}: has a header but no data rows.")
+    line_numbers = np.arange(len(raw)) + 2
+
+    time_column = _find_time_column(raw, options, name)
+    numeric = _numeric_columns(raw.drop(columns=[time_column] if time_column else []), options, name)
+    # Column order, not the order given, so that a forecast of every column can be fed back as a row.
+    targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
+    _check_finite(numeric, line_numbers, name)
+
+    if time_column is None:
+        frame = numeric.set_axis(pd.RangeIndex(len(numeric)))
+        freq: str | int | None = None
+    else:
+        index = _parse_time(raw[time_column], time_column, line_numbers, name)
+        frame = numeric.set_axis(index)
+        frame.index.name = time_column
+        frame, freq = _regularise(frame, line_numbers, options, name)
+
+    frame = _fill_missing(frame, options.fill, name, line_numbers)
+    for column in frame.columns:
+        if frame[column].nunique() == 1:
+            log.warning("%s: column '%s' is constant (%s); it carries no information.", name, column, frame[column].iloc[0])
+    return TimeSeries(frame=frame, targets=tuple(targets), time_column=time_column, freq=freq, source=path)
+
+
+def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
+    name = os.path.basename(path)
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file.")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, not a CSV file.")
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head.strip():
+        raise DataError(f"{name}: the file is empty.")
+    encoding = _encoding(head, options.encoding)
+    try:
+        sample = head.decode(encoding, errors="ignore" if len(head) == SNIFF_BYTES else "strict")
+    except UnicodeDecodeError as error:
+        raise _encoding_error(name, encoding, error) from None
+    if "\x00" in sample:
+        raise DataError(f"{name}: contains NUL bytes; it looks like a binary file, not CSV text.")
+    delimiter = options.delimiter or _sniff_delimiter(sample)
+    try:
+        frame = pd.read_csv(
+            path, sep=delimiter, encoding=encoding, skipinitialspace=True,
+            low_memory=False, na_values=["", "NA", "NaN", "nan", "null", "NULL", "None", "-", "?"],
+            keep_default_na=False,
+        )
+    except UnicodeDecodeError as error:
+        raise _encoding_error(name, encoding, error) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the file is empty.") from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise DataError(
+            f"{name}: cannot be read as CSV with delimiter {delimiter!r} ({detail}); "
+            "check the file, or pass --delimiter."
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame.columns) == 1 and frame.shape[0] > 0 and options.delimiter is None:
+        only = frame.columns[0]
+        if any(d in only for d in DELIMITERS if d != delimiter):
+            raise DataError(f"{name}: found a single column {only!r}; pass --delimiter to name the separator.")
+    return frame
+
+
+def _encoding(head: bytes, requested: str) -> str:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.lookup(requested)
+    except LookupError:
+        raise UsageError(f"`--encoding` must be an encoding Python knows. Received: {requested}.") from None
+    return "utf-8-sig" if codecs.lookup(requested).name == "utf-8" else requested
+
+
+def _encoding_error(name: str, encoding: str, error: UnicodeDecodeError) -> DataError:
+    return DataError(
+        f"{name}: is not valid {encoding} text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
+        "pass --encoding with the file's encoding, e.g. --encoding latin-1."
+    )
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in DELIMITERS} if lines else {}
+        best = max(counts, key=counts.get, default=",")
+        return best if counts.get(best) else ","
+
+
+def _find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> str | None:
+    if options.time_column is not None:
+        if options.time_column not in frame.columns:
+            raise UsageError(
+                f"`--time-column` {options.time_column!r} is not a column of {name}. "
+                f"Columns: {', '.join(frame.columns)}."
+            )
+        return options.time_column
+    by_name = [c for c in frame.columns if c.lower() in TIME_COLUMN_NAMES and c not in options.targets]
+    text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    for column in by_name + [c for c in text_columns if c not in by_name]:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            if column.lower() in INTEGER_TIME_NAMES and _is_integer_axis(values):
+                return column
+            continue
+        parsed = _to_datetime(values)
+        if parsed.notna().mean() >= 0.9:
+            return column
+    return None
+
+
+def _is_integer_axis(values: pd.Series) -> bool:
+    if values.isna().any() or not pd.api.types.is_integer_dtype(values):
+        return False
+    steps = np.diff(values.to_numpy())
+    return len(steps) > 0 and steps.min() > 0
+
+
+def _to_datetime(values: pd.Series) -> pd.Series:
+    try:
+        return pd.to_datetime(values, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        return pd.Series(pd.NaT, index=values.index)
+
+
+def _parse_time(values: pd.Series, column: str, lines: np.ndarray, name: str) -> pd.Index:
+    if pd.api.types.is_numeric_dtype(values):
+        if column.lower() == "year" and values.between(1000, 2999).all():
+            return pd.DatetimeIndex(pd.to_datetime(values.astype(int).astype(str), format="%Y"))
+        if not pd.api.types.is_integer_dtype(values):
+            raise DataError(f"{name}: time column '{column}' holds numbers that are not whole steps.")
+        return pd.Index(values.to_numpy())
+    parsed = _to_datetime(values)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise DataError(
+            f"{name}: time column '{column}' has {int(bad.sum())} value(s) that are not timestamps "
+            f"(first: {values.iloc[first]!r} at line {lines[first]})."
+        )
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise DataError(f"{name}: time column '{column}' mixes time zones; use one time zone throughout.")
+    return pd.DatetimeIndex(parsed)
+
+
+def _numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            columns[column] = values.astype("float64")
+            continue
+        converted = _coerce_numeric(values)
+        present = values.notna()
+        failed = present & converted.isna()
+        if present.sum() and failed.mean() < 0.5 * present.mean():
+            first = int(np.argmax(failed.to_numpy()))
+            raise DataError(
+                f"{name}: column '{column}' has {int(failed.sum())} non-numeric value(s) "
+                f"(first: {values.iloc[first]!r} at line {first + 2}); fix or remove them."
+            )
+        if column in options.targets:
+            raise DataError(f"{name}: target column '{column}' is not numeric (e.g. {values.dropna().iloc[0]!r}).")
+        if present.sum():
+            log.warning("%s: ignoring text column '%s'.", name, column)
+    for target in options.targets:
+        if target not in frame.columns:
+            raise UsageError(
+                f"`--target` {target!r} is not a column of {name}. Columns: {', '.join(frame.columns)}."
+            )
+    if not columns:
+        raise DataError(f"{name}: no numeric column to forecast (columns: {', '.join(frame.columns) or 'none'}).")
+    return pd.DataFrame(columns)
+
+
+def _coerce_numeric(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    decimal_comma = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    best = decimal_comma if decimal_comma.notna().sum() > numbers.notna().sum() else numbers
+    return best.astype("float64")
+
+
+def _check_finite(frame: pd.DataFrame, lines: np.ndarray, name: str) -> None:
+    for column in frame.columns:
+        infinite = np.isinf(frame[column].to_numpy())
+        if infinite.any():
+            first = int(np.argmax(infinite))
+            raise DataError(
+                f"{name}: column '{column}' has {int(infinite.sum())} infinite value(s) "
+                f"(first at line {lines[first]}); replace them with real numbers or leave them empty and use --fill."
+            )
+        if (np.abs(frame[column].dropna()) > 1e150).any():
+            raise DataError(f"{name}: column '{column}' has values too large to model (above 1e150); rescale it.")
+
+
+def _regularise(
+    frame: pd.DataFrame, lines: np.ndarray, options: DataOptions, name: str
+) -> tuple[pd.DataFrame, str | int | None]:
+    index = frame.index
+    column = index.name
+    if options.resample:
+        if not isinstance(index, pd.DatetimeIndex):
+            raise UsageError("`--resample` needs a time column of timestamps.")
+        try:
+            resampled = frame.sort_index().resample(options.resample).mean()
+        except (ValueError, TypeError):
+            raise UsageError(f"`--resample` must be a pandas frequency such as D, h, W, MS. Received: {options.resample}.") from None
+        resampled.index.name = column
+        return resampled, resampled.index.freqstr
+    order = np.asarray(index)
+    steps = np.diff(order)
+    if len(steps) and (steps < steps.dtype.type(0)).any():
+        first = int(np.argmax(steps < steps.dtype.type(0)))
+        raise DataError(
+            f"{name}: timestamps are not in increasing order: line {lines[first + 1]} ({index[first + 1]}) "
+            f"comes after line {lines[first]} ({index[first]}); sort the file by '{column}', or pass --resample."
+        )
+    if len(steps) and (steps == steps.dtype.type(0)).any():
+        first = int(np.argmax(steps == steps.dtype.type(0)))
+        raise DataError(
+            f"{name}: duplicate timestamp {index[first]} at lines {lines[first]} and {lines[first + 1]}; "
+            "remove duplicates, or pass --resample FREQ to average them."
+        )
+    if len(frame) < 3:
+        return frame, None
+    if not isinstance(index, pd.DatetimeIndex):
+        step = int(steps.min())
+        expected = pd.RangeIndex(int(order[0]), int(order[-1]) + 1, step)
+        if len(expected) != len(index) or not (expected == index).all():
+            raise DataError(f"{name}: time column '{column}' is not evenly spaced (expected a step of {step}).")
+        return frame, step
+    freq = pd.infer_freq(index)
+    if freq is not None:
+        return frame.asfreq(freq), freq
+    freq = _likely_freq(index)
+    if freq is None:
+        raise DataError(
+            f"{name}: timestamps in '{column}' are irregularly spaced and no frequency fits them; "
+            "pass --resample FREQ (e.g. D, h, W, MS) to put them on a regular grid."
+        )
+    grid = pd.date_range(index[0], index[-1], freq=freq)
+    missing = grid.difference(index)
+    if not index.isin(grid).all() or len(missing) == 0:
+        raise DataError(
+            f"{name}: timestamps in '{column}' are irregularly spaced (most steps are '{freq}'); "
+            f"pass --resample {freq} to put them on a regular grid."
+        )
+    raise DataError(
+        f"{name}: {len(missing)} timestamp(s) missing from the '{freq}' grid (first: {missing[0]}); "
+        f"pass --resample {freq} --fill interpolate (or ffill) to fill the gaps."
+    )
+
+
+def _likely_freq(index: pd.DatetimeIndex) -> str | None:
+    """The frequency most short runs of the index agree on, if any."""
+    votes: Counter[str] = Counter()
+    for start in range(0, len(index) - 4, max(1, (len(index) - 4) // 50)):
+        candidate = pd.infer_freq(index[start : start + 5])
+        if candidate:
+            votes[candidate] += 1
+    return votes.most_common(1)[0][0] if votes else None
+
+
+def _fill_missing(frame: pd.DataFrame, fill: str | None, name: str, lines: np.ndarray) -> pd.DataFrame:
+    missing = frame.isna()
+    if not missing.to_numpy().any():
+        return frame
+    empty = [c for c in frame.columns if missing[c].all()]
+    if empty:
+        raise DataError(f"{name}: column '{empty[0]}' has no values at all.")
+    if fill is None:
+        column = next(c for c in frame.columns if missing[c].any())
+        position = int(np.argmax(missing[column].to_numpy()))
+        where = f"line {lines[position]}" if len(frame) == len(lines) else f"{frame.index[position]}"
+        raise DataError(
+            f"{name}: {int(missing.to_numpy().sum())} missing value(s); column '{column}' has "
+            f"{int(missing[column].sum())} (first at {where}); pass --fill ffill or --fill interpolate."
+        )
+    if fill == "interpolate":
+        method = "time" if isinstance(frame.index, pd.DatetimeIndex) else "linear"
+        frame = frame.interpolate(method=method, limit_direction="both")
+    return frame.ffill().bfill()
+
+
+def infer_season(freq: str | int | None) -> int | None:
+    """The natural seasonal period of a frequency: 7 for daily, 24 for hourly, 12 for monthly..."""
+    if not isinstance(freq, str):
+        return None
+    offset = pd.tseries.frequencies.to_offset(freq)
+    base = offset.name.split("-")[0].upper()
+    by_base = {"B": 5, "D": 7, "W": 52, "M": 12, "ME": 12, "MS": 12, "BME": 12, "BMS": 12,
+               "SME": 24, "SMS": 24, "Q": 4, "QE": 4, "QS": 4, "BQE": 4, "BQS": 4}
+    if base in by_base and offset.n == 1:
+        return by_base[base]
+    try:
+        step = pd.Timedelta(offset)
+    except ValueError:
+        return None
+    for period in (pd.Timedelta(days=1), pd.Timedelta(hours=1), pd.Timedelta(minutes=1)):
+        if step < period and period % step == pd.Timedelta(0):
+            return int(period / step)
+    if step == pd.Timedelta(days=1):
+        return 7
+    return None
+
+
+def future_index(last: Any, freq: str | int | None, horizon: int, name: str | None) -> pd.Index:
+    """The ``horizon`` time stamps (or steps) after ``last``."""
+    if isinstance(freq, str):
+        index = pd.date_range(pd.Timestamp(last), periods=horizon + 1, freq=freq)[1:]
+    else:
+        step = freq or 1
+        index = pd.Index(np.arange(1, horizon + 1) * step + int(last))
+    return index.rename(name or "step")

@@ -1,0 +1,70 @@
+"""Turning results into the text a user asked for: CSV, JSON or a rich table."""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class OutputFormat(str, enum.Enum):
+    csv = "csv"
+    json = "json"
+    table = "table"
+
+
+def forecast_text(frame: "pd.DataFrame", output_format: OutputFormat) -> str:
+    """A forecast frame (time index, one column per target) as CSV, JSON or a table.
+
+    JSON shape: ``{"time_column": str, "targets": [str], "forecast": [{time_column: str|int, target: float}]}``.
+    """
+    if output_format is OutputFormat.csv:
+        return frame.to_csv()
+    table = frame.reset_index()
+    table[frame.index.name] = _index_values(frame.index)
+    if output_format is OutputFormat.json:
+        document = {
+            "time_column": frame.index.name,
+            "targets": list(frame.columns),
+            "forecast": table.to_dict(orient="records"),
+        }
+        return json.dumps(document, indent=2) + "\n"
+    return rich_table_text(list(table.columns), table.itertuples(index=False))
+
+
+def _index_values(index: "pd.Index") -> list[Any]:
+    import pandas as pd
+
+    return list(index.astype(str)) if isinstance(index, pd.DatetimeIndex) else [int(v) for v in index]
+
+
+def records_text(rows: list[dict[str, Any]], output_format: OutputFormat) -> str:
+    """Rows of plain values (one dict per row) as CSV, JSON (a list of objects) or a table."""
+    if output_format is OutputFormat.json:
+        return json.dumps(rows, indent=2) + "\n"
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if output_format is OutputFormat.csv:
+        return frame.to_csv(index=False)
+    return rich_table_text(list(frame.columns), frame.itertuples(index=False))
+
+
+def rich_table_text(columns: list[str], rows) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_edge=False)
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    buffer = io.StringIO()
+    Console(file=buffer, width=max(80, 14 * len(columns)), color_system=None).print(table)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,159 @@
+"""The saved model: a directory with a JSON card and the network files it names.
+
+The card is written last and replaced atomically, so it is the commit point: network
+files carry their content hash in their names and are written before the card refers to
+them. A crash at any moment leaves the old card (and its files) or the new one, complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnncast.errors import ModelFileError
+
+CARD_NAME = "card.json"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_DIR = "rnncast-model"
+
+
+@dataclasses.dataclass
+class ModelCard:
+    """What a saved model is and everything needed to forecast from it."""
+
+    config: dict[str, Any]
+    data_options: dict[str, Any]
+    columns: list[str]
+    targets: list[str]
+    time_column: str | None
+    freq: str | int | None
+    last_time: str | int
+    last_window: list[list[float]]
+    scaler: dict[str, Any]
+    metrics: dict[str, Any]
+    training: dict[str, Any]
+    source: dict[str, Any]
+    created: str
+    rnncast_version: str
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+
+def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCard:
+    """Write ``network`` and ``card`` into ``model_dir`` atomically; returns the card as written."""
+    directory = Path(model_dir)
+    if directory.exists() and not directory.is_dir():
+        raise ModelFileError(f"{directory}: exists and is not a directory; choose another --model-dir.")
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = _write_hashed(directory, ".keras", network.save)
+    card = dataclasses.replace(card, files={"keras": _hashed_name(digest, ".keras"), "keras_sha256": digest})
+    _write_card(directory, card)
+    _remove_unreferenced(directory, card)
+    return card
+
+
+def _hashed_name(digest: str, suffix: str) -> str:
+    return f"model-{digest}{suffix}"
+
+
+def _write_hashed(directory: Path, suffix: str, write) -> str:
+    """Write a file through ``write(path)``, publish it under a name holding its hash; return the hash."""
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    os.close(handle)
+    try:
+        write(temporary)
+        digest = _sha256(Path(temporary))
+        _fsync(Path(temporary))
+        os.replace(temporary, directory / _hashed_name(digest, suffix))
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return digest
+
+
+def _write_card(directory: Path, card: ModelCard) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(dataclasses.asdict(card), stream, indent=2)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, directory / CARD_NAME)
+        _fsync(directory)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _remove_unreferenced(directory: Path, card: ModelCard) -> None:
+    keep = set(card.files.values())
+    for path in directory.iterdir():
+        if path.name.startswith("model-") and path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
+    """Read and check the card of a saved model.
+
+    Raises:
+        ModelFileError: no model there, or a card that is unreadable or of another format version.
+    """
+    path = Path(model_dir) / CARD_NAME
+    if not path.is_file():
+        raise ModelFileError(
+            f"no saved model in {model_dir}: train one with `rnncast train DATA.csv`, or pass --model-dir."
+        )
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{path}: the model card is unreadable ({error}); train the model again.") from None
+    version = values.get("format_version") if isinstance(values, dict) else None
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {version!r} is not supported by this rnncast "
+            f"(it reads version {FORMAT_VERSION}); train the model again."
+        )
+    try:
+        return ModelCard(**values)
+    except TypeError as error:
+        raise ModelFileError(f"{path}: the model card is incomplete or has unknown fields ({error}).") from None
+
+
+def load_network(model_dir: str | os.PathLike[str], card: ModelCard):
+    """Load the Keras network a card names, after checking its hash, in Keras safe mode."""
+    from rnncast._keras import import_keras
+
+    import rnncast.layers  # noqa: F401  (registers the zoo's custom layers for deserialisation)
+
+    path = Path(model_dir) / card.files.get("keras", "")
+    if not path.is_file():
+        raise ModelFileError(f"{model_dir}: the network file {path.name!r} named by the card is missing; train again.")
+    if _sha256(path) != card.files.get("keras_sha256"):
+        raise ModelFileError(f"{path}: the file does not match the hash in the card (modified or damaged); train again.")
+    keras = import_keras()
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a file it refuses or cannot parse.
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{path}: cannot be loaded safely ({detail}).") from None

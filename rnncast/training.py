@@ -1,0 +1,193 @@
+"""Fitting a zoo model on a series: split, scale, window, train, score against the naive baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from rnncast._keras import import_keras
+from rnncast.config import TrainConfig
+from rnncast.data import TimeSeries, infer_season
+from rnncast.errors import DataError, TrainingDiverged
+from rnncast.forecast import keras_predictor, rollout
+from rnncast.models import NetworkShape, build_model, get_spec
+from rnncast.preprocessing import Standardizer
+
+MAX_VALIDATION_ORIGINS = 1000
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclasses.dataclass
+class FittedModel:
+    """A trained network with everything needed to forecast from it."""
+
+    network: Any
+    config: TrainConfig
+    scaler: Standardizer
+    shape: NetworkShape
+    target_index: list[int]
+    metrics: dict[str, Any]
+    history: dict[str, Any]
+
+
+def default_window(season: int | None, horizon: int, n_rows: int) -> int:
+    """A few seasons of context, at least twice the horizon, capped so that many windows remain."""
+    preferred = max(3 * (season or 0), 2 * horizon, 24)
+    return max(1, min(preferred, n_rows // 5))
+
+
+def minimum_rows(window: int, horizon: int, fraction: float) -> int:
+    """Fewest rows leaving one training window and a validation tail of at least ``horizon`` rows."""
+    n_rows = window + 2 * horizon
+    while n_rows - validation_rows(n_rows, horizon, fraction) < window + horizon:
+        n_rows += 1
+    return n_rows
+
+
+def validation_rows(n_rows: int, horizon: int, fraction: float) -> int:
+    return max(math.ceil(n_rows * fraction), horizon)
+
+
+def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
+    """Fill in the choices left to rnncast (season, window) and check the series is long enough."""
+    season = config.season or infer_season(series.freq)
+    window = config.window or default_window(season, config.horizon, len(series))
+    config = dataclasses.replace(config, season=season, window=window)
+    needed = minimum_rows(window, config.horizon, config.validation_fraction)
+    if len(series) < needed:
+        raise DataError(
+            f"{os.path.basename(series.source)}: has {len(series)} rows, but --window {window} and --horizon "
+            f"{config.horizon} need at least {needed} (training windows plus a validation tail); "
+            "use a smaller --window or --horizon, or more data."
+        )
+    return config
+
+
+def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None) -> FittedModel:
+    """Train ``config.model`` on ``series`` and score it on the chronological validation tail.
+
+    Raises:
+        DataError: the series is too short for the window and horizon.
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    keras = import_keras()
+    config = resolve_config(series, config)
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+    values = series.frame.to_numpy(dtype=np.float64)
+    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
+    scaler = Standardizer.fit(values[:train_end])
+    scaled = scaler.transform(values)
+
+    columns = list(series.columns)
+    target_index = [columns.index(t) for t in series.targets]
+    outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
+    shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+    network = build_model(shape, config)
+
+    history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+    if get_spec(config.model).trainable:
+        history = _train(keras, network, scaled, train_end, shape, config, on_epoch)
+
+    validation = scaled[train_end - config.window :]
+    metrics = score(keras_predictor(network), validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
+    return FittedModel(network, config, scaler, shape, target_index, metrics, history)
+
+
+def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None):
+    """Lazily cut (window, next ``steps`` rows of the output columns) pairs from ``values``."""
+    import tensorflow as tf
+
+    keras = import_keras()
+    dataset = keras.utils.timeseries_dataset_from_array(
+        values, None, sequence_length=shape.window + shape.steps,
+        batch_size=batch_size, shuffle=shuffle, seed=seed,
+    )
+    outputs = list(shape.outputs)
+    return dataset.map(
+        lambda w: (w[:, : shape.window], tf.gather(w[:, shape.window :], outputs, axis=-1)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch) -> dict[str, Any]:
+    seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
+    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed)
+    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None)
+    losses = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber()}
+    network.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
+        loss=losses[config.loss],
+        jit_compile=True,
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=0,
+    )
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        stopper,
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), verbose=0),
+    ]
+    if on_epoch is not None:
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, config.epochs, dict(logs or {})),
+        ))
+    started = time.perf_counter()
+    result = network.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0)
+    losses_seen = result.history.get("loss", []) + result.history.get("val_loss", [])
+    if not np.isfinite(losses_seen).all():
+        raise TrainingDiverged(
+            f"training diverged: the loss became {losses_seen[-1]} at epoch {len(result.history['loss'])}; "
+            "lower --lr or set --clipnorm 1.0. The previous model, if any, was kept."
+        )
+    val_losses = result.history["val_loss"]
+    return {
+        "epochs": len(val_losses),
+        "best_epoch": int(np.argmin(val_losses)) + 1,
+        "best_val_loss": float(np.min(val_losses)),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_ORIGINS) -> np.ndarray:
+    """Start rows of up to ``limit`` evenly spaced windows whose horizon fits in ``n_rows``."""
+    count = n_rows - window - horizon + 1
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
+
+
+def score(predict, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, config: TrainConfig,
+          target_index: list[int], targets: tuple[str, ...]) -> dict[str, Any]:
+    """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline,
+    in original units, on the same windows."""
+    starts = origins(len(scaled), config.window, config.horizon)
+    steps = np.arange(config.window)
+    windows = scaled[starts[:, None] + steps]
+    future = np.arange(config.window, config.window + config.horizon)
+    actual = values[starts[:, None] + future][..., target_index]
+    predicted = scaler.inverse(rollout(predict, windows, config.horizon, target_index), target_index)
+    naive = np.repeat(values[starts + config.window - 1][:, None, target_index], config.horizon, axis=1)
+    return {
+        "windows": int(len(starts)),
+        "horizon": config.horizon,
+        "model": _errors(predicted, actual, targets),
+        "naive": _errors(naive, actual, targets),
+    }
+
+
+def _errors(predicted: np.ndarray, actual: np.ndarray, targets: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    error = predicted - actual
+    per_target = {
+        name: {"mae": float(np.abs(error[..., i]).mean()), "rmse": float(np.sqrt((error[..., i] ** 2).mean()))}
+        for i, name in enumerate(targets)
+    }
+    return per_target
