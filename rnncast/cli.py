@@ -245,26 +245,33 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
 
 
-def main() -> None:
-    """Entry point: run the app and turn every error into a message and an exit status."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` and return its exit status; every error becomes a message."""
     try:
-        app()
+        app(args=argv, prog_name="rnncast")
+    except SystemExit as done:  # Typer exits itself after help, usage errors and success
+        return done.code if isinstance(done.code, int) else ExitStatus.FAILURE
     except RnncastError as error:
-        _fail(str(error), error.exit_status)
+        return _fail(str(error), error.exit_status)
     except KeyboardInterrupt:
-        _fail("interrupted.", ExitStatus.INTERRUPTED)
+        return _fail("interrupted.", ExitStatus.INTERRUPTED)
     except Exception as error:  # a bug in rnncast, not the user's doing
         if os.environ.get("RNNCAST_VERBOSE") == "1":
             raise
-        _fail(
+        return _fail(
             f"internal error ({type(error).__name__}: {error}); rerun with --verbose for details and report it.",
             ExitStatus.FAILURE,
         )
+    return ExitStatus.OK
 
 
-def _fail(message: str, status: ExitStatus) -> None:
+def main() -> None:
+    sys.exit(int(run()))
+
+
+def _fail(message: str, status: ExitStatus) -> ExitStatus:
     sys.stderr.write(f"rnncast: error: {message}\n")
-    sys.exit(int(status))
+    return status
 
 
 if __name__ == "__main__":

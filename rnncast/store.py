@@ -65,6 +65,7 @@ def _write_hashed(directory: Path, suffix: str, write) -> str:
     """Write a file through ``write(path)``, publish it under a name holding its hash; return the hash."""
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     os.close(handle)
+    _readable(temporary)
     try:
         write(temporary)
         digest = _sha256(Path(temporary))
@@ -78,6 +79,7 @@ def _write_hashed(directory: Path, suffix: str, write) -> str:
 
 def _write_card(directory: Path, card: ModelCard) -> None:
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    _readable(temporary)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(dataclasses.asdict(card), stream, indent=2)
@@ -95,6 +97,13 @@ def _remove_unreferenced(directory: Path, card: ModelCard) -> None:
     for path in directory.iterdir():
         if path.name.startswith("model-") and path.name not in keep:
             path.unlink(missing_ok=True)
+
+
+def _readable(path: str) -> None:
+    """Give a temporary file the permissions a plain new file would get (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _fsync(path: Path) -> None:

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny generated CSVs and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnncast.cli import run
+
+TINY = ["--epochs", "2", "--units", "4", "--window", "8", "--horizon", "3", "--seed", "1", "--quiet"]
+
+
+@dataclasses.dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``rnncast ARGS`` in this process; returns exit code, stdout and stderr."""
+
+    def invoke(*args: str) -> Result:
+        code = run([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(int(code), captured.out, captured.err)
+
+    return invoke
+
+
+def seasonal_frame(rows: int = 120, freq: str = "D", columns: tuple[str, ...] = ("y",), seed: int = 0) -> pd.DataFrame:
+    """Seasonal series with noise, one column per name, a 'date' column first."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    data = {"date": pd.date_range("2020-01-01", periods=rows, freq=freq).astype(str)}
+    for i, name in enumerate(columns):
+        data[name] = 10 + i + np.sin(2 * np.pi * t / 7 + i) + 0.1 * rng.standard_normal(rows)
+    return pd.DataFrame(data)
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path):
+    """Write a frame (or raw text) to a CSV under tmp_path and return its path."""
+
+    def write(content: pd.DataFrame | str | bytes, name: str = "data.csv") -> Path:
+        path = tmp_path / name
+        if isinstance(content, pd.DataFrame):
+            content.to_csv(path, index=False)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def daily_csv(write_csv) -> Path:
+    return write_csv(seasonal_frame())
+
+
+@pytest.fixture
+def multivariate_csv(write_csv) -> Path:
+    return write_csv(seasonal_frame(columns=("load", "temp", "solar")), "multi.csv")
