@@ -125,10 +125,12 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
             "check the file, or pass --delimiter."
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame.columns) == 1 and frame.shape[0] > 0 and options.delimiter is None:
+    if len(frame.columns) == 1:
         only = frame.columns[0]
         if any(d in only for d in DELIMITERS if d != delimiter):
-            raise DataError(f"{name}: found a single column {only!r}; pass --delimiter to name the separator.")
+            raise DataError(
+                f"{name}: splitting on {delimiter!r} gives a single column {only!r}; pass --delimiter to name the separator."
+            )
     return frame
 
 
@@ -167,7 +169,8 @@ def _find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> s
                 f"Columns: {', '.join(frame.columns)}."
             )
         return options.time_column
-    by_name = [c for c in frame.columns if c.lower() in TIME_COLUMN_NAMES and c not in options.targets]
+    names = TIME_COLUMN_NAMES + INTEGER_TIME_NAMES
+    by_name = [c for c in frame.columns if c.lower() in names and c not in options.targets]
     text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     for column in by_name + [c for c in text_columns if c not in by_name]:
         values = frame[column]
@@ -219,13 +222,19 @@ def _numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd
     columns: dict[str, pd.Series] = {}
     for column in frame.columns:
         values = frame[column]
+        if values.isna().all() and column not in options.targets:
+            log.warning("%s: ignoring empty column '%s'.", name, column)
+            continue
         if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             columns[column] = values.astype("float64")
             continue
         converted = _coerce_numeric(values)
         present = values.notna()
         failed = present & converted.isna()
-        if present.sum() and failed.mean() < 0.5 * present.mean():
+        if not failed.any():
+            columns[column] = converted
+            continue
+        if failed.sum() < 0.5 * present.sum():
             first = int(np.argmax(failed.to_numpy()))
             raise DataError(
                 f"{name}: column '{column}' has {int(failed.sum())} non-numeric value(s) "
@@ -233,8 +242,7 @@ def _numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd
             )
         if column in options.targets:
             raise DataError(f"{name}: target column '{column}' is not numeric (e.g. {values.dropna().iloc[0]!r}).")
-        if present.sum():
-            log.warning("%s: ignoring text column '%s'.", name, column)
+        log.warning("%s: ignoring text column '%s'.", name, column)
     for target in options.targets:
         if target not in frame.columns:
             raise UsageError(
@@ -302,7 +310,7 @@ def _regularise(
         if len(expected) != len(index) or not (expected == index).all():
             raise DataError(f"{name}: time column '{column}' is not evenly spaced (expected a step of {step}).")
         return frame, step
-    freq = pd.infer_freq(index)
+    freq = _infer_freq(index)
     if freq is not None:
         return frame.asfreq(freq), freq
     freq = _likely_freq(index)
@@ -324,11 +332,20 @@ def _regularise(
     )
 
 
+def _infer_freq(index: pd.DatetimeIndex) -> str | None:
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            freq = pd.infer_freq(index)
+    except pd.errors.OptionError:  # pandas before 3 returns the alias already
+        freq = pd.infer_freq(index)
+    return getattr(freq, "freqstr", freq)
+
+
 def _likely_freq(index: pd.DatetimeIndex) -> str | None:
     """The frequency most short runs of the index agree on, if any."""
     votes: Counter[str] = Counter()
     for start in range(0, len(index) - 4, max(1, (len(index) - 4) // 50)):
-        candidate = pd.infer_freq(index[start : start + 5])
+        candidate = _infer_freq(index[start : start + 5])
         if candidate:
             votes[candidate] += 1
     return votes.most_common(1)[0][0] if votes else None
@@ -360,7 +377,7 @@ def infer_season(freq: str | int | None) -> int | None:
     if not isinstance(freq, str):
         return None
     offset = pd.tseries.frequencies.to_offset(freq)
-    base = offset.name.split("-")[0].upper()
+    base = offset.rule_code.split("-")[0].upper()
     by_base = {"B": 5, "D": 7, "W": 52, "M": 12, "ME": 12, "MS": 12, "BME": 12, "BMS": 12,
                "SME": 24, "SMS": 24, "Q": 4, "QE": 4, "QS": 4, "BQE": 4, "BQS": 4}
     if base in by_base and offset.n == 1:

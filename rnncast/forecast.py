@@ -9,6 +9,8 @@ Outputs are in column order, so a block that covers every column can be appended
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Callable
 
 import numpy as np
@@ -55,3 +57,16 @@ def keras_predictor(model) -> Predictor:
         return model.predict(windows, batch_size=1024, verbose=0)
 
     return predict
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module shadows the package's ``rnncast.forecast()`` function with the module
+    itself, so the module forwards calls to the API: ``rnncast.forecast(...)`` works either way."""
+
+    def __call__(self, *args, **kwargs):
+        from rnncast.api import forecast
+
+        return forecast(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -76,8 +76,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         DataError: the series is too short for the window and horizon.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    keras = import_keras()
     config = resolve_config(series, config)
+    keras = import_keras()
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         import tensorflow as tf
