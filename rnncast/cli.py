@@ -158,7 +158,7 @@ def train(
             f"horizon {card.config['horizon']}) to {model_dir} after {run['epochs']} epoch(s)"
             + (f", best {run['best_epoch']}" if run["epochs"] else "")
             + f", {run['seconds']} s. Validation on {card.metrics['windows']} windows:",
-            markup=False,
+            markup=False, soft_wrap=True,
         )
     from rnncast.render import records_text
 

@@ -85,7 +85,7 @@ def load_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions())
 
     frame = _fill_missing(frame, options.fill, name, line_numbers)
     for column in frame.columns:
-        if frame[column].nunique() == 1:
+        if len(frame) > 1 and frame[column].nunique() == 1:
             log.warning("%s: column '%s' is constant (%s); it carries no information.", name, column, frame[column].iloc[0])
     return TimeSeries(frame=frame, targets=tuple(targets), time_column=time_column, freq=freq, source=path)
 
@@ -179,7 +179,7 @@ def _find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> s
                 return column
             continue
         parsed = _to_datetime(values)
-        if parsed.notna().mean() >= 0.9:
+        if parsed.notna().mean() >= 0.9 or (column in by_name and parsed.notna().any()):
             return column
     return None
 
@@ -192,10 +192,12 @@ def _is_integer_axis(values: pd.Series) -> bool:
 
 
 def _to_datetime(values: pd.Series) -> pd.Series:
-    try:
-        return pd.to_datetime(values, errors="coerce", format="mixed")
-    except (ValueError, TypeError, OverflowError):
-        return pd.Series(pd.NaT, index=values.index)
+    for utc in (False, True):  # offsets that change (daylight saving time) only parse as UTC
+        try:
+            return pd.to_datetime(values, errors="coerce", format="mixed", utc=utc)
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return pd.Series(pd.NaT, index=values.index)
 
 
 def _parse_time(values: pd.Series, column: str, lines: np.ndarray, name: str) -> pd.Index:
@@ -288,16 +290,16 @@ def _regularise(
             raise UsageError(f"`--resample` must be a pandas frequency such as D, h, W, MS. Received: {options.resample}.") from None
         resampled.index.name = column
         return resampled, resampled.index.freqstr
-    order = np.asarray(index)
+    order = index.asi8 if isinstance(index, pd.DatetimeIndex) else np.asarray(index)
     steps = np.diff(order)
-    if len(steps) and (steps < steps.dtype.type(0)).any():
-        first = int(np.argmax(steps < steps.dtype.type(0)))
+    if (steps < 0).any():
+        first = int(np.argmax(steps < 0))
         raise DataError(
             f"{name}: timestamps are not in increasing order: line {lines[first + 1]} ({index[first + 1]}) "
             f"comes after line {lines[first]} ({index[first]}); sort the file by '{column}', or pass --resample."
         )
-    if len(steps) and (steps == steps.dtype.type(0)).any():
-        first = int(np.argmax(steps == steps.dtype.type(0)))
+    if (steps == 0).any():
+        first = int(np.argmax(steps == 0))
         raise DataError(
             f"{name}: duplicate timestamp {index[first]} at lines {lines[first]} and {lines[first + 1]}; "
             "remove duplicates, or pass --resample FREQ to average them."

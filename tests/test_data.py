@@ -180,3 +180,16 @@ def test_text_target_is_refused():
 def test_option_values_are_checked():
     with pytest.raises(UsageError, match="`--fill` must be one of ffill, interpolate. Received: zero."):
         DataOptions(fill="zero")
+
+
+def test_changing_utc_offsets_parse_as_utc(write_csv):
+    times = pd.date_range("2021-03-27 22:00", periods=48, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"time": times.strftime("%Y-%m-%dT%H:%M:%S%z"), "y": np.arange(48.0)})
+    series = load_csv(write_csv(frame))
+    assert series.freq == "h" and str(series.frame.index.tz) == "UTC"
+    assert series.frame.index[0] == pd.Timestamp("2021-03-27 21:00", tz="UTC")
+
+
+def test_time_column_with_a_bad_value_is_reported_not_ignored(cli, write_csv):
+    result = cli("train", write_csv("date,y\n2020-01-01,1\nQ2,2\n"), *TINY)
+    assert result.code == ExitStatus.BAD_DATA and "(first: 'Q2' at line 3)" in result.err
