@@ -13,7 +13,9 @@ from rnncast import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, future_index, load_csv
 from rnncast.errors import DataError
-from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load_card, load_network, save
+from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, save, training_lock
+
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def train(
@@ -23,6 +25,7 @@ def train(
     data_options: DataOptions = DataOptions(),
     model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
     on_epoch=None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> ModelCard:
     """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
 
@@ -32,6 +35,7 @@ def train(
         data_options: how to read the CSV.
         model_dir: where the model is saved (replaced atomically).
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
+        lock_timeout: seconds to wait for another training into ``model_dir`` to finish.
 
     Returns:
         The card of the saved model, with its validation metrics.
@@ -39,9 +43,15 @@ def train(
     from rnncast.training import fit
 
     series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
-    fitted = fit(series, config, on_epoch)
+    with training_lock(model_dir, lock_timeout):
+        fitted = fit(series, config, on_epoch)
+        card = _card(series, fitted, data_options)
+        return save(model_dir, fitted.network, card)
+
+
+def _card(series: TimeSeries, fitted, data_options: DataOptions) -> ModelCard:
     frame = series.frame
-    card = ModelCard(
+    return ModelCard(
         config=fitted.config.to_dict(),
         data_options=data_options.to_dict(),
         columns=list(series.columns),
@@ -62,7 +72,6 @@ def train(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
     )
-    return save(model_dir, fitted.network, card)
 
 
 def forecast(
@@ -85,7 +94,7 @@ def forecast(
     from rnncast.forecast import keras_predictor, rollout
     from rnncast.preprocessing import Standardizer
 
-    card = load_card(model_dir)
+    card, network = load(model_dir)
     horizon = horizon or card.config["horizon"]
     window = card.config["window"]
     if data is None:
@@ -93,7 +102,6 @@ def forecast(
         last_time: Any = card.last_time
     else:
         recent, last_time = _recent_rows(data, card, window)
-    network = load_network(model_dir, card)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
     scaled = rollout(keras_predictor(network), scaler.transform(recent)[None], horizon, target_index)[0]

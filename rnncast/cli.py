@@ -127,6 +127,7 @@ def train(
     validation_fraction: Annotated[Optional[float], _train_option("validation_fraction", "--validation-fraction", help="Share of the newest rows held out for validation.")] = None,
     seed: Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible training on CPU.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait while another rnncast trains into the same --model-dir.")] = 60.0,
     output_format: Format = OutputFormat.table,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -150,7 +151,7 @@ def train(
     from rnncast.api import train as train_model
 
     with _epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
-        card = train_model(data, config, data_options=options, model_dir=model_dir, on_epoch=on_epoch)
+        card = train_model(data, config, data_options=options, model_dir=model_dir, on_epoch=on_epoch, lock_timeout=lock_timeout)
     if not quiet:
         run = card.training
         _stderr_console().print(
@@ -197,6 +198,33 @@ def forecast(
 
     frame = forecast_frame(model_dir, horizon=horizon, data=data)
     _emit(forecast_text(frame, output_format), output)
+
+
+@app.command()
+def check(
+    data: Annotated[Path, typer.Argument(help="CSV file to inspect.", show_default=False)],
+    target: Targets = None,
+    time_column: TimeColumn = None,
+    fill: Fill = None,
+    resample: Resample = None,
+    delimiter: Delimiter = None,
+    encoding: Encoding = "utf-8",
+    output_format: Format = OutputFormat.table,
+) -> None:
+    """Report what the loader sees in DATA and what to do; exit 0 if `train` would accept it."""
+    from rnncast.data import check_csv
+    from rnncast.render import records_text
+
+    options = DataOptions(
+        time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
+        delimiter=delimiter, encoding=encoding,
+    )
+    _setup_output(quiet=True, verbose=False)
+    findings, problem = check_csv(data, options)
+    verdict = {"check": "verdict", "finding": "train accepts this file" if problem is None else problem, "advice": ""}
+    _emit(records_text([*findings, verdict], output_format), None)
+    if problem is not None:
+        raise typer.Exit(ExitStatus.BAD_DATA)
 
 
 @app.command()

@@ -404,3 +404,79 @@ def future_index(last: Any, freq: str | int | None, horizon: int, name: str | No
         step = freq or 1
         index = pd.Index(np.arange(1, horizon + 1) * step + int(last))
     return index.rename(name or "step")
+
+
+def check_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions()) -> tuple[list[dict[str, str]], str | None]:
+    """What the loader sees in a CSV, and what to do about each problem, before any training.
+
+    Returns:
+        Findings as rows of ``check``, ``finding`` and ``advice``, and the error ``load_csv``
+        would raise (None when the file is accepted as it is).
+    """
+    try:
+        load_csv(path, options)
+        verdict = None
+    except (DataError, UsageError) as error:
+        verdict = str(error)
+    name = os.path.basename(os.fspath(path))
+    try:
+        raw = _read_frame(os.fspath(path), options)
+    except DataError as error:
+        return [{"check": "file", "finding": str(error), "advice": ""}], verdict
+    rows = [{"check": "file", "finding": f"{len(raw)} rows, {len(raw.columns)} columns", "advice": ""}]
+    try:
+        time_column = _find_time_column(raw, options, name)
+    except UsageError as error:
+        return rows + [{"check": "time column", "finding": str(error), "advice": ""}], verdict
+    rows += _time_findings(raw, time_column)
+    for column in raw.columns:
+        if column == time_column:
+            continue
+        values = raw[column]
+        numbers = values if pd.api.types.is_numeric_dtype(values) else _coerce_numeric(values)
+        kind = "numeric" if numbers.notna().sum() >= 0.5 * values.notna().sum() and values.notna().any() else "text (ignored)"
+        findings = [kind]
+        advice = []
+        if values.isna().any():
+            findings.append(f"{int(values.isna().sum())} missing")
+            advice.append("--fill ffill or --fill interpolate")
+        if kind == "numeric" and np.isinf(numbers.to_numpy(dtype=float, na_value=np.nan)).any():
+            findings.append("infinite values")
+            advice.append("replace them with numbers or leave them empty")
+        if kind == "numeric" and numbers.nunique() == 1:
+            findings.append("constant")
+            advice.append("drop it: it carries no information")
+        rows.append({"check": f"column '{column}'", "finding": ", ".join(findings), "advice": "; ".join(advice)})
+    return rows, verdict
+
+
+def _time_findings(raw: pd.DataFrame, time_column: str | None) -> list[dict[str, str]]:
+    if time_column is None:
+        return [{"check": "time column", "finding": "none found: rows are steps 0..n-1", "advice": "name one with --time-column"}]
+    parsed = _to_datetime(raw[time_column]) if not pd.api.types.is_numeric_dtype(raw[time_column]) else raw[time_column]
+    valid = parsed.dropna()
+    rows = [{"check": "time column", "finding": f"'{time_column}'", "advice": ""}]
+    if len(valid) < len(parsed):
+        rows.append({"check": "time stamps", "finding": f"{len(parsed) - len(valid)} not parseable", "advice": "fix them"})
+    if len(valid):
+        rows.append({"check": "time range", "finding": f"{valid.min()} .. {valid.max()}", "advice": ""})
+    if not isinstance(valid.dtype, (pd.DatetimeTZDtype, np.dtypes.DateTime64DType)) or len(valid) < 3:
+        return rows
+    index = pd.DatetimeIndex(valid)
+    unsorted = int((np.diff(index.asi8) < 0).sum())
+    duplicates = int(index.duplicated().sum())
+    if unsorted:
+        rows.append({"check": "order", "finding": f"{unsorted} step(s) back in time", "advice": "sort the file, or --resample FREQ"})
+    if duplicates:
+        rows.append({"check": "duplicates", "finding": f"{duplicates} repeated time stamp(s)", "advice": "--resample FREQ averages them"})
+    ordered = index.sort_values().unique()
+    freq = _infer_freq(ordered) or _likely_freq(ordered)
+    if freq is None:
+        rows.append({"check": "frequency", "finding": "irregular: no frequency fits", "advice": "--resample FREQ (e.g. D, h, W, MS)"})
+        return rows
+    missing = pd.date_range(ordered[0], ordered[-1], freq=freq).difference(ordered)
+    rows.append({"check": "frequency", "finding": f"{freq} (season {infer_season(freq) or 'none'})", "advice": ""})
+    if len(missing):
+        rows.append({"check": "gaps", "finding": f"{len(missing)} missing time stamp(s), first {missing[0]}",
+                     "advice": f"--resample {freq} --fill interpolate"})
+    return rows

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import io
 import json
+import shutil
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,7 +64,9 @@ def rich_table_text(columns: list[str], rows) -> str:
     for row in rows:
         table.add_row(*(_cell(value) for value in row))
     buffer = io.StringIO()
-    Console(file=buffer, width=max(80, 14 * len(columns)), color_system=None).print(table)
+    # Wrapping cells only helps on a terminal; piped output keeps each row on one line.
+    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 400
+    Console(file=buffer, width=width, color_system=None).print(table)
     return buffer.getvalue()
 
 

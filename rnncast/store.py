@@ -7,19 +7,24 @@ them. A crash at any moment leaves the old card (and its files) or the new one, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rnncast.errors import ModelFileError
+from rnncast.lock import hold
 
 CARD_NAME = "card.json"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_DIR = "rnncast-model"
+TRAIN_LOCK = ".train.lock"
+FILES_LOCK = ".files.lock"
+FILES_LOCK_TIMEOUT = 60.0
 
 
 @dataclasses.dataclass
@@ -44,17 +49,42 @@ class ModelCard:
     format_version: int = FORMAT_VERSION
 
 
-def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCard:
-    """Write ``network`` and ``card`` into ``model_dir`` atomically; returns the card as written."""
+def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:
+    """Create the model directory if needed; refuse a path that is not a directory."""
     directory = Path(model_dir)
     if directory.exists() and not directory.is_dir():
         raise ModelFileError(f"{directory}: exists and is not a directory; choose another --model-dir.")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ModelFileError(f"{directory}: cannot create the model directory ({error.strerror}).") from None
+    return directory
+
+
+@contextlib.contextmanager
+def training_lock(model_dir: str | os.PathLike[str], timeout: float) -> Iterator[None]:
+    """Held by a training run from start to save, so that overlapping runs queue or give up."""
+    with hold(prepare_dir(model_dir) / TRAIN_LOCK, exclusive=True, timeout=timeout, purpose="training a model there"):
+        yield
+
+
+def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCard:
+    """Write ``network`` and ``card`` into ``model_dir`` atomically; returns the card as written."""
+    directory = prepare_dir(model_dir)
     digest = _write_hashed(directory, ".keras", network.save)
     card = dataclasses.replace(card, files={"keras": _hashed_name(digest, ".keras"), "keras_sha256": digest})
-    _write_card(directory, card)
-    _remove_unreferenced(directory, card)
+    with hold(directory / FILES_LOCK, exclusive=True, timeout=FILES_LOCK_TIMEOUT, purpose="reading or saving a model"):
+        _write_card(directory, card)
+        _remove_unreferenced(directory, card)
     return card
+
+
+def load(model_dir: str | os.PathLike[str]):
+    """The card and the Keras network of a saved model, read consistently even while a save runs."""
+    card = load_card(model_dir)
+    with hold(Path(model_dir) / FILES_LOCK, exclusive=False, timeout=FILES_LOCK_TIMEOUT, purpose="saving a model there"):
+        card = load_card(model_dir)
+        return card, load_network(model_dir, card)
 
 
 def _hashed_name(digest: str, suffix: str) -> str:
@@ -93,9 +123,10 @@ def _write_card(directory: Path, card: ModelCard) -> None:
 
 
 def _remove_unreferenced(directory: Path, card: ModelCard) -> None:
+    """Delete older network files, and temporary files a killed save left behind."""
     keep = set(card.files.values())
     for path in directory.iterdir():
-        if path.name.startswith("model-") and path.name not in keep:
+        if (path.name.startswith("model-") and path.name not in keep) or path.name.startswith(".tmp-"):
             path.unlink(missing_ok=True)
 
 

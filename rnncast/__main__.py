@@ -1,0 +1,3 @@
+from rnncast.cli import main
+
+main()
