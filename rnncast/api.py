@@ -28,7 +28,8 @@ def train(
 
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
-        config: model and training settings.
+        config: model and training settings; model "auto" backtests the candidates of
+            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``).
         data_options: how to read the CSV.
         model_dir: where the model is saved (replaced atomically).
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
@@ -39,6 +40,11 @@ def train(
     from rnncast.training import fit
 
     series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
+    selection = None
+    if config.model == "auto":
+        from rnncast.evaluate import select_model
+
+        config, selection = select_model(series, config)
     fitted = fit(series, config, on_epoch)
     frame = series.frame
     card = ModelCard(
@@ -51,7 +57,7 @@ def train(
         last_time=_time_to_json(frame.index[-1]),
         last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
         scaler=fitted.scaler.to_dict(),
-        metrics=fitted.metrics,
+        metrics=fitted.metrics if selection is None else {**fitted.metrics, "selection": selection},
         training=fitted.history,
         source={
             "path": os.path.abspath(series.source),

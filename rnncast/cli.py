@@ -103,7 +103,7 @@ def _epoch_progress(enabled: bool):
 @app.command()
 def train(
     data: Annotated[Path, typer.Argument(help="CSV file with a time column and numeric columns.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model from `rnncast models`.")] = TrainConfig.model,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model from `rnncast models`, or auto: the best of several on the validation part.")] = TrainConfig.model,
     strategy: Annotated[Optional[str], _train_option("strategy", "--strategy", "-s", help="direct (all steps at once) or autoregressive (one step, fed back).")] = None,
     horizon: Annotated[Optional[int], _train_option("horizon", "--horizon", "-H", help="Steps to forecast.")] = None,
     window: Annotated[Optional[int], _train_option("window", "--window", "-w", help="Past steps the model sees (auto: a few seasons).")] = None,
@@ -146,7 +146,8 @@ def train(
     )
     from rnncast.models import get_spec
 
-    get_spec(config.model)
+    if config.model != "auto":
+        get_spec(config.model)
     from rnncast.api import train as train_model
 
     with _epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
@@ -160,6 +161,9 @@ def train(
             + f", {run['seconds']} s. Validation on {card.metrics['windows']} windows:",
             markup=False,
         )
+        if "selection" in card.metrics:
+            scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
+            _stderr_console().print(f"auto chose {card.config['model']}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
     from rnncast.render import records_text
 
     _emit(records_text(_validation_rows(card.metrics), output_format), None)
