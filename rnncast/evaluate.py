@@ -24,7 +24,7 @@ from rnncast._keras import import_keras
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season, load_csv
 from rnncast.errors import DataError, ModelFileError, UsageError
-from rnncast.models import get_spec
+from rnncast.models import ZOO
 from rnncast.training import default_window, minimum_rows, validation_rows
 
 log = logging.getLogger("rnncast")
@@ -163,7 +163,7 @@ def score_forecast(forecast: Forecast, actual: np.ndarray, scale: np.ndarray, ta
     return {
         target: {
             "overall": metrics((slice(None), slice(None), i)),
-            "steps": [metrics((slice(None), step, i)) for step in range(horizon)],
+            "steps": [{"step": step + 1, **metrics((slice(None), step, i))} for step in range(horizon)],
         }
         for i, target in enumerate(targets)
     }
@@ -277,7 +277,7 @@ class Report:
             if result.baseline:
                 continue
             for target, scores in result.targets.items():
-                rows.extend(self._detail_row(result, target, step + 1, metrics) for step, metrics in enumerate(scores["steps"]))
+                rows.extend(self._detail_row(result, target, metrics["step"], metrics) for metrics in scores["steps"])
         return rows
 
     def _detail_row(self, result: ModelResult, target: str, step: int | str, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -329,9 +329,10 @@ def backtest(
         UsageError: an unknown model name.
         DataError: too few rows for the folds, window and horizon.
     """
+    unknown = [name for name in models if name not in ZOO]
+    if unknown:
+        raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
     series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
-    for name in models:
-        get_spec(name)
     season = config.season or infer_season(series.freq)
     origins = backtest_origins(len(series), config.horizon, options)
     config = dataclasses.replace(
@@ -416,8 +417,9 @@ def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions 
     return TrainConfig.from_dict(card.config), dataclasses.replace(DataOptions.from_dict(card.data_options), **given)
 
 
-def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] = AUTO_CANDIDATES) -> tuple[TrainConfig, dict[str, Any]]:
-    """Backtest ``candidates`` on the validation tail of ``series`` and pick the lowest mean MASE.
+def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str, Any]]:
+    """Backtest ``candidates`` (default ``AUTO_CANDIDATES``) and the baselines on the validation
+    tail of ``series`` and pick the lowest mean MASE.
 
     The origins tile the validation part (``config.validation_fraction`` of the rows) every
     ``horizon`` steps; every candidate is fitted on the rows before it.
@@ -430,7 +432,7 @@ def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[s
     config = resolve_config(series, config)
     held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
     folds = (held_out - config.horizon) // config.horizon + 1
-    report = backtest(series, [c for c in candidates if c not in BASELINES], config, BacktestOptions(folds=folds))
+    report = backtest(series, candidates or AUTO_CANDIDATES, config, BacktestOptions(folds=folds))
     best = report.models[0]
     summary = {
         "chosen": best.model,
