@@ -196,7 +196,8 @@ class ModelResult:
 
 @dataclasses.dataclass
 class Report:
-    """Every model's backtest on the same origins, best (lowest mean MASE) first."""
+    """Every model's backtest on the same origins, best (lowest mean MASE) first;
+    ``requested`` names the models asked for, the others being the baselines added beside them."""
 
     series: TimeSeries
     horizon: int
@@ -206,6 +207,7 @@ class Report:
     scale: np.ndarray
     models: list[ModelResult]
     best_baseline: str | None
+    requested: tuple[str, ...]
 
     def to_dict(self, command: str) -> dict[str, Any]:
         """The JSON document, schema version ``SCHEMA_VERSION`` (``docs/json-output.md``)."""
@@ -268,23 +270,32 @@ class Report:
         ]
 
     def details(self) -> list[dict[str, Any]]:
-        """Overall scores of every model, then per horizon step for the models that are not baselines."""
+        """Overall scores of every model, then per horizon step for the models asked for;
+        ``vs_best_baseline`` divides MASE by the best baseline's, overall or at the same step."""
+        best = next((r for r in self.models if r.model == self.best_baseline), None)
         rows = []
         for result in self.models:
             for target, scores in result.targets.items():
-                rows.append(self._detail_row(result, target, "all", scores["overall"]))
+                reference = best.targets[target]["overall"] if best else None
+                rows.append(self._detail_row(result, target, "all", scores["overall"], reference))
         for result in self.models:
-            if result.baseline:
+            if result.model not in self.requested:
                 continue
             for target, scores in result.targets.items():
-                rows.extend(self._detail_row(result, target, metrics["step"], metrics) for metrics in scores["steps"])
+                references = best.targets[target]["steps"] if best else [None] * self.horizon
+                rows.extend(
+                    self._detail_row(result, target, metrics["step"], metrics, reference)
+                    for metrics, reference in zip(scores["steps"], references)
+                )
         return rows
 
-    def _detail_row(self, result: ModelResult, target: str, step: int | str, metrics: dict[str, Any]) -> dict[str, Any]:
+    def _detail_row(self, result: ModelResult, target: str, step: int | str, metrics: dict[str, Any],
+                    reference: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "model": result.model, "target": target, "step": step,
             "mae": metrics["mae"], "rmse": metrics["rmse"], "mase": metrics["mase"], "smape": metrics["smape"],
             **_interval_columns(self, metrics),
+            "vs_best_baseline": _ratio(metrics["mase"], reference["mase"]) if reference else math.nan,
         }
 
     def describe(self) -> str:
@@ -359,7 +370,7 @@ def backtest(
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(model_config.model, model_config, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = _rank(results, series.targets)
-    return Report(series, config.horizon, options, season, origins, scale, results, best_baseline)
+    return Report(series, config.horizon, options, season, origins, scale, results, best_baseline, tuple(models))
 
 
 def _model_config(config: TrainConfig, name: str) -> TrainConfig:

@@ -181,10 +181,10 @@ def test_evaluate_table_lists_overall_scores_then_steps_of_the_model(cli, daily_
     assert result.code == 0, result.err
     assert result.err.startswith("Backtest of 2 fold(s) every 2 steps, horizon 2, origins 2020-04-26T00:00:00 .. 2020-04-28T00:00:00;")
     lines = [line.split() for line in result.out.splitlines()]
-    assert lines[0] == ["model", "┃", "target", "┃", "step", "┃", "mae", "┃", "rmse", "┃", "mase", "┃", "smape"]
+    assert lines[0] == ["model", "┃", "target", "┃", "step", "┃", "mae", "┃", "rmse", "┃", "mase", "┃", "smape", "┃", "vs_best_baseline"]
     rows = [(line[0], line[4]) for line in lines[2:]]
     assert sorted(rows[:4]) == [("linear", "all"), ("naive", "all"), ("seasonal-naive", "all"), ("simple-rnn", "all")]
-    assert rows[4:] == [("simple-rnn", "1"), ("simple-rnn", "2")]  # baselines have no step rows
+    assert rows[4:] == [("simple-rnn", "1"), ("simple-rnn", "2")]  # the baselines added beside it have no step rows
 
 
 def test_evaluate_csv_and_saved_model_settings(cli, daily_csv, tmp_path):
@@ -194,9 +194,10 @@ def test_evaluate_csv_and_saved_model_settings(cli, daily_csv, tmp_path):
     result = cli("evaluate", daily_csv, "--model-dir", model_dir, "--folds", "2", "--epochs", "1", "--units", "4", "-f", "csv", "--quiet")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0] == "model,target,step,mae,rmse,mase,smape"
-    assert len(lines) == 1 + 3  # overall rows of naive, seasonal-naive, linear: all baselines
-    assert {line.split(",")[2] for line in lines[1:]} == {"all"}
+    assert lines[0] == "model,target,step,mae,rmse,mase,smape,vs_best_baseline"
+    steps = [line.split(",")[:3] for line in lines[1:]]
+    assert sorted(steps[:3]) == [["linear", "y", "all"], ["naive", "y", "all"], ["seasonal-naive", "y", "all"]]
+    assert steps[3:] == [["naive", "y", "1"], ["naive", "y", "2"]]  # the saved model's recipe, asked for
 
 
 def test_compare_json_is_the_documented_document(cli, multivariate_csv):
