@@ -31,7 +31,8 @@ def train(
 
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
-        config: model and training settings.
+        config: model and training settings; model "auto" backtests the candidates of
+            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``).
         data_options: how to read the CSV.
         model_dir: where the model is saved (replaced atomically).
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
@@ -44,12 +45,17 @@ def train(
 
     series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
     with training_lock(model_dir, lock_timeout):
+        selection = None
+        if config.model == "auto":
+            from rnncast.evaluate import select_model
+
+            config, selection = select_model(series, config)
         fitted = fit(series, config, on_epoch)
-        card = _card(series, fitted, data_options)
+        card = _card(series, fitted, data_options, selection)
         return save(model_dir, fitted.network, card)
 
 
-def _card(series: TimeSeries, fitted, data_options: DataOptions) -> ModelCard:
+def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None) -> ModelCard:
     frame = series.frame
     return ModelCard(
         config=fitted.config.to_dict(),
@@ -61,7 +67,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions) -> ModelCard:
         last_time=_time_to_json(frame.index[-1]),
         last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
         scaler=fitted.scaler.to_dict(),
-        metrics=fitted.metrics,
+        metrics=fitted.metrics if selection is None else {**fitted.metrics, "selection": selection},
         training=fitted.history,
         source={
             "path": os.path.abspath(series.source),

@@ -103,7 +103,7 @@ def _epoch_progress(enabled: bool):
 @app.command()
 def train(
     data: Annotated[Path, typer.Argument(help="CSV file with a time column and numeric columns.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model from `rnncast models`.")] = TrainConfig.model,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model from `rnncast models`, or auto: the best of several on the validation part.")] = TrainConfig.model,
     strategy: Annotated[Optional[str], _train_option("strategy", "--strategy", "-s", help="direct (all steps at once) or autoregressive (one step, fed back).")] = None,
     horizon: Annotated[Optional[int], _train_option("horizon", "--horizon", "-H", help="Steps to forecast.")] = None,
     window: Annotated[Optional[int], _train_option("window", "--window", "-w", help="Past steps the model sees (auto: a few seasons).")] = None,
@@ -147,7 +147,8 @@ def train(
     )
     from rnncast.models import get_spec
 
-    get_spec(config.model)
+    if config.model != "auto":
+        get_spec(config.model)
     from rnncast.api import train as train_model
 
     with _epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
@@ -161,6 +162,9 @@ def train(
             + f", {run['seconds']} s. Validation on {card.metrics['windows']} windows:",
             markup=False, soft_wrap=True,
         )
+        if "selection" in card.metrics:
+            scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
+            _stderr_console().print(f"auto chose {card.config['model']}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
     from rnncast.render import records_text
 
     _emit(records_text(_validation_rows(card.metrics), output_format), None)
@@ -271,6 +275,146 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
             f"MAE {errors['mae']:.4g} (naive {naive['mae']:.4g}), RMSE {errors['rmse']:.4g} (naive {naive['rmse']:.4g})"
         )
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
+
+
+Horizon = Annotated[Optional[int], _train_option("horizon", "--horizon", "-H", help="Steps to forecast from each origin.")]
+Window = Annotated[Optional[int], _train_option("window", "--window", "-w", help="Past steps the models see (auto: a few seasons).")]
+Strategy = Annotated[Optional[str], _train_option("strategy", "--strategy", "-s", help="direct (all steps at once) or autoregressive (one step, fed back).")]
+Units = Annotated[Optional[int], _train_option("units", "--units", help="Units per layer.")]
+Layers = Annotated[Optional[int], _train_option("layers", "--layers", help="Stacked recurrent layers.")]
+Epochs = Annotated[Optional[int], _train_option("epochs", "--epochs", help="Most epochs per fit; early stopping usually ends sooner.")]
+Season = Annotated[Optional[int], _train_option("season", "--season", help="Seasonal period in steps, for seasonal-naive and MASE (auto: from the frequency).")]
+Seed = Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible fits on CPU.")]
+Folds = Annotated[int, typer.Option("--folds", help="Forecast origins on the tail of the data.")]
+Stride = Annotated[Optional[int], typer.Option("--stride", help="Steps between origins.", show_default="the horizon")]
+Retrain = Annotated[bool, typer.Option("--retrain", help="Refit at every origin instead of once before the first.")]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")]
+
+
+def _backtest_settings(given: dict[str, Any], folds: int, stride: Optional[int], retrain: bool, base: Optional[TrainConfig] = None):
+    from rnncast.evaluate import BacktestOptions
+
+    options = BacktestOptions(folds=folds, stride=stride, retrain=retrain)
+    overrides = {k: v for k, v in given.items() if v is not None}
+    config = dataclasses.replace(base, **overrides) if base else TrainConfig(**overrides)
+    return config, options
+
+
+@contextlib.contextmanager
+def _fit_progress(enabled: bool):
+    """A rich progress bar of the models being backtested on stderr, or a no-op callback."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("backtesting {task.fields[model]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=_stderr_console(), transient=True,
+    )
+    task = progress.add_task("backtest", total=None, model="")
+
+    def on_fit(model: str, done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total, model=model)
+
+    with progress:
+        yield on_fit
+
+
+def _report_text(report, command: str, rows, output_format: OutputFormat) -> str:
+    if output_format is OutputFormat.json:
+        import json
+
+        return json.dumps(report.to_dict(command), indent=2) + "\n"
+    from rnncast.render import records_text
+
+    return records_text(rows, output_format)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="CSV file to backtest on.", show_default=False)],
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Zoo model to backtest; repeat for several.")] = None,
+    model_dir: Annotated[Optional[Path], typer.Option("--model-dir", "-d", help="Backtest the settings of this saved model (refitted, so it never sees the tail).", show_default=DEFAULT_MODEL_DIR)] = None,
+    folds: Folds = 5,
+    stride: Stride = None,
+    retrain: Retrain = False,
+    horizon: Horizon = None,
+    window: Window = None,
+    strategy: Strategy = None,
+    units: Units = None,
+    layers: Layers = None,
+    epochs: Epochs = None,
+    season: Season = None,
+    seed: Seed = None,
+    target: Targets = None,
+    time_column: TimeColumn = None,
+    fill: Fill = None,
+    output: Output = None,
+    output_format: Format = OutputFormat.table,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Backtest a model on the tail of DATA beside the baselines: MAE, RMSE, MASE, sMAPE, overall and per step."""
+    _setup_output(quiet, verbose)
+    if model and model_dir is not None:
+        raise UsageError("pass either --model or --model-dir, not both.")
+    given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
+             "epochs": epochs, "season": season, "seed": seed}
+    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill)
+    if not model:
+        from rnncast.evaluate import saved_settings
+
+        base, options = saved_settings(model_dir or Path(DEFAULT_MODEL_DIR), options)
+    config, backtest_options = _backtest_settings(given, folds, stride, retrain, base)
+    from rnncast.evaluate import backtest
+
+    with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
+        report = backtest(data, model or [config.model], config, backtest_options, data_options=options, on_fit=on_fit)
+    if not quiet:
+        _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
+    _emit(_report_text(report, "evaluate", report.details(), output_format), output)
+
+
+@app.command()
+def compare(
+    data: Annotated[Path, typer.Argument(help="CSV file to backtest on.", show_default=False)],
+    models: Annotated[str, typer.Option("--models", "-m", help="Comma-separated zoo models; the baselines are always added.")] = "naive,seasonal-naive,linear,gru",
+    folds: Folds = 5,
+    stride: Stride = None,
+    retrain: Retrain = False,
+    horizon: Horizon = None,
+    window: Window = None,
+    strategy: Strategy = None,
+    units: Units = None,
+    layers: Layers = None,
+    epochs: Epochs = None,
+    season: Season = None,
+    seed: Seed = None,
+    target: Targets = None,
+    time_column: TimeColumn = None,
+    fill: Fill = None,
+    output: Output = None,
+    output_format: Format = OutputFormat.table,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Backtest several models on the same origins of DATA and print a leaderboard, best MASE first."""
+    _setup_output(quiet, verbose)
+    names = [name.strip() for name in models.split(",") if name.strip()]
+    if not names:
+        raise UsageError(f"`--models` must name at least one model, separated by commas. Received: {models!r}.")
+    given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
+             "epochs": epochs, "season": season, "seed": seed}
+    config, backtest_options = _backtest_settings(given, folds, stride, retrain)
+    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill)
+    from rnncast.evaluate import backtest
+
+    with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
+        report = backtest(data, names, config, backtest_options, data_options=options, on_fit=on_fit)
+    if not quiet:
+        _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
+    _emit(_report_text(report, "compare", report.leaderboard(), output_format), output)
 
 
 def run(argv: list[str] | None = None) -> int:

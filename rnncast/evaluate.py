@@ -1,0 +1,483 @@
+"""Rolling-origin backtests, baselines beside every model, and choosing a model on validation.
+
+A backtest forecasts ``horizon`` steps from several origins on the tail of a series. An origin
+is the row of the first forecast step; the forecaster is fitted on the rows before the first
+origin (or, with ``retrain``, before each origin) and forecasts from each origin seeing only the
+rows before it. That is the only data a ``Fitter`` and a ``Forecaster`` are ever handed, so no
+model can see the future it is scored on. Scores are in the data's original units.
+
+The JSON document of ``Report.to_dict`` is described in ``docs/json-output.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rnncast._keras import import_keras
+from rnncast.config import DataOptions, TrainConfig
+from rnncast.data import TimeSeries, infer_season, load_csv
+from rnncast.errors import DataError, ModelFileError, UsageError
+from rnncast.models import ZOO
+from rnncast.training import default_window, minimum_rows, validation_rows
+
+log = logging.getLogger("rnncast")
+
+BASELINES = ("naive", "seasonal-naive", "linear")
+AUTO = "auto"
+AUTO_CANDIDATES = ("naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru")
+INTERVAL = 0.9
+SCHEMA_VERSION = 1
+METRICS = ("mae", "rmse", "mase", "smape", "coverage", "width")
+
+
+@dataclasses.dataclass(frozen=True)
+class BacktestOptions:
+    """Where the origins lie: the last ``folds`` origins, ``stride`` rows apart, the last one
+    forecasting the final ``horizon`` rows. ``stride`` None means the horizon (forecast periods
+    that tile the tail without overlap)."""
+
+    folds: int = 5
+    stride: int | None = None
+    retrain: bool = False
+
+    def __post_init__(self) -> None:
+        if self.folds < 1:
+            raise UsageError(f"`--folds` must be at least 1. Received: {self.folds}.")
+        if self.stride is not None and self.stride < 1:
+            raise UsageError(f"`--stride` must be at least 1. Received: {self.stride}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecast:
+    """Forecasts from each origin in original units.
+
+    ``point`` is ``[origins, horizon, targets]``. ``samples`` is ``[n, origins, horizon, targets]``
+    when the forecaster is stochastic (MC Dropout): then the scores add interval coverage and width.
+    """
+
+    point: np.ndarray
+    samples: np.ndarray | None = None
+
+
+# A forecaster maps histories (each the rows before one origin, all columns) to a Forecast;
+# a fitter makes one from the rows it is allowed to learn from.
+Forecaster = Callable[[list[np.ndarray]], Forecast]
+Fitter = Callable[[TimeSeries], Forecaster]
+
+
+def zoo_fitter(config: TrainConfig) -> Fitter:
+    """Fit ``config.model`` with ``training.fit`` and forecast with its network, point forecasts only.
+
+    MC Dropout hooks in here: a sampling predictor would fill ``Forecast.samples``.
+    """
+
+    def fit_on(series: TimeSeries) -> Forecaster:
+        from rnncast.forecast import keras_predictor, rollout
+        from rnncast.training import fit
+
+        fitted = fit(series, config)
+        predict = keras_predictor(fitted.network)
+
+        def forecast(histories: list[np.ndarray]) -> Forecast:
+            windows = np.stack([history[-fitted.config.window :] for history in histories])
+            scaled = rollout(predict, fitted.scaler.transform(windows), config.horizon, fitted.target_index)
+            return Forecast(fitted.scaler.inverse(scaled, fitted.target_index))
+
+        return forecast
+
+    return fit_on
+
+
+def backtest_origins(n_rows: int, horizon: int, options: BacktestOptions) -> np.ndarray:
+    """Rows of the first forecast step of each fold, oldest first; the last fold ends at the last row."""
+    stride = options.stride or horizon
+    return n_rows - horizon - stride * np.arange(options.folds)[::-1]
+
+
+def run_backtest(series: TimeSeries, fitter: Fitter, origins: np.ndarray, retrain: bool) -> Forecast:
+    """Forecast from every origin, fitting once before the first origin or, with ``retrain``, before each."""
+    values = series.frame.to_numpy(dtype=np.float64)
+    if not retrain:
+        forecaster = fitter(_before(series, origins[0]))
+        return forecaster([values[:origin] for origin in origins])
+    forecasts = [fitter(_before(series, origin))([values[:origin]]) for origin in origins]
+    samples = [f.samples for f in forecasts]
+    return Forecast(
+        np.concatenate([f.point for f in forecasts]),
+        None if any(s is None for s in samples) else np.concatenate(samples, axis=1),
+    )
+
+
+def _before(series: TimeSeries, origin: int) -> TimeSeries:
+    return dataclasses.replace(series, frame=series.frame.iloc[:origin])
+
+
+def seasonal_scale(history: np.ndarray, season: int | None) -> np.ndarray:
+    """MASE denominator per column: mean absolute error of the in-sample seasonal-naive forecast
+    (naive when there is no season)."""
+    lag = season or 1
+    return np.abs(history[lag:] - history[:-lag]).mean(axis=0)
+
+
+def point_metrics(predicted: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
+    """MAE, RMSE, MASE (MAE / ``scale``, NaN when the scale is 0) and sMAPE in percent
+    (a point where forecast and actual are both 0 counts as no error)."""
+    error = predicted - actual
+    mae = float(np.abs(error).mean())
+    denominator = np.abs(actual) + np.abs(predicted)
+    ratio = np.divide(np.abs(error), denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    return {
+        "mae": mae,
+        "rmse": float(np.sqrt((error**2).mean())),
+        "mase": mae / scale if scale > 0 else math.nan,
+        "smape": float(200 * ratio.mean()),
+    }
+
+
+def interval_metrics(samples: np.ndarray, actual: np.ndarray, level: float = INTERVAL) -> dict[str, float]:
+    """Share of actual values inside the central ``level`` interval of the samples (axis 0), and its mean width."""
+    lower, upper = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return {
+        "coverage": float(((actual >= lower) & (actual <= upper)).mean()),
+        "width": float((upper - lower).mean()),
+    }
+
+
+def score_forecast(forecast: Forecast, actual: np.ndarray, scale: np.ndarray, targets: Sequence[str]) -> dict[str, Any]:
+    """Scores per target, overall and per horizon step; coverage and width are None without samples."""
+
+    def metrics(index) -> dict[str, float | None]:
+        point = point_metrics(forecast.point[index], actual[index], float(scale[index[-1]]))
+        if forecast.samples is None:
+            return {**point, "coverage": None, "width": None}
+        return {**point, **interval_metrics(forecast.samples[(slice(None), *index)], actual[index])}
+
+    horizon = actual.shape[1]
+    return {
+        target: {
+            "overall": metrics((slice(None), slice(None), i)),
+            "steps": [{"step": step + 1, **metrics((slice(None), step, i))} for step in range(horizon)],
+        }
+        for i, target in enumerate(targets)
+    }
+
+
+@dataclasses.dataclass
+class ModelResult:
+    """One model's backtest: its resolved settings, time taken and scores per target."""
+
+    model: str
+    config: TrainConfig
+    seconds: float
+    targets: dict[str, Any]
+    rank: int = 0
+    mase_vs_best_baseline: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def baseline(self) -> bool:
+        return self.model in BASELINES
+
+    @property
+    def mase(self) -> float:
+        """Mean overall MASE over the targets: scale-free, so it ranks models across targets."""
+        return float(np.mean([t["overall"]["mase"] for t in self.targets.values()]))
+
+    @property
+    def smape(self) -> float:
+        return float(np.mean([t["overall"]["smape"] for t in self.targets.values()]))
+
+
+@dataclasses.dataclass
+class Report:
+    """Every model's backtest on the same origins, best (lowest mean MASE) first;
+    ``requested`` names the models asked for, the others being the baselines added beside them."""
+
+    series: TimeSeries
+    horizon: int
+    options: BacktestOptions
+    season: int | None
+    origins: np.ndarray
+    scale: np.ndarray
+    models: list[ModelResult]
+    best_baseline: str | None
+    requested: tuple[str, ...]
+
+    def to_dict(self, command: str) -> dict[str, Any]:
+        """The JSON document, schema version ``SCHEMA_VERSION`` (``docs/json-output.md``)."""
+        index = self.series.frame.index
+        document = {
+            "schema_version": SCHEMA_VERSION,
+            "command": command,
+            "data": {
+                "path": os.path.abspath(self.series.source),
+                "rows": len(self.series),
+                "time_column": self.series.time_column,
+                "freq": self.series.freq,
+                "targets": list(self.series.targets),
+            },
+            "backtest": {
+                "horizon": self.horizon,
+                "folds": self.options.folds,
+                "stride": self.options.stride or self.horizon,
+                "retrain": self.options.retrain,
+                "season": self.season,
+                "interval": INTERVAL,
+                "origins": [_json_time(index[o]) for o in self.origins],
+                "fit_rows": int(self.origins[0]),
+                "mase_scale": dict(zip(self.series.targets, map(float, self.scale))),
+            },
+            "best_baseline": self.best_baseline,
+            "models": [
+                {
+                    "rank": result.rank,
+                    "model": result.model,
+                    "baseline": result.baseline,
+                    "mase": result.mase,
+                    "smape": result.smape,
+                    "mase_vs_best_baseline": _mean(result.mase_vs_best_baseline.values()),
+                    "seconds": result.seconds,
+                    "config": result.config.to_dict(),
+                    "targets": {
+                        target: {**scores, "mase_vs_best_baseline": result.mase_vs_best_baseline[target]}
+                        for target, scores in result.targets.items()
+                    },
+                }
+                for result in self.models
+            ],
+        }
+        return _json_safe(document)
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """One row per model and target, best model first."""
+        return [
+            {
+                "rank": result.rank, "model": result.model, "target": target,
+                "mase": scores["overall"]["mase"], "smape": scores["overall"]["smape"],
+                "mae": scores["overall"]["mae"], "rmse": scores["overall"]["rmse"],
+                **_interval_columns(self, scores["overall"]),
+                "vs_best_baseline": result.mase_vs_best_baseline[target],
+                "seconds": result.seconds,
+            }
+            for result in self.models
+            for target, scores in result.targets.items()
+        ]
+
+    def details(self) -> list[dict[str, Any]]:
+        """Overall scores of every model, then per horizon step for the models asked for;
+        ``vs_best_baseline`` divides MASE by the best baseline's, overall or at the same step."""
+        best = next((r for r in self.models if r.model == self.best_baseline), None)
+        rows = []
+        for result in self.models:
+            for target, scores in result.targets.items():
+                reference = best.targets[target]["overall"] if best else None
+                rows.append(self._detail_row(result, target, "all", scores["overall"], reference))
+        for result in self.models:
+            if result.model not in self.requested:
+                continue
+            for target, scores in result.targets.items():
+                references = best.targets[target]["steps"] if best else [None] * self.horizon
+                rows.extend(
+                    self._detail_row(result, target, metrics["step"], metrics, reference)
+                    for metrics, reference in zip(scores["steps"], references)
+                )
+        return rows
+
+    def _detail_row(self, result: ModelResult, target: str, step: int | str, metrics: dict[str, Any],
+                    reference: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "model": result.model, "target": target, "step": step,
+            "mae": metrics["mae"], "rmse": metrics["rmse"], "mase": metrics["mase"], "smape": metrics["smape"],
+            **_interval_columns(self, metrics),
+            "vs_best_baseline": _ratio(metrics["mase"], reference["mase"]) if reference else math.nan,
+        }
+
+    def describe(self) -> str:
+        """One line saying what was backtested, for a person."""
+        index = self.series.frame.index
+        stride = self.options.stride or self.horizon
+        fits = "refitted at each origin" if self.options.retrain else f"fitted once on the {self.origins[0]} rows before the first"
+        scale = f"seasonal-naive (season {self.season})" if self.season else "naive"
+        return (
+            f"Backtest of {self.options.folds} fold(s) every {stride} steps, horizon {self.horizon}, origins "
+            f"{_json_time(index[self.origins[0]])} .. {_json_time(index[self.origins[-1]])}; models {fits}. "
+            f"MASE is scaled by the in-sample {scale} error; the best baseline is {self.best_baseline}."
+        )
+
+
+def _interval_columns(report: Report, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Coverage and width columns, only when some model produced samples."""
+    has_samples = any(r.targets[t]["overall"]["coverage"] is not None for r in report.models for t in r.targets)
+    return {"coverage": metrics["coverage"], "width": metrics["width"]} if has_samples else {}
+
+
+def backtest(
+    data: str | os.PathLike[str] | TimeSeries,
+    models: Sequence[str],
+    config: TrainConfig = TrainConfig(),
+    options: BacktestOptions = BacktestOptions(),
+    *,
+    data_options: DataOptions = DataOptions(),
+    on_fit: Callable[[str, int, int], None] | None = None,
+) -> Report:
+    """Backtest ``models`` and the baselines on the same origins at the tail of ``data``.
+
+    Args:
+        data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
+        models: zoo names; the baselines naive, seasonal-naive and linear are always added.
+        config: settings shared by every model (the model name in it is ignored).
+        options: folds, stride and whether to refit at each origin.
+        data_options: how to read the CSV.
+        on_fit: called as ``on_fit(model, done, total)`` before each model is backtested.
+
+    Raises:
+        UsageError: an unknown model name.
+        DataError: too few rows for the folds, window and horizon.
+    """
+    unknown = [name for name in models if name not in ZOO]
+    if unknown:
+        raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
+    series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
+    season = config.season or infer_season(series.freq)
+    origins = backtest_origins(len(series), config.horizon, options)
+    config = dataclasses.replace(
+        config, season=season, window=config.window or default_window(season, config.horizon, max(int(origins[0]), 1)),
+    )
+    names = list(dict.fromkeys([*models, *BASELINES]))
+    if season is None and "seasonal-naive" in names:
+        log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
+        names.remove("seasonal-naive")
+    configs = [_model_config(config, name) for name in names]
+    _check_length(series, configs, options, origins)
+
+    values = series.frame.to_numpy(dtype=np.float64)
+    target_index = [series.columns.index(t) for t in series.targets]
+    actual = values[origins[:, None] + np.arange(config.horizon)][..., target_index]
+    scale = seasonal_scale(values[: origins[0], target_index], season)
+    import_keras()  # once up front, so that no model's time includes importing TensorFlow
+    results = []
+    for done, model_config in enumerate(configs):
+        if on_fit is not None:
+            on_fit(model_config.model, done, len(configs))
+        started = time.perf_counter()
+        forecast = run_backtest(series, zoo_fitter(model_config), origins, options.retrain)
+        seconds = round(time.perf_counter() - started, 2)
+        results.append(ModelResult(model_config.model, model_config, seconds, score_forecast(forecast, actual, scale, series.targets)))
+    best_baseline = _rank(results, series.targets)
+    return Report(series, config.horizon, options, season, origins, scale, results, best_baseline, tuple(models))
+
+
+def _model_config(config: TrainConfig, name: str) -> TrainConfig:
+    # Seasonal-naive repeats the last season, so its window must hold one.
+    window = max(config.window, config.season) if name == "seasonal-naive" else config.window
+    return dataclasses.replace(config, model=name, window=window)
+
+
+def _check_length(series: TimeSeries, configs: list[TrainConfig], options: BacktestOptions, origins: np.ndarray) -> None:
+    """Every model must be able to fit (training windows plus a validation tail) on the rows before the first origin."""
+    horizon = configs[0].horizon
+    before = max(minimum_rows(c.window, horizon, c.validation_fraction) for c in configs)
+    needed = before + int(len(series) - origins[0])
+    if len(series) < needed:
+        window = max(c.window for c in configs)
+        raise DataError(
+            f"{os.path.basename(series.source)}: has {len(series)} rows, but a backtest of --folds {options.folds} "
+            f"every --stride {options.stride or horizon} steps with --horizon {horizon} and --window {window} needs at "
+            f"least {needed} ({before} to fit on before the first origin); use fewer --folds, a smaller --stride, "
+            "--window or --horizon, or more data."
+        )
+
+
+def _rank(results: list[ModelResult], targets: Sequence[str]) -> str | None:
+    """Sort ``results`` best first, number them, fill in MASE relative to the best baseline; return its name."""
+    results.sort(key=lambda r: (math.isnan(r.mase), r.mase, r.smape))
+    for rank, result in enumerate(results, start=1):
+        result.rank = rank
+    baselines = [r for r in results if r.baseline]
+    best = baselines[0] if baselines else None
+    for result in results:
+        result.mase_vs_best_baseline = {
+            t: _ratio(result.targets[t]["overall"]["mase"], best.targets[t]["overall"]["mase"]) if best else math.nan
+            for t in targets
+        }
+    return best.model if best else None
+
+
+def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions = DataOptions()) -> tuple[TrainConfig, DataOptions]:
+    """The training settings and data options of a saved model, to backtest it by refitting.
+
+    The saved network itself is not used: it was fitted on data that may include the tail.
+    Data options set in ``data_options`` replace the saved ones.
+
+    Raises:
+        ModelFileError: no readable model in ``model_dir``.
+    """
+    from rnncast.store import load_card
+
+    try:
+        card = load_card(model_dir)
+    except ModelFileError as error:
+        raise ModelFileError(f"{error} To backtest a zoo model instead, pass --model NAME.") from None
+    given = {k: v for k, v in dataclasses.asdict(data_options).items() if v and k != "encoding"}
+    return TrainConfig.from_dict(card.config), dataclasses.replace(DataOptions.from_dict(card.data_options), **given)
+
+
+def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str, Any]]:
+    """Backtest ``candidates`` (default ``AUTO_CANDIDATES``) and the baselines on the validation
+    tail of ``series`` and pick the lowest mean MASE.
+
+    The origins tile the validation part (``config.validation_fraction`` of the rows) every
+    ``horizon`` steps; every candidate is fitted on the rows before it.
+
+    Returns:
+        The winner's config (window and season resolved) and a summary for the model card.
+    """
+    from rnncast.training import resolve_config
+
+    config = resolve_config(series, config)
+    held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
+    folds = (held_out - config.horizon) // config.horizon + 1
+    report = backtest(series, candidates or AUTO_CANDIDATES, config, BacktestOptions(folds=folds))
+    best = report.models[0]
+    summary = {
+        "chosen": best.model,
+        "candidates": [r.model for r in report.models],
+        "folds": folds,
+        "horizon": report.horizon,
+        "season": report.season,
+        "scores": [
+            {"model": r.model, "mase": r.mase, "smape": r.smape, "targets": {t: s["overall"] for t, s in r.targets.items()}}
+            for r in report.models
+        ],
+    }
+    return best.config, _json_safe(summary)
+
+
+def _ratio(value: float, reference: float) -> float:
+    return value / reference if reference > 0 else math.nan
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(np.mean(values)) if values else math.nan
+
+
+def _json_time(value: Any) -> str | int:
+    return value.isoformat() if hasattr(value, "isoformat") else int(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (undefined scores) become null, so the document is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
