@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import enum
 import io
 import json
@@ -48,12 +49,14 @@ def records_text(rows: list[dict[str, Any]], output_format: OutputFormat) -> str
     """Rows of plain values (one dict per row) as CSV, JSON (a list of objects) or a table."""
     if output_format is OutputFormat.json:
         return json.dumps(rows, indent=2) + "\n"
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
+    columns = list(rows[0]) if rows else []
     if output_format is OutputFormat.csv:
-        return frame.to_csv(index=False)
-    return rich_table_text(list(frame.columns), frame.itertuples(index=False))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    return rich_table_text(columns, ([row[c] for c in columns] for row in rows))
 
 
 def rich_table_text(columns: list[str], rows) -> str:
