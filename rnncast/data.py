@@ -385,3 +385,13 @@ def future_index(last: Any, freq: str | int | None, horizon: int, name: str | No
         step = freq or 1
         index = pd.Index(np.arange(1, horizon + 1) * step + int(last))
     return index.rename(name or "step")
+
+
+def past_index(last: Any, freq: str | int | None, rows: int, name: str | None) -> pd.Index:
+    """The ``rows`` time stamps (or steps) ending at ``last``, ``last`` included."""
+    if isinstance(freq, str):
+        index = pd.date_range(end=pd.Timestamp(last), periods=rows, freq=freq)
+    else:
+        step = freq or 1
+        index = pd.Index(int(last) - np.arange(rows - 1, -1, -1) * step)
+    return index.rename(name or "step")
