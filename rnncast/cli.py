@@ -204,12 +204,12 @@ def forecast(
     from rnncast.render import forecast_text
 
     frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc)
-    _emit(forecast_text(frame, output_format), output)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
 
         write_plot(plot, recent_history(model_dir, data), frame, interval if mc else None)
+    _emit(forecast_text(frame, output_format), output)
 
 
 @app.command()
