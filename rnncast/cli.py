@@ -115,7 +115,7 @@ def train(
     encoding: Encoding = "utf-8",
     units: Annotated[Optional[int], _train_option("units", "--units", help="Units per layer.")] = None,
     layers: Annotated[Optional[int], _train_option("layers", "--layers", help="Stacked recurrent layers.")] = None,
-    dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head.")] = None,
+    dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head; MC-Dropout error bars need it (0 for none).")] = None,
     recurrent_dropout: Annotated[Optional[float], _train_option("recurrent_dropout", "--recurrent-dropout", help="Dropout on the recurrent state (slow kernel).")] = None,
     lr: Annotated[Optional[float], _train_option("learning_rate", "--lr", help="Adam learning rate.")] = None,
     epochs: Annotated[Optional[int], _train_option("epochs", "--epochs", help="Most epochs; early stopping usually ends sooner.")] = None,

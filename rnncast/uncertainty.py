@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
 from rnncast.forecast import MCOptions, mc_rollout, stochastic_predictor
 from rnncast.preprocessing import Standardizer
@@ -139,9 +140,9 @@ def mc_forecast_frame(network, card: "ModelCard", scaler: Standardizer, recent: 
 
     if card.uncertainty is None:
         raise UsageError(
-            f"`--mc-samples` needs a model trained with dropout, and this {card.config['model']} model has none "
-            f"(--dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
-            "retrain a recurrent model with --dropout 0.2, or forecast without --mc-samples."
+            f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "
+            f"(trained with --dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
+            f"retrain a recurrent model with --dropout {TrainConfig.dropout} (the default), or forecast without --mc-samples."
         )
     target_index = [card.columns.index(t) for t in card.targets]
     predict = stochastic_predictor(network, mc.seed)

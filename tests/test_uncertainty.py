@@ -152,9 +152,9 @@ def test_model_without_dropout_refuses_mc_samples(cli, trained):
     assert result.code == 2
     assert result.out == ""
     assert result.err == (
-        "rnncast: error: `--mc-samples` needs a model trained with dropout, and this gru model has none "
-        "(--dropout 0.0, --recurrent-dropout 0.0); retrain a recurrent model with --dropout 0.2, "
-        "or forecast without --mc-samples.\n"
+        "rnncast: error: `--mc-samples` needs a network with dropout, and this gru model has none "
+        "(trained with --dropout 0.0, --recurrent-dropout 0.0); retrain a recurrent model with --dropout 0.1 "
+        "(the default), or forecast without --mc-samples.\n"
     )
     assert json.loads((trained / "plain" / "card.json").read_text())["uncertainty"] is None
 
