@@ -65,6 +65,36 @@ def test_rollout_of_repeated_windows_makes_each_sample_its_own_trajectory():
     np.testing.assert_allclose(paths.var(axis=1)[0, :, 0], np.arange(1, 10), rtol=0.15)
 
 
+def test_chained_direct_blocks_carry_each_sample_forward():
+    calls = []
+
+    def noisy_block(windows):  # a stochastic direct predictor of three steps of every column
+        calls.append(len(windows))
+        return windows[:, -1:, :] + np.cumsum(rng.standard_normal((len(windows), 3, 1)), axis=1)
+
+    rng = np.random.default_rng(1)
+    paths = mc_rollout(noisy_block, np.zeros((1, 4, 1), dtype=np.float32), horizon=8, target_index=[0], samples=3000)
+
+    assert paths.shape == (1, 3000, 8, 1)
+    assert calls == [3000] * 3
+    np.testing.assert_allclose(paths.var(axis=1)[0, :, 0], np.arange(1, 9), rtol=0.15)
+
+
+def test_calibration_factors_interpolate_widths_between_levels_and_reuse_the_last_step():
+    levels = (0.5, 0.9)
+    factors = np.array([[[1.0], [2.0]], [[3.0], [4.0]]])  # levels x steps x targets
+    calibration = Calibration(levels, factors, (0.3, 0.5), samples=10, windows=50)
+    widths = factors[:, :, 0] * np.array([[z_value(0.5)], [z_value(0.9)]])
+    middle = (widths[0] + widths[1]) / 2 / z_value(0.7)
+
+    np.testing.assert_allclose(calibration.factor(0.7, 2)[:, 0], middle)
+    np.testing.assert_allclose(calibration.factor(0.99, 4)[:, 0], [3.0, 4.0, 4.0, 4.0])
+    np.testing.assert_allclose(calibration.factor(0.2, 1)[:, 0], [1.0])
+    restored = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
+    np.testing.assert_allclose(restored.factors, factors)
+    assert (restored.levels, restored.raw_coverage, restored.samples, restored.windows) == (levels, (0.3, 0.5), 10, 50)
+
+
 def test_mc_forecast_is_reproducible_with_seed_and_bounds_are_ordered(cli, trained):
     args = ["forecast", "--model-dir", trained / "direct", "--mc-samples", "40", "--seed", "7"]
     first, second = cli(*args), cli(*args)
@@ -169,6 +199,17 @@ def test_bad_mc_options_are_usage_errors(cli, trained, args, message):
     assert (result.code, result.out, result.err) == (2, "", f"rnncast: error: {message}\n")
 
 
+@pytest.mark.parametrize(("model", "dropout", "recurrent_dropout", "expected"), [
+    ("gru", 0.1, 0.0, True), ("lstm", 0.0, 0.2, True), ("gru", 0.0, 0.0, False), ("linear", 0.1, 0.0, False),
+])
+def test_has_dropout_looks_at_the_network_not_the_options(model, dropout, recurrent_dropout, expected):
+    from rnncast.forecast import has_dropout
+    from rnncast.models import NetworkShape, build_model
+
+    config = TrainConfig(model=model, dropout=dropout, recurrent_dropout=recurrent_dropout, units=4)
+    assert has_dropout(build_model(NetworkShape(8, 1, 3, (0,)), config)) is expected
+
+
 def test_mc_options_validate_in_the_library():
     with pytest.raises(Exception, match="at least 2"):
         MCOptions(samples=0)
@@ -187,8 +228,8 @@ def test_plot_is_a_png_with_and_without_error_bars(cli, trained, tmp_path):
 
 def test_multivariate_mc_forecast_and_plot_with_updated_data(cli, multivariate_csv, tmp_path):
     model_dir = tmp_path / "multi"
-    trained = cli("train", multivariate_csv, *TINY, "--dropout", "0.2", "--target", "load", "--target", "solar",
-                  "--model-dir", model_dir)
+    # The default dropout is enough for error bars.
+    trained = cli("train", multivariate_csv, *TINY, "--target", "load", "--target", "solar", "--model-dir", model_dir)
     plot = tmp_path / "multi.png"
     result = cli("forecast", "--model-dir", model_dir, "--data", multivariate_csv, "--mc-samples", "20",
                  "--seed", "1", "--plot", plot)
