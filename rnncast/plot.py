@@ -36,7 +36,7 @@ def write_plot(path: str | os.PathLike[str], history: "pd.DataFrame", forecast: 
                               color="C0", alpha=0.25, linewidth=0, label=band)
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
-        axis.legend(loc="upper left", fontsize="small")
+        axis.legend(loc="best", fontsize="small")
     axes[-1].set_xlabel(history.index.name or "step")
     axes[-1].tick_params(axis="x", labelrotation=20)
     try:
