@@ -262,11 +262,10 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
 def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:
     if uncertainty is None:
         return "none (trained without dropout, so --mc-samples is refused)"
-    levels = uncertainty["levels"]
-    i = levels.index(0.9) if 0.9 in levels else len(levels) // 2
+    i = uncertainty["levels"].index(0.9)
     factors = [f for step in uncertainty["factors"][i] for f in step]
     return (
-        f"MC Dropout; raw {levels[i]:.0%} intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
+        f"MC Dropout; raw 90% intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
         f"{uncertainty['windows']} validation windows, so forecasts rescale them by a per-step factor "
         f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)"
     )
