@@ -11,9 +11,10 @@ import pandas as pd
 
 from rnncast import __version__
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.data import TimeSeries, future_index, load_csv
+from rnncast.data import TimeSeries, future_index, load_csv, past_index
 from rnncast.errors import DataError
-from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, save, training_lock
+from rnncast.forecast import MCOptions
+from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -77,6 +78,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         },
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
+        uncertainty=fitted.uncertainty,
     )
 
 
@@ -84,6 +86,7 @@ def forecast(
     model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
     horizon: int | None = None,
     data: str | os.PathLike[str] | None = None,
+    mc: MCOptions | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -92,10 +95,15 @@ def forecast(
         horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
+        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one.
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
-        in the original units.
+        in the original units; with ``mc``, each target's mean followed by its
+        ``<target>_std``, ``<target>_lower`` and ``<target>_upper``.
+
+    Raises:
+        UsageError: ``mc`` was asked of a model trained without dropout.
     """
     from rnncast.forecast import keras_predictor, rollout
     from rnncast.preprocessing import Standardizer
@@ -110,10 +118,29 @@ def forecast(
         recent, last_time = _recent_rows(data, card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
+    index = future_index(last_time, card.freq, horizon, card.time_column)
+    if mc is not None:
+        from rnncast.uncertainty import mc_forecast_frame
+
+        return mc_forecast_frame(network, card, scaler, scaler.transform(recent), horizon, index, mc)
     scaled = rollout(keras_predictor(network), scaler.transform(recent)[None], horizon, target_index)[0]
     values = scaler.inverse(scaled, target_index)
-    index = future_index(last_time, card.freq, horizon, card.time_column)
     return pd.DataFrame(values, index=index, columns=card.targets)
+
+
+def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The newest observed rows of the targets that a forecast continues, with their time stamps.
+
+    From ``data``, the last rows (a window, or three horizons if longer); without it, the
+    window the model was saved with.
+    """
+    card = load_card(model_dir)
+    if data is None:
+        values = np.asarray(card.last_window, dtype=np.float64)
+        index = past_index(card.last_time, card.freq, len(values), card.time_column)
+        return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
+    rows = max(card.config["window"], 3 * card.config["horizon"])
+    return load_csv(data, DataOptions.from_dict(card.data_options)).frame[card.targets].iloc[-rows:]
 
 
 def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> tuple[np.ndarray, Any]:

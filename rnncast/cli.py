@@ -115,7 +115,7 @@ def train(
     encoding: Encoding = "utf-8",
     units: Annotated[Optional[int], _train_option("units", "--units", help="Units per layer.")] = None,
     layers: Annotated[Optional[int], _train_option("layers", "--layers", help="Stacked recurrent layers.")] = None,
-    dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head.")] = None,
+    dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head; MC-Dropout error bars need it (0 for none).")] = None,
     recurrent_dropout: Annotated[Optional[float], _train_option("recurrent_dropout", "--recurrent-dropout", help="Dropout on the recurrent state (slow kernel).")] = None,
     lr: Annotated[Optional[float], _train_option("learning_rate", "--lr", help="Adam learning rate.")] = None,
     epochs: Annotated[Optional[int], _train_option("epochs", "--epochs", help="Most epochs; early stopping usually ends sooner.")] = None,
@@ -190,6 +190,11 @@ def forecast(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this file instead of stdout.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
+    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (needs a model trained with dropout).", show_default="off")] = None,
+    interval: Annotated[float, typer.Option("--interval", help="Central interval of the error bars.")] = 0.9,
+    calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this PNG file.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -197,10 +202,18 @@ def forecast(
     _setup_output(quiet, verbose)
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
+    from rnncast.forecast import MCOptions
+
+    mc = MCOptions(mc_samples, interval, calibrate, seed) if mc_samples is not None else None
     from rnncast.api import forecast as forecast_frame
     from rnncast.render import forecast_text
 
-    frame = forecast_frame(model_dir, horizon=horizon, data=data)
+    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc)
+    if plot is not None:
+        from rnncast.api import recent_history
+        from rnncast.plot import write_plot
+
+        write_plot(plot, recent_history(model_dir, data), frame, interval if mc else None)
     _emit(forecast_text(frame, output_format), output)
 
 
@@ -274,6 +287,7 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
         facts[f"validation {target}"] = (
             f"MAE {errors['mae']:.4g} (naive {naive['mae']:.4g}), RMSE {errors['rmse']:.4g} (naive {naive['rmse']:.4g})"
         )
+    facts["error bars"] = _uncertainty_fact(card.uncertainty)
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
 
 
@@ -415,6 +429,18 @@ def compare(
     if not quiet:
         _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
     _emit(_report_text(report, "compare", report.leaderboard(), output_format), output)
+
+
+def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:
+    if uncertainty is None:
+        return "none (trained without dropout, so --mc-samples is refused)"
+    i = uncertainty["levels"].index(0.9)
+    factors = [f for step in uncertainty["factors"][i] for f in step]
+    return (
+        f"MC Dropout; raw 90% intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
+        f"{uncertainty['windows']} validation windows, so forecasts rescale them by a per-step factor "
+        f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)"
+    )
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -60,7 +60,9 @@ class TrainConfig:
     window: int | None = None
     units: int = 32
     layers: int = 2
-    dropout: float = 0.0
+    # Dropout layers (not recurrent_dropout) by default, so that any recurrent model can give
+    # MC-Dropout error bars: measured in benchmarks/uncertainty.py --placement and docs/uncertainty.md.
+    dropout: float = 0.1
     recurrent_dropout: float = 0.0
     learning_rate: float = 0.005
     epochs: int = 100

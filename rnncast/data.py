@@ -480,3 +480,13 @@ def _time_findings(raw: pd.DataFrame, time_column: str | None) -> list[dict[str,
         rows.append({"check": "gaps", "finding": f"{len(missing)} missing time stamp(s), first {missing[0]}",
                      "advice": f"--resample {freq} --fill interpolate"})
     return rows
+
+
+def past_index(last: Any, freq: str | int | None, rows: int, name: str | None) -> pd.Index:
+    """The ``rows`` time stamps (or steps) ending at ``last``, ``last`` included."""
+    if isinstance(freq, str):
+        index = pd.date_range(end=pd.Timestamp(last), periods=rows, freq=freq)
+    else:
+        step = freq or 1
+        index = pd.Index(int(last) - np.arange(rows - 1, -1, -1) * step)
+    return index.rename(name or "step")

@@ -9,6 +9,7 @@ Outputs are in column order, so a block that covers every column can be appended
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import types
 from typing import Callable
@@ -18,6 +19,22 @@ import numpy as np
 from rnncast.errors import UsageError
 
 Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class MCOptions:
+    """MC-Dropout error bars: stochastic passes, the central interval, calibrated or raw, and a seed."""
+
+    samples: int = 200
+    interval: float = 0.9
+    calibrate: bool = True
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.samples < 2:
+            raise UsageError(f"`--mc-samples` must be at least 2 (a spread needs several passes). Received: {self.samples}.")
+        if not 0 < self.interval < 1:
+            raise UsageError(f"`--interval` must be in (0, 1), e.g. 0.9 for a 90% interval. Received: {self.interval}.")
 
 
 def rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
@@ -57,6 +74,52 @@ def keras_predictor(model) -> Predictor:
         return model.predict(windows, batch_size=1024, verbose=0)
 
     return predict
+
+
+def stochastic_predictor(model, seed: int | None = None, batch_size: int = 4096) -> Predictor:
+    """One pass per window with dropout active (``model(x, training=True)``), in batches.
+
+    Every dropout layer draws fresh masks on each call, so repeated copies of a window give
+    independent MC-Dropout samples. The generators are reseeded from ``seed`` first: a loaded
+    network gets fresh random generator states, so without this MC output could not be repeated.
+    """
+    import tensorflow as tf
+
+    generators = [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+    seeds = np.random.default_rng(seed).integers(1, 2**31, size=len(generators))
+    for variable, value in zip(generators, seeds):
+        variable.assign(np.array([value, 0], dtype=variable.dtype))
+    # A traced call runs the recurrent loop as one graph rather than op by op.
+    call = tf.function(lambda x: model(x, training=True), reduce_retracing=True)
+
+    def predict(windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([call(windows[i : i + batch_size]).numpy() for i in range(0, len(windows), batch_size)])
+
+    return predict
+
+
+def has_dropout(model) -> bool:
+    """Whether any layer of the network, nested ones included, drops units in training mode."""
+    for layer in model.layers:
+        rates = (getattr(layer, name, 0) for name in ("rate", "dropout", "recurrent_dropout"))
+        if any(isinstance(r, float) and r > 0 for r in rates) or (hasattr(layer, "layers") and has_dropout(layer)):
+            return True
+    return False
+
+
+def mc_rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int], samples: int) -> np.ndarray:
+    """``samples`` stochastic forecasts of each window, all passes in the same batched calls.
+
+    Each window is repeated ``samples`` times and rolled out as one batch, so an autoregressive
+    (or chained direct) sample feeds back its own predictions and draws its own masks at every
+    step: each sample is its own trajectory and uncertainty compounds with the horizon.
+
+    Returns:
+        An array ``[n, samples, horizon, len(target_index)]`` in the windows' (scaled) units.
+    """
+    repeated = np.repeat(windows, samples, axis=0)
+    paths = rollout(predict, repeated, horizon, target_index)
+    return paths.reshape(len(windows), samples, *paths.shape[1:])
 
 
 class _CallableModule(types.ModuleType):

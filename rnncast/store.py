@@ -47,6 +47,8 @@ class ModelCard:
     rnncast_version: str
     files: dict[str, str] = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # MC-Dropout calibration (rnncast.uncertainty.Calibration); None for a network without dropout.
+    uncertainty: dict[str, Any] | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:

@@ -14,7 +14,7 @@ from rnncast._keras import import_keras
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, TrainingDiverged
-from rnncast.forecast import keras_predictor, rollout
+from rnncast.forecast import has_dropout, keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, get_spec
 from rnncast.preprocessing import Standardizer
 
@@ -34,6 +34,7 @@ class FittedModel:
     target_index: list[int]
     metrics: dict[str, Any]
     history: dict[str, Any]
+    uncertainty: dict[str, Any] | None = None
 
 
 def default_window(season: int | None, horizon: int, n_rows: int) -> int:
@@ -101,7 +102,15 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
 
     validation = scaled[train_end - config.window :]
     metrics = score(keras_predictor(network), validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
-    return FittedModel(network, config, scaler, shape, target_index, metrics, history)
+    uncertainty = None
+    if has_dropout(network):
+        from rnncast.uncertainty import calibrate
+
+        calibration = calibrate(
+            network, validation, values[train_end - config.window :], scaler, config.window, config.horizon, target_index, config.seed,
+        )
+        uncertainty = calibration.to_dict()
+    return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty)
 
 
 def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None):

@@ -1,0 +1,157 @@
+"""MC-Dropout error bars and their calibration on the validation windows.
+
+The raw interval at level ``p`` is the normal one, ``mean ± z(p)·std`` of the MC passes.
+MC Dropout measures only the model's own uncertainty, so that interval is usually too narrow.
+Calibration is split-conformal on residuals scaled by the MC std: on validation windows the
+score ``|actual - mean| / std`` is computed per horizon step and target, and its conformal
+quantile ``q(p)`` replaces ``z(p)``. The card keeps only ``q(p) / z(p)`` (a widening factor)
+for a few levels, per step and target; other levels interpolate between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rnncast.config import TrainConfig
+from rnncast.errors import UsageError
+from rnncast.forecast import MCOptions, mc_rollout, stochastic_predictor
+from rnncast.preprocessing import Standardizer
+from rnncast.training import origins
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rnncast.store import ModelCard
+
+LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
+# Enough passes for a stable std, on enough windows for a 99% quantile, in a few seconds on CPU.
+CALIBRATION_SAMPLES = 100
+CALIBRATION_WINDOWS = 200
+
+
+def z_value(level: float) -> float:
+    """Half-width, in standard deviations, of the central normal interval holding ``level``."""
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Widening factors fitted on validation, and how the raw intervals fared there.
+
+    ``factors[l, h, t]`` multiplies the raw half-width at ``levels[l]``, horizon step ``h`` and
+    target ``t``. ``raw_coverage[l]`` is the share of validation values the raw interval held.
+    """
+
+    levels: tuple[float, ...]
+    factors: np.ndarray
+    raw_coverage: tuple[float, ...]
+    samples: int
+    windows: int
+
+    def factor(self, level: float, steps: int) -> np.ndarray:
+        """Factors ``[steps, targets]`` for ``level``: between the stored levels the half-width is
+        interpolated linearly; outside them, the nearest level's factor; steps beyond the
+        validated horizon reuse its last step."""
+        # Interpolate the half-widths q = factor * z, which grow with the level, not the factors.
+        level = min(max(level, self.levels[0]), self.levels[-1])
+        widths = (self.factors * np.array([z_value(p) for p in self.levels])[:, None, None]).reshape(len(self.levels), -1)
+        per_level = np.array([np.interp(level, self.levels, column) for column in widths.T])
+        factors = per_level.reshape(self.factors.shape[1:]) / z_value(level)
+        rows = np.minimum(np.arange(steps), len(factors) - 1)
+        return factors[rows]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "mc-dropout, split-conformal on |error| / MC std per horizon step",
+            "samples": self.samples,
+            "windows": self.windows,
+            "levels": list(self.levels),
+            "raw_coverage": [round(c, 4) for c in self.raw_coverage],
+            "factors": np.round(self.factors, 4).tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Calibration":
+        return cls(
+            levels=tuple(values["levels"]),
+            factors=np.asarray(values["factors"], dtype=np.float64),
+            raw_coverage=tuple(values["raw_coverage"]),
+            samples=values["samples"],
+            windows=values["windows"],
+        )
+
+
+def summarize(paths: np.ndarray, level: float, factors: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Mean, std and interval bounds over the sample axis of ``paths [..., samples, steps, targets]``.
+
+    ``factors [steps, targets]`` widens the raw normal interval (None: raw).
+    """
+    mean = paths.mean(axis=-3)
+    std = paths.std(axis=-3)
+    half = z_value(level) * std * (1.0 if factors is None else factors)
+    return {"mean": mean, "std": std, "lower": mean - half, "upper": mean + half}
+
+
+def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS) -> Calibration:
+    """Fit per-step factors from MC ``paths [n, samples, steps, targets]`` and ``actual [n, steps, targets]``."""
+    mean = paths.mean(axis=1)
+    std = np.maximum(paths.std(axis=1), 1e-12)
+    scores = np.abs(actual - mean) / std
+    n = len(scores)
+    factors, coverage = [], []
+    for level in levels:
+        z = z_value(level)
+        # The conformal quantile: the ceil((n + 1) p)-th smallest score, for finite-sample coverage.
+        rank = min(1.0, math.ceil((n + 1) * level) / n)
+        factors.append(np.quantile(scores, rank, axis=0, method="higher") / z)
+        coverage.append(float((scores <= z).mean()))
+    return Calibration(levels, np.stack(factors), tuple(coverage), paths.shape[1], n)
+
+
+def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, window: int, horizon: int,
+              target_index: list[int], seed: int | None) -> Calibration:
+    """MC-sample the network on up to ``CALIBRATION_WINDOWS`` validation windows and fit the factors.
+
+    Args:
+        scaled: the validation rows (with ``window`` rows of context before them), scaled.
+        values: the same rows in original units.
+    """
+    starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS)
+    windows = scaled[starts[:, None] + np.arange(window)]
+    actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
+    predict = stochastic_predictor(network, seed)
+    paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
+    return fit_calibration(paths, actual)
+
+
+def mc_forecast_frame(network, card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
+                      index: "pd.Index", mc: MCOptions) -> "pd.DataFrame":
+    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window.
+
+    Raises:
+        UsageError: the model was trained without dropout, so the passes would all be equal.
+    """
+    import pandas as pd
+
+    if card.uncertainty is None:
+        raise UsageError(
+            f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "
+            f"(trained with --dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
+            f"retrain a recurrent model with --dropout {TrainConfig.dropout} (the default), or forecast without --mc-samples."
+        )
+    target_index = [card.columns.index(t) for t in card.targets]
+    predict = stochastic_predictor(network, mc.seed)
+    paths = scaler.inverse(mc_rollout(predict, recent[None], horizon, target_index, mc.samples)[0], target_index)
+    factors = Calibration.from_dict(card.uncertainty).factor(mc.interval, horizon) if mc.calibrate else None
+    stats = summarize(paths, mc.interval, factors)
+    columns = {}
+    for t, name in enumerate(card.targets):
+        columns[name] = stats["mean"][:, t]
+        for key in ("std", "lower", "upper"):
+            columns[f"{name}_{key}"] = stats[key][:, t]
+    return pd.DataFrame(columns, index=index)
