@@ -87,6 +87,7 @@ def forecast(
     horizon: int | None = None,
     data: str | os.PathLike[str] | None = None,
     mc: MCOptions | None = None,
+    engine: str = "auto",
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -96,6 +97,7 @@ def forecast(
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
         mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one.
+        engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
@@ -105,10 +107,10 @@ def forecast(
     Raises:
         UsageError: ``mc`` was asked of a model trained without dropout.
     """
-    from rnncast.forecast import keras_predictor, rollout
+    from rnncast.forecast import rollout
     from rnncast.preprocessing import Standardizer
 
-    card, network = load(model_dir)
+    card, runner = load(model_dir, engine)
     horizon = horizon or card.config["horizon"]
     window = card.config["window"]
     if data is None:
@@ -122,8 +124,8 @@ def forecast(
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_frame
 
-        return mc_forecast_frame(network, card, scaler, scaler.transform(recent), horizon, index, mc)
-    scaled = rollout(keras_predictor(network), scaler.transform(recent)[None], horizon, target_index)[0]
+        return mc_forecast_frame(runner, card, scaler, scaler.transform(recent), horizon, index, mc)
+    scaled = rollout(runner.deterministic, scaler.transform(recent)[None], horizon, target_index)[0]
     values = scaler.inverse(scaled, target_index)
     return pd.DataFrame(values, index=index, columns=card.targets)
 

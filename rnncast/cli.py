@@ -195,6 +195,7 @@ def forecast(
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this PNG file.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="onnx (onnxruntime, no TensorFlow), keras, or auto: ONNX where the model has an export.")] = "auto",
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -208,7 +209,7 @@ def forecast(
     from rnncast.api import forecast as forecast_frame
     from rnncast.render import forecast_text
 
-    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc)
+    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc, engine=engine)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
@@ -288,6 +289,7 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
             f"MAE {errors['mae']:.4g} (naive {naive['mae']:.4g}), RMSE {errors['rmse']:.4g} (naive {naive['rmse']:.4g})"
         )
     facts["error bars"] = _uncertainty_fact(card.uncertainty)
+    facts["forecast engine"] = _engine_fact(card.files)
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
 
 
@@ -429,6 +431,13 @@ def compare(
     if not quiet:
         _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
     _emit(_report_text(report, "compare", report.leaderboard(), output_format), output)
+
+
+def _engine_fact(files: dict[str, str]) -> str:
+    if "onnx" not in files:
+        return f"Keras (TensorFlow): the ONNX export failed: {files.get('onnx_error', 'not attempted')}"
+    with_mc = " and MC Dropout" if "onnx_mc" in files else ""
+    return f"onnxruntime for point forecasts{with_mc} (export checked against Keras); --engine keras to use TensorFlow"
 
 
 def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any, Iterator
 
 from rnncast.errors import ModelFileError
 from rnncast.lock import hold
+
+log = logging.getLogger("rnncast")
 
 CARD_NAME = "card.json"
 FORMAT_VERSION = 1
@@ -71,42 +74,82 @@ def training_lock(model_dir: str | os.PathLike[str], timeout: float) -> Iterator
 
 
 def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCard:
-    """Write ``network`` and ``card`` into ``model_dir`` atomically; returns the card as written."""
+    """Write ``network`` (as .keras and, where it converts, ONNX) and ``card`` into ``model_dir``
+    atomically; returns the card as written."""
     directory = prepare_dir(model_dir)
     digest = _write_hashed(directory, ".keras", network.save)
-    card = dataclasses.replace(card, files={"keras": _hashed_name(digest, ".keras"), "keras_sha256": digest})
+    files = {"keras": _hashed_name(digest, ".keras"), "keras_sha256": digest, **_export_onnx(directory, network)}
+    card = dataclasses.replace(card, files=files)
     with hold(directory / FILES_LOCK, exclusive=True, timeout=FILES_LOCK_TIMEOUT, purpose="reading or saving a model"):
         _write_card(directory, card)
         _remove_unreferenced(directory, card)
     return card
 
 
-def load(model_dir: str | os.PathLike[str]):
-    """The card and the Keras network of a saved model, read consistently even while a save runs."""
+def load(model_dir: str | os.PathLike[str], engine: str = "auto"):
+    """The card of a saved model and an ``Engine`` to run its network (ONNX where exported,
+    unless ``engine`` says otherwise), read consistently even while a save runs."""
+    from rnncast.engines import choose, keras_engine, onnx_engine
+
     card = load_card(model_dir)
     with hold(Path(model_dir) / FILES_LOCK, exclusive=False, timeout=FILES_LOCK_TIMEOUT, purpose="saving a model there"):
         card = load_card(model_dir)
-        return card, load_network(model_dir, card)
+        if choose(engine, "onnx" in card.files) == "keras":
+            return card, keras_engine(load_network(model_dir, card))
+        stochastic = _verified_bytes(model_dir, card, "onnx_mc") if "onnx_mc" in card.files else None
+        return card, onnx_engine(_verified_bytes(model_dir, card, "onnx"), stochastic)
+
+
+def _export_onnx(directory: Path, network) -> dict[str, str]:
+    """Names and hashes of the network's ONNX exports, or the reason there are none."""
+    from rnncast.engines import export_onnx
+    from rnncast.forecast import has_dropout
+
+    with _temporary(directory, ".onnx") as deterministic, _temporary(directory, ".onnx") as stochastic:
+        try:
+            export_onnx(network, deterministic, stochastic if has_dropout(network) else None)
+        except Exception as error:  # the export only makes forecasts faster: Keras remains the fallback
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            log.warning("no ONNX export (%s); forecasts from this model will load TensorFlow.", reason)
+            return {"onnx_error": reason}
+        files = {}
+        for key, path in (("onnx", deterministic), ("onnx_mc", stochastic)):
+            if os.path.getsize(path):
+                digest = _publish(directory, path, ".onnx")
+                files[key], files[f"{key}_sha256"] = _hashed_name(digest, ".onnx"), digest
+        return files
 
 
 def _hashed_name(digest: str, suffix: str) -> str:
     return f"model-{digest}{suffix}"
 
 
-def _write_hashed(directory: Path, suffix: str, write) -> str:
-    """Write a file through ``write(path)``, publish it under a name holding its hash; return the hash."""
+@contextlib.contextmanager
+def _temporary(directory: Path, suffix: str) -> Iterator[str]:
+    """A temporary file in ``directory`` (so publishing it is a rename), removed unless published."""
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     os.close(handle)
     _readable(temporary)
     try:
-        write(temporary)
-        digest = _sha256(Path(temporary))
-        _fsync(Path(temporary))
-        os.replace(temporary, directory / _hashed_name(digest, suffix))
+        yield temporary
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _publish(directory: Path, temporary: str, suffix: str) -> str:
+    """Move a finished temporary file to the name holding its hash; return the hash."""
+    digest = _sha256(Path(temporary))
+    _fsync(Path(temporary))
+    os.replace(temporary, directory / _hashed_name(digest, suffix))
     return digest
+
+
+def _write_hashed(directory: Path, suffix: str, write) -> str:
+    """Write a file through ``write(path)``, publish it under a name holding its hash; return the hash."""
+    with _temporary(directory, suffix) as temporary:
+        write(temporary)
+        return _publish(directory, temporary, suffix)
 
 
 def _write_card(directory: Path, card: ModelCard) -> None:
@@ -189,13 +232,21 @@ def load_network(model_dir: str | os.PathLike[str], card: ModelCard):
     import rnncast.layers  # noqa: F401  (registers the zoo's custom layers for deserialisation)
 
     path = Path(model_dir) / card.files.get("keras", "")
-    if not path.is_file():
-        raise ModelFileError(f"{model_dir}: the network file {path.name!r} named by the card is missing; train again.")
-    if _sha256(path) != card.files.get("keras_sha256"):
-        raise ModelFileError(f"{path}: the file does not match the hash in the card (modified or damaged); train again.")
+    _verified_bytes(model_dir, card, "keras")
     keras = import_keras()
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a file it refuses or cannot parse.
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelFileError(f"{path}: cannot be loaded safely ({detail}).") from None
+
+
+def _verified_bytes(model_dir: str | os.PathLike[str], card: ModelCard, key: str) -> bytes:
+    """The contents of the file the card names under ``key``, if its hash matches the card's."""
+    path = Path(model_dir) / card.files.get(key, "")
+    if not path.is_file():
+        raise ModelFileError(f"{model_dir}: the network file {path.name!r} named by the card is missing; train again.")
+    content = path.read_bytes()
+    if hashlib.sha256(content).hexdigest() != card.files.get(f"{key}_sha256"):
+        raise ModelFileError(f"{path}: the file does not match the hash in the card (modified or damaged); train again.")
+    return content

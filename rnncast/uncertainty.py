@@ -26,6 +26,7 @@ from rnncast.training import origins
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rnncast.engines import Engine
     from rnncast.store import ModelCard
 
 LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -129,7 +130,7 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
     return fit_calibration(paths, actual)
 
 
-def mc_forecast_frame(network, card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
+def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
                       index: "pd.Index", mc: MCOptions) -> "pd.DataFrame":
     """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window.
 
@@ -138,14 +139,14 @@ def mc_forecast_frame(network, card: "ModelCard", scaler: Standardizer, recent: 
     """
     import pandas as pd
 
-    if card.uncertainty is None:
+    if card.uncertainty is None or engine.stochastic is None:
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "
             f"(trained with --dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
             f"retrain a recurrent model with --dropout {TrainConfig.dropout} (the default), or forecast without --mc-samples."
         )
     target_index = [card.columns.index(t) for t in card.targets]
-    predict = stochastic_predictor(network, mc.seed)
+    predict = engine.stochastic(mc.seed)
     paths = scaler.inverse(mc_rollout(predict, recent[None], horizon, target_index, mc.samples)[0], target_index)
     factors = Calibration.from_dict(card.uncertainty).factor(mc.interval, horizon) if mc.calibrate else None
     stats = summarize(paths, mc.interval, factors)

@@ -46,8 +46,9 @@ def trained_multivariate(tmp_path_factory) -> tuple[Path, Path, Path]:
 def test_train_saves_card_and_one_network_file(trained):
     _, model_dir = trained
     files = sorted(p.name for p in model_dir.iterdir() if not p.name.endswith(".lock"))
-    assert files[0] == CARD_NAME and len(files) == 2 and files[1].startswith("model-") and files[1].endswith(".keras")
     card = load_card(model_dir)
+    assert files == sorted([CARD_NAME, card.files["keras"], card.files["onnx"], card.files["onnx_mc"]])
+    assert card.files["keras"] == f"model-{card.files['keras_sha256']}.keras"
     assert (card.config["model"], card.config["window"], card.config["horizon"]) == ("gru", 8, 3)
     assert (card.targets, card.time_column, card.freq, card.last_time) == (["y"], "date", "D", "2020-04-29T00:00:00")
     assert np.asarray(card.last_window).shape == (8, 1)

@@ -131,9 +131,9 @@ def test_quiet_process_prints_only_results(two_models, tmp_path):
 SAVE_LOOP = textwrap.dedent(
     """
     import sys
-    from rnncast.store import load, save
+    from rnncast.store import load_card, load_network, save
     target, first, second = sys.argv[1:]
-    models = [load(first), load(second)]
+    models = [(load_card(d), load_network(d, load_card(d))) for d in (first, second)]
     print("ready", flush=True)
     while True:
         for card, network in models:
@@ -156,11 +156,12 @@ def test_kill_during_saves_leaves_one_complete_model(cli, two_models, tmp_path):
         process.wait()
         forecast = cli("forecast", "-d", target)
         assert forecast.code == 0 and forecast.out == expected[load_card(target).config["model"]]
-    from rnncast.store import load, save
+    from rnncast.store import load_network, save
 
-    save(target, *reversed(load(model_a)))
+    save(target, load_network(model_a, load_card(model_a)), load_card(model_a))
     names = sorted(p.name for p in target.iterdir())
-    assert names[:2] == [FILES_LOCK, CARD_NAME] and len(names) == 3 and names[2].startswith("model-")
+    assert names[:2] == [FILES_LOCK, CARD_NAME] and all(n.startswith("model-") for n in names[2:])
+    assert len(names) == 2 + len([k for k in load_card(target).files if k in ("keras", "onnx", "onnx_mc")])
 
 
 def test_kill_during_training_keeps_the_previous_model(cli, two_models, tmp_path):
