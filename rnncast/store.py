@@ -28,6 +28,7 @@ DEFAULT_MODEL_DIR = "rnncast-model"
 TRAIN_LOCK = ".train.lock"
 FILES_LOCK = ".files.lock"
 FILES_LOCK_TIMEOUT = 60.0
+NETWORK_FILES = ("keras", "onnx", "onnx_mc")
 
 
 @dataclasses.dataclass
@@ -94,10 +95,11 @@ def load(model_dir: str | os.PathLike[str], engine: str = "auto"):
     card = load_card(model_dir)
     with hold(Path(model_dir) / FILES_LOCK, exclusive=False, timeout=FILES_LOCK_TIMEOUT, purpose="saving a model there"):
         card = load_card(model_dir)
-        if choose(engine, "onnx" in card.files) == "keras":
+        # Every file the card names is checked, used or not: a damaged model is refused as a whole.
+        contents = {key: _verified_bytes(model_dir, card, key) for key in NETWORK_FILES if key in card.files}
+        if choose(engine, "onnx" in contents) == "keras":
             return card, keras_engine(load_network(model_dir, card))
-        stochastic = _verified_bytes(model_dir, card, "onnx_mc") if "onnx_mc" in card.files else None
-        return card, onnx_engine(_verified_bytes(model_dir, card, "onnx"), stochastic)
+        return card, onnx_engine(contents["onnx"], contents.get("onnx_mc"))
 
 
 def _export_onnx(directory: Path, network) -> dict[str, str]:
