@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import pandas as pd
 from rnncast import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, future_index, load_csv
-from rnncast.errors import DataError
+from rnncast.errors import DataError, UsageError
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, save, training_lock
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -29,8 +29,12 @@ def train(
 ) -> ModelCard:
     """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
 
+    A long-format CSV (``data_options.id_column``, or a ``unique_id`` column) trains one global
+    model on all its series (``panel.py``). With ``config.distribute`` "multi-worker", only the
+    chief saves to ``model_dir``; the other workers' cards describe models that were discarded.
+
     Args:
-        data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
+        data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
             ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``).
         data_options: how to read the CSV.
@@ -41,10 +45,20 @@ def train(
     Returns:
         The card of the saved model, with its validation metrics.
     """
+    from rnncast.distribute import writable_dir
+    from rnncast.panel import Panel, fit_panel, load_data, panel_card
     from rnncast.training import fit
 
-    series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
-    with training_lock(model_dir, lock_timeout):
+    series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    if isinstance(series, Panel) and config.model == "auto":
+        raise UsageError(
+            "`--model auto` chooses on one series; for many, compare candidates with "
+            "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
+        )
+    with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
+        if isinstance(series, Panel):
+            fitted_panel = fit_panel(series, config, on_epoch)
+            return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
         selection = None
         if config.model == "auto":
             from rnncast.evaluate import select_model
@@ -84,6 +98,7 @@ def forecast(
     model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
     horizon: int | None = None,
     data: str | os.PathLike[str] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -92,16 +107,23 @@ def forecast(
         horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
+        ids: for a global model of many series, the series to forecast (default: all).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
-        in the original units.
+        in the original units; for a global model, indexed by (id, time) in long format.
     """
     from rnncast.forecast import keras_predictor, rollout
     from rnncast.preprocessing import Standardizer
 
     card, network = load(model_dir)
     horizon = horizon or card.config["horizon"]
+    if card.panel is not None:
+        from rnncast.panel import forecast_panel
+
+        return forecast_panel(card, network, horizon, data, ids)
+    if ids:
+        raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
     if data is None:
         recent = np.asarray(card.last_window, dtype=np.float64)

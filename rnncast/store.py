@@ -47,6 +47,9 @@ class ModelCard:
     rnncast_version: str
     files: dict[str, str] = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # A global model of many series (``panel.py``): id column, and per series id its scaler,
+    # last time stamp and last window, which replace the top-level ones; skipped short series.
+    panel: dict[str, Any] | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:
