@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -115,6 +116,58 @@ def shard_by_data(dataset):
     return dataset.with_options(options)
 
 
+def fit_across_workers(keras, network, train, validation, epochs: int, callbacks: list) -> dict[str, list[float]]:
+    """``network.fit`` for a multi-worker strategy: Keras 3's own ``fit`` fails across workers
+    (keras-team/keras#20585: it reduces scalar logs along an axis they do not have).
+
+    This is TensorFlow's documented custom training loop around Keras' own per-replica
+    ``train_step``: every worker runs the same number of steps through its shard of the batches
+    (repeating it if it is one short), the optimizer all-reduces the gradients, and the losses the
+    callbacks decide on are averaged across workers, so every worker stops at the same epoch.
+    Validation runs in full on every worker. Call inside the strategy's scope, after ``compile``.
+
+    Returns:
+        The per-epoch ``loss`` and ``val_loss``, as ``fit(...).history`` has them.
+    """
+    import tensorflow as tf
+
+    current = tf.distribute.get_strategy()
+    steps = max(1, math.ceil(int(train.cardinality()) / _workers(current)))
+    batches = iter(current.experimental_distribute_dataset(train.repeat()))
+    network.optimizer.build(network.trainable_variables)  # variables cannot be created inside a replica step
+    loss_function = keras.losses.get(network.loss)
+
+    @tf.function
+    def train_step(iterator):
+        logs = current.run(network.train_step, args=(next(iterator),))
+        return current.reduce("MEAN", logs["loss"], axis=None)
+
+    def validation_loss() -> float:
+        total = count = 0.0
+        for x, y in validation:
+            total += float(tf.reduce_sum(loss_function(y, network(x, training=False))))
+            count += float(tf.reduce_prod(tf.shape(y)[:-1]))
+        return float(current.reduce("MEAN", tf.constant(total / count), axis=None))
+
+    callback_list = keras.callbacks.CallbackList(callbacks, model=network)
+    history: dict[str, list[float]] = {"loss": [], "val_loss": []}
+    network.stop_training = False
+    callback_list.on_train_begin()
+    for epoch in range(epochs):
+        callback_list.on_epoch_begin(epoch)
+        network.reset_metrics()
+        for _ in range(steps):
+            loss = train_step(batches)
+        logs = {"loss": float(loss), "val_loss": validation_loss()}
+        for key, value in logs.items():
+            history[key].append(value)
+        callback_list.on_epoch_end(epoch, logs)
+        if network.stop_training:
+            break
+    callback_list.on_train_end()
+    return history
+
+
 def describe(name: str, network) -> dict[str, Any]:
     """How the training was spread, for the model card, with a digest of the final weights
     (equal on every worker of one run)."""
@@ -122,12 +175,17 @@ def describe(name: str, network) -> dict[str, Any]:
     digest = hashlib.sha256()
     for weights in network.get_weights():
         digest.update(np.ascontiguousarray(weights).tobytes())
-    resolver = getattr(current, "cluster_resolver", None)
-    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
     return {
         "strategy": name,
         "replicas": int(current.num_replicas_in_sync),
-        "workers": max(len(cluster.get("chief", [])) + len(cluster.get("worker", [])), 1),
+        "workers": _workers(current),
         "chief": is_chief(name),
         "weights_sha256": digest.hexdigest(),
     }
+
+
+def _workers(current) -> int:
+    """Processes training together: the chief and workers of the cluster, or this one alone."""
+    resolver = getattr(current, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    return max(len(cluster.get("chief", [])) + len(cluster.get("worker", [])), 1)

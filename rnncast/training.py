@@ -164,14 +164,17 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
             on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, config.epochs, dict(logs or {})),
         ))
     started = time.perf_counter()
-    result = network.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0)
-    losses_seen = result.history.get("loss", []) + result.history.get("val_loss", [])
+    if config.distribute == "multi-worker":
+        epochs = distribute.fit_across_workers(keras, network, train, validation, config.epochs, callbacks)
+    else:
+        epochs = network.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0).history
+    losses_seen = epochs.get("loss", []) + epochs.get("val_loss", [])
     if not np.isfinite(losses_seen).all():
         raise TrainingDiverged(
-            f"training diverged: the loss became {losses_seen[-1]} at epoch {len(result.history['loss'])}; "
+            f"training diverged: the loss became {losses_seen[-1]} at epoch {len(epochs['loss'])}; "
             "lower --lr or set --clipnorm 1.0. The previous model, if any, was kept."
         )
-    val_losses = result.history["val_loss"]
+    val_losses = epochs["val_loss"]
     summary = {
         "epochs": len(val_losses),
         "best_epoch": int(np.argmin(val_losses)) + 1,
