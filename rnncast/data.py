@@ -133,6 +133,9 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
             "check the file, or pass --delimiter."
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    # Rows longer than the header make pandas index by their first fields; the index here
+    # numbers data rows instead, which is what error messages turn into line numbers.
+    frame = frame.set_axis(pd.RangeIndex(len(frame)))
     if len(frame.columns) == 1:
         only = frame.columns[0]
         if any(d in only for d in DELIMITERS if d != delimiter):

@@ -125,16 +125,17 @@ def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, p
         for key, rows in numeric.groupby(ids.astype(str), sort=True)
     }
     panel = Panel(series, id_column, path)
+    freq = panel.freq
     for key, one in series.items():
         if one.columns != panel.columns:
             raise DataError(
                 f"{name} ({id_column} {key}): has columns {', '.join(one.columns)} where the other series have "
                 f"{', '.join(panel.columns)}; give every series values in every column."
             )
-        if one.freq is not None and one.freq != panel.freq:
+        if one.freq is not None and one.freq != freq:
             raise DataError(
-                f"{name} ({id_column} {key}): frequency is {one.freq!r} where most series have {panel.freq!r}; "
-                f"pass --resample {panel.freq} to put every series on one grid."
+                f"{name} ({id_column} {key}): frequency is {one.freq!r} where most series have {freq!r}; "
+                f"pass --resample {freq} to put every series on one grid."
             )
     return panel
 
