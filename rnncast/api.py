@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import pandas as pd
 from rnncast import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, future_index, load_csv, past_index
-from rnncast.errors import DataError
+from rnncast.errors import DataError, UsageError
 from rnncast.forecast import MCOptions
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
 
@@ -30,8 +30,12 @@ def train(
 ) -> ModelCard:
     """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
 
+    A long-format CSV (``data_options.id_column``, or a ``unique_id`` column) trains one global
+    model on all its series (``panel.py``). With ``config.distribute`` "multi-worker", only the
+    chief saves to ``model_dir``; the other workers' cards describe models that were discarded.
+
     Args:
-        data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
+        data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
             ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``).
         data_options: how to read the CSV.
@@ -42,10 +46,20 @@ def train(
     Returns:
         The card of the saved model, with its validation metrics.
     """
+    from rnncast.distribute import writable_dir
+    from rnncast.panel import Panel, fit_panel, load_data, panel_card
     from rnncast.training import fit
 
-    series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
-    with training_lock(model_dir, lock_timeout):
+    series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    if isinstance(series, Panel) and config.model == "auto":
+        raise UsageError(
+            "`--model auto` chooses on one series; for many, compare candidates with "
+            "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
+        )
+    with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
+        if isinstance(series, Panel):
+            fitted_panel = fit_panel(series, config, on_epoch)
+            return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
         selection = None
         if config.model == "auto":
             from rnncast.evaluate import select_model
@@ -88,6 +102,7 @@ def forecast(
     data: str | os.PathLike[str] | None = None,
     mc: MCOptions | None = None,
     engine: str = "auto",
+    ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -98,20 +113,30 @@ def forecast(
             Without it, the forecast starts after the data the model was trained on.
         mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one.
         engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
+        ids: for a global model of many series, the series to forecast (default: all).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
-        in the original units; with ``mc``, each target's mean followed by its
-        ``<target>_std``, ``<target>_lower`` and ``<target>_upper``.
+        in the original units; for a global model, indexed by (id, time) in long format.
+        With ``mc``, each target's mean followed by its ``<target>_std``, ``<target>_lower``
+        and ``<target>_upper``.
 
     Raises:
-        UsageError: ``mc`` was asked of a model trained without dropout.
+        UsageError: ``mc`` was asked of a model trained without dropout, or of a global model.
     """
     from rnncast.forecast import rollout
     from rnncast.preprocessing import Standardizer
 
     card, runner = load(model_dir, engine)
     horizon = horizon or card.config["horizon"]
+    if card.panel is not None:
+        from rnncast.panel import forecast_panel
+
+        if mc is not None:
+            raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
+        return forecast_panel(card, runner.deterministic, horizon, data, ids)
+    if ids:
+        raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
     if data is None:
         recent = np.asarray(card.last_window, dtype=np.float64)

@@ -48,6 +48,7 @@ Fill = Annotated[Optional[str], typer.Option("--fill", help="Fill missing values
 Resample = Annotated[Optional[str], typer.Option("--resample", help="Put the series on a regular grid of this pandas frequency (D, h, W, MS...), averaging within each step.")]
 Delimiter = Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (detected if not given).")]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the CSV.")]
+IdColumn = Annotated[Optional[str], typer.Option("--id-column", help="Column of series ids in a long-format CSV of many series (default: unique_id, if there is one).")]
 
 
 def _setup_output(quiet: bool, verbose: bool) -> None:
@@ -126,6 +127,8 @@ def train(
     season: Annotated[Optional[int], _train_option("season", "--season", help="Seasonal period in steps (auto: from the frequency).")] = None,
     validation_fraction: Annotated[Optional[float], _train_option("validation_fraction", "--validation-fraction", help="Share of the newest rows held out for validation.")] = None,
     seed: Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible training on CPU.")] = None,
+    id_column: IdColumn = None,
+    distribute: Annotated[Optional[str], _train_option("distribute", "--distribute", help="none, mirrored (every local GPU, or the CPU) or multi-worker (the cluster in TF_CONFIG; see docs/distributed.md).")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait while another rnncast trains into the same --model-dir.")] = 60.0,
     output_format: Format = OutputFormat.table,
@@ -138,12 +141,12 @@ def train(
         "model": model, "strategy": strategy, "horizon": horizon, "window": window, "units": units,
         "layers": layers, "dropout": dropout, "recurrent_dropout": recurrent_dropout, "learning_rate": lr,
         "epochs": epochs, "batch_size": batch_size, "patience": patience, "loss": loss, "clipnorm": clipnorm,
-        "season": season, "validation_fraction": validation_fraction, "seed": seed,
+        "season": season, "validation_fraction": validation_fraction, "seed": seed, "distribute": distribute,
     }
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
-        delimiter=delimiter, encoding=encoding,
+        delimiter=delimiter, encoding=encoding, id_column=id_column,
     )
     from rnncast.models import get_spec
 
@@ -159,9 +162,12 @@ def train(
             f"Saved {card.config['model']} ({card.config['strategy']}, window {card.config['window']}, "
             f"horizon {card.config['horizon']}) to {model_dir} after {run['epochs']} epoch(s)"
             + (f", best {run['best_epoch']}" if run["epochs"] else "")
-            + f", {run['seconds']} s. Validation on {card.metrics['windows']} windows:",
+            + f", {run['seconds']} s. Validation on {card.metrics['windows']} windows"
+            + (f" of {card.source['series']} series (the mean over series last):" if card.panel else ":"),
             markup=False, soft_wrap=True,
         )
+        if "distribute" in run and not run["distribute"]["chief"]:
+            _stderr_console().print("This worker is not the chief: its copy of the model was not kept.", markup=False)
         if "selection" in card.metrics:
             scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
             _stderr_console().print(f"auto chose {card.config['model']}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
@@ -171,6 +177,12 @@ def train(
 
 
 def _validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    if "series" in metrics:  # a global model: each series, then the means over series
+        return [
+            {"id": key, **row}
+            for key, scores in [*metrics["series"].items(), ("all", metrics)]
+            for row in _validation_rows({"model": scores["model"], "naive": scores["naive"]})
+        ]
     rows = []
     for target, model_errors in metrics["model"].items():
         naive = metrics["naive"][target]
@@ -187,6 +199,7 @@ def _validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 def forecast(
     horizon: Annotated[Optional[int], typer.Option("--horizon", "-H", help="Steps to forecast.", show_default="the trained horizon")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Updated CSV: forecast after its last row, without retraining.")] = None,
+    ids: Annotated[Optional[list[str]], typer.Option("--id", help="Series to forecast, for a model of many series; repeat for several (default: all).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this file instead of stdout.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
@@ -209,7 +222,7 @@ def forecast(
     from rnncast.api import forecast as forecast_frame
     from rnncast.render import forecast_text
 
-    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc, engine=engine)
+    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
@@ -366,6 +379,7 @@ def evaluate(
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
+    id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
     quiet: Quiet = False,
@@ -377,7 +391,7 @@ def evaluate(
         raise UsageError("pass either --model or --model-dir, not both.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed}
-    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill)
+    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
     if not model:
         from rnncast.evaluate import saved_settings
 
@@ -410,6 +424,7 @@ def compare(
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
+    id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
     quiet: Quiet = False,
@@ -423,7 +438,7 @@ def compare(
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed}
     config, backtest_options = _backtest_settings(given, folds, stride, retrain)
-    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill)
+    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:

@@ -11,6 +11,7 @@ Strategy = Literal["direct", "autoregressive"]
 STRATEGIES = ("direct", "autoregressive")
 FILL_METHODS = ("ffill", "interpolate")
 LOSSES = ("mse", "mae", "huber")
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
 
 
 def _require(condition: bool, option: str, expected: str, received: Any) -> None:
@@ -28,6 +29,7 @@ class DataOptions:
     resample: str | None = None
     delimiter: str | None = None
     encoding: str = "utf-8"
+    id_column: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -73,6 +75,7 @@ class TrainConfig:
     validation_fraction: float = 0.2
     season: int | None = None
     seed: int | None = None
+    distribute: str = "none"
 
     def __post_init__(self) -> None:
         _require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
@@ -93,6 +96,7 @@ class TrainConfig:
             "validation-fraction", "in (0, 0.9)", self.validation_fraction,
         )
         _require(self.season is None or self.season >= 1, "season", "at least 1", self.season)
+        _require(self.distribute in DISTRIBUTE, "distribute", f"one of {', '.join(DISTRIBUTE)}", self.distribute)
 
     @property
     def output_steps(self) -> int:

@@ -62,11 +62,19 @@ def load_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions())
         UsageError: an option names a column the file does not have.
     """
     path = os.fspath(path)
-    name = os.path.basename(path)
-    raw = _read_frame(path, options)
+    return series_from_frame(_read_frame(path, options), options, os.path.basename(path), path)
+
+
+def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source: str) -> TimeSeries:
+    """Check and repair (only as asked) rows already read from a CSV: the body of ``load_csv``,
+    also run on each series of a long-format file.
+
+    ``raw``'s index holds each row's position among the file's data rows, so that errors name
+    the file's lines; ``name`` is what messages call the data.
+    """
     if raw.empty:
         raise DataError(f"{name}: has a header but no data rows.")
-    line_numbers = np.arange(len(raw)) + 2
+    line_numbers = raw.index.to_numpy() + 2
 
     time_column = _find_time_column(raw, options, name)
     numeric = _numeric_columns(raw.drop(columns=[time_column] if time_column else []), options, name)
@@ -87,7 +95,7 @@ def load_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions())
     for column in frame.columns:
         if len(frame) > 1 and frame[column].nunique() == 1:
             log.warning("%s: column '%s' is constant (%s); it carries no information.", name, column, frame[column].iloc[0])
-    return TimeSeries(frame=frame, targets=tuple(targets), time_column=time_column, freq=freq, source=path)
+    return TimeSeries(frame=frame, targets=tuple(targets), time_column=time_column, freq=freq, source=source)
 
 
 def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
@@ -125,6 +133,9 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
             "check the file, or pass --delimiter."
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    # Rows longer than the header make pandas index by their first fields; the index here
+    # numbers data rows instead, which is what error messages turn into line numbers.
+    frame = frame.set_axis(pd.RangeIndex(len(frame)))
     if len(frame.columns) == 1:
         only = frame.columns[0]
         if any(d in only for d in DELIMITERS if d != delimiter):
@@ -240,7 +251,7 @@ def _numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd
             first = int(np.argmax(failed.to_numpy()))
             raise DataError(
                 f"{name}: column '{column}' has {int(failed.sum())} non-numeric value(s) "
-                f"(first: {values.iloc[first]!r} at line {first + 2}); fix or remove them."
+                f"(first: {values.iloc[first]!r} at line {values.index[first] + 2}); fix or remove them."
             )
         if column in options.targets:
             raise DataError(f"{name}: target column '{column}' is not numeric (e.g. {values.dropna().iloc[0]!r}).")

@@ -16,16 +16,19 @@ import logging
 import math
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from rnncast._keras import import_keras
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.data import TimeSeries, infer_season, load_csv
+from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, ModelFileError, UsageError
 from rnncast.models import ZOO
 from rnncast.training import default_window, minimum_rows, validation_rows
+
+if TYPE_CHECKING:
+    from rnncast.panel_evaluate import PanelReport
 
 log = logging.getLogger("rnncast")
 
@@ -325,11 +328,14 @@ def backtest(
     *,
     data_options: DataOptions = DataOptions(),
     on_fit: Callable[[str, int, int], None] | None = None,
-) -> Report:
+) -> "Report | PanelReport":
     """Backtest ``models`` and the baselines on the same origins at the tail of ``data``.
 
+    A long-format CSV of many series (``data_options.id_column``, or a ``unique_id`` column) is
+    backtested per series with global models, and returns a ``panel_evaluate.PanelReport``.
+
     Args:
-        data: path of the CSV, or a ``TimeSeries`` from ``load_csv``.
+        data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         models: zoo names; the baselines naive, seasonal-naive and linear are always added.
         config: settings shared by every model (the model name in it is ignored).
         options: folds, stride and whether to refit at each origin.
@@ -343,7 +349,13 @@ def backtest(
     unknown = [name for name in models if name not in ZOO]
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
-    series = data if isinstance(data, TimeSeries) else load_csv(data, data_options)
+    from rnncast.panel import Panel, load_data
+
+    series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    if isinstance(series, Panel):
+        from rnncast.panel_evaluate import backtest_panel
+
+        return backtest_panel(series, models, config, options, on_fit)
     season = config.season or infer_season(series.freq)
     origins = backtest_origins(len(series), config.horizon, options)
     config = dataclasses.replace(

@@ -21,17 +21,22 @@ class OutputFormat(str, enum.Enum):
 
 
 def forecast_text(frame: "pd.DataFrame", output_format: OutputFormat) -> str:
-    """A forecast frame (time index, one column per target) as CSV, JSON or a table.
+    """A forecast frame (time index, one column per target) as CSV, JSON or a table; a frame of
+    many series is indexed by (id, time) and comes out in long format.
 
-    JSON shape: ``{"time_column": str, "targets": [str], "forecast": [{time_column: str|int, target: float}]}``.
+    JSON shape: ``{"time_column": str, "targets": [str], "forecast": [{time_column: str|int, target: float}]}``,
+    with ``"id_column": str`` first and the id in each row for many series.
     """
     if output_format is OutputFormat.csv:
         return frame.to_csv()
     table = frame.reset_index()
-    table[frame.index.name] = _index_values(frame.index)
+    time_column = frame.index.names[-1]
+    table[time_column] = _index_values(frame.index.get_level_values(-1))
     if output_format is OutputFormat.json:
+        ids = {"id_column": frame.index.names[0]} if frame.index.nlevels > 1 else {}
         document = {
-            "time_column": frame.index.name,
+            **ids,
+            "time_column": time_column,
             "targets": list(frame.columns),
             "forecast": table.to_dict(orient="records"),
         }

@@ -53,6 +53,9 @@ class ModelCard:
     format_version: int = FORMAT_VERSION
     # MC-Dropout calibration (rnncast.uncertainty.Calibration); None for a network without dropout.
     uncertainty: dict[str, Any] | None = None
+    # A global model of many series (``panel.py``): id column, and per series id its scaler,
+    # last time stamp and last window, which replace the top-level ones; skipped short series.
+    panel: dict[str, Any] | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:

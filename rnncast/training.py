@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rnncast import distribute
 from rnncast._keras import import_keras
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
@@ -78,12 +79,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         TrainingDiverged: the loss became NaN or infinite.
     """
     config = resolve_config(series, config)
-    keras = import_keras()
-    if config.seed is not None:
-        keras.utils.set_random_seed(config.seed)
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    keras = start(config)
 
     values = series.frame.to_numpy(dtype=np.float64)
     train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
@@ -94,11 +90,11 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
     target_index = [columns.index(t) for t in series.targets]
     outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
     shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
-    network = build_model(shape, config)
-
-    history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
-    if get_spec(config.model).trainable:
-        history = _train(keras, network, scaled, train_end, shape, config, on_epoch)
+    with distribute.strategy(config.distribute).scope():
+        network = build_model(shape, config)
+        history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+        if get_spec(config.model).trainable:
+            history = _train(keras, network, scaled, train_end, shape, config, on_epoch)
 
     validation = scaled[train_end - config.window :]
     metrics = score(keras_predictor(network), validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
@@ -111,6 +107,19 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         )
         uncertainty = calibration.to_dict()
     return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty)
+
+
+def start(config: TrainConfig):
+    """Import Keras, create the distribution strategy (before any other TensorFlow op, as
+    multi-worker training requires) and seed the run; returns the keras module."""
+    keras = import_keras()
+    distribute.strategy(config.distribute)
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    return keras
 
 
 def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None):
@@ -130,9 +139,21 @@ def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, sh
 
 
 def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch) -> dict[str, Any]:
-    seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
+    seed = distribute.shuffle_seed(config.distribute, config.seed)
     train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed)
     validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None)
+    return train_network(keras, network, train, validation, config, on_epoch)
+
+
+def train_network(keras, network, train, validation, config: TrainConfig, on_epoch) -> dict[str, Any]:
+    """Compile and fit ``network`` on batches of (window, target) pairs with early stopping;
+    call inside the strategy's scope. Returns the training summary for the model card.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    if config.distribute != "none":
+        train, validation = distribute.shard_by_data(train), distribute.shard_by_data(validation)
     losses = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber()}
     network.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
@@ -152,20 +173,26 @@ def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epo
             on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, config.epochs, dict(logs or {})),
         ))
     started = time.perf_counter()
-    result = network.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0)
-    losses_seen = result.history.get("loss", []) + result.history.get("val_loss", [])
+    if config.distribute == "multi-worker":
+        epochs = distribute.fit_across_workers(keras, network, train, validation, config.epochs, callbacks)
+    else:
+        epochs = network.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0).history
+    losses_seen = epochs.get("loss", []) + epochs.get("val_loss", [])
     if not np.isfinite(losses_seen).all():
         raise TrainingDiverged(
-            f"training diverged: the loss became {losses_seen[-1]} at epoch {len(result.history['loss'])}; "
+            f"training diverged: the loss became {losses_seen[-1]} at epoch {len(epochs['loss'])}; "
             "lower --lr or set --clipnorm 1.0. The previous model, if any, was kept."
         )
-    val_losses = result.history["val_loss"]
-    return {
+    val_losses = epochs["val_loss"]
+    summary = {
         "epochs": len(val_losses),
         "best_epoch": int(np.argmin(val_losses)) + 1,
         "best_val_loss": float(np.min(val_losses)),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if config.distribute != "none":
+        summary["distribute"] = distribute.describe(config.distribute, network)
+    return summary
 
 
 def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_ORIGINS) -> np.ndarray:

@@ -1,0 +1,387 @@
+"""Many series in one long-format CSV: loading, one global model for all of them, forecasts.
+
+A long-format file stacks series: every row is a series id, a time and the value columns, the
+layout of statsforecast and neuralforecast (``unique_id, ds, y``). Each series goes through the
+single-series loader's checks. One network learns from the windows of every series, each series
+standardised with the statistics of its own training part, so that the network learns shapes
+rather than levels and one series' scale does not swamp the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+from collections import Counter
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rnncast import __version__, distribute
+from rnncast.config import DataOptions, TrainConfig
+from rnncast.data import (
+    TimeSeries, _find_time_column, _numeric_columns, _read_frame, _to_datetime, future_index, infer_season,
+    series_from_frame,
+)
+from rnncast.errors import DataError, UsageError
+from rnncast.models import NetworkShape, build_model, get_spec
+from rnncast.preprocessing import Standardizer
+
+log = logging.getLogger("rnncast")
+
+# The id column of the statsforecast/neuralforecast convention, used when --id-column is not given.
+CONVENTIONAL_ID = "unique_id"
+# Validation windows scored per series: enough for a stable error, few enough for thousands of series.
+ORIGINS_PER_SERIES = 50
+NAMED_IN_WARNINGS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """Series of one long-format file by id (sorted), sharing columns, time column and frequency."""
+
+    series: dict[str, TimeSeries]
+    id_column: str
+    source: str
+
+    @property
+    def first(self) -> TimeSeries:
+        return next(iter(self.series.values()))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.first.columns
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.first.targets
+
+    @property
+    def time_column(self) -> str | None:
+        return self.first.time_column
+
+    @property
+    def freq(self) -> str | int | None:
+        """The frequency most series have (series of fewer than three rows have none)."""
+        known = Counter(s.freq for s in self.series.values() if s.freq is not None)
+        return known.most_common(1)[0][0] if known else None
+
+    def subset(self, ids: Sequence[str]) -> "Panel":
+        return dataclasses.replace(self, series={key: self.series[key] for key in ids})
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+
+def load_data(path: str | os.PathLike[str], options: DataOptions = DataOptions()) -> TimeSeries | Panel:
+    """Read a CSV of one series (wide format) or, with an id column, of many (long format).
+
+    The id column is ``options.id_column``, else a column named ``unique_id`` if there is one.
+
+    Raises:
+        DataError: the file, or one of its series, cannot be used (the message names the series).
+        UsageError: ``--id-column`` or another option names a column the file does not have.
+    """
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    raw = _read_frame(path, options)
+    id_column = _find_id_column(raw, options, name)
+    if id_column is None:
+        return series_from_frame(raw, options, name, path)
+    return _split(raw, id_column, options, name, path)
+
+
+def _find_id_column(raw: pd.DataFrame, options: DataOptions, name: str) -> str | None:
+    if options.id_column is None:
+        return CONVENTIONAL_ID if CONVENTIONAL_ID in raw.columns else None
+    if options.id_column not in raw.columns:
+        raise UsageError(f"`--id-column` {options.id_column!r} is not a column of {name}. Columns: {', '.join(raw.columns)}.")
+    return options.id_column
+
+
+def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, path: str) -> Panel:
+    if raw.empty:
+        raise DataError(f"{name}: has a header but no data rows.")
+    ids = raw[id_column]
+    if ids.isna().any():
+        first = int(np.argmax(ids.isna().to_numpy()))
+        raise DataError(f"{name}: {int(ids.isna().sum())} row(s) have no {id_column!r} (first at line {first + 2}); every row needs its series id.")
+    rest = raw.drop(columns=[id_column])
+    # One time column and one set of value columns for the whole file, decided (and warned about) once.
+    time_column = _find_time_column(rest, options, name)
+    numeric = _numeric_columns(rest.drop(columns=[time_column] if time_column else []), options, name)
+    targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
+    if time_column is not None:
+        # Parsing every time stamp once, not once per series; a file with bad stamps is left
+        # to the per-series check, which names the value and its line.
+        parsed = _to_datetime(rest[time_column]) if not pd.api.types.is_numeric_dtype(rest[time_column]) else None
+        times = parsed if parsed is not None and parsed.notna().all() else rest[time_column]
+        numeric.insert(0, time_column, times)
+    per_series = dataclasses.replace(options, time_column=time_column, targets=targets)
+    series = {
+        str(key): series_from_frame(rows, per_series, f"{name} ({id_column} {key})", path)
+        for key, rows in numeric.groupby(ids.astype(str), sort=True)
+    }
+    panel = Panel(series, id_column, path)
+    freq = panel.freq
+    for key, one in series.items():
+        if one.columns != panel.columns:
+            raise DataError(
+                f"{name} ({id_column} {key}): has columns {', '.join(one.columns)} where the other series have "
+                f"{', '.join(panel.columns)}; give every series values in every column."
+            )
+        if one.freq is not None and one.freq != freq:
+            raise DataError(
+                f"{name} ({id_column} {key}): frequency is {one.freq!r} where most series have {freq!r}; "
+                f"pass --resample {freq} to put every series on one grid."
+            )
+    return panel
+
+
+@dataclasses.dataclass
+class FittedPanel:
+    """A global network with each series' scaler and scores; ``skipped`` names the series too
+    short to train on, with their lengths."""
+
+    network: Any
+    config: TrainConfig
+    scalers: dict[str, Standardizer]
+    target_index: list[int]
+    metrics: dict[str, Any]
+    history: dict[str, Any]
+    skipped: dict[str, int]
+
+
+def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
+    """Fill in season and window (from the median series length), and set aside the series too short
+    for one training window plus a validation tail, with a warning naming them.
+
+    Returns:
+        The config, the panel of usable series, and the skipped series with their lengths.
+
+    Raises:
+        DataError: no series is long enough.
+    """
+    from rnncast.training import default_window, minimum_rows
+
+    season = config.season or infer_season(panel.freq)
+    lengths = {key: len(one) for key, one in panel.series.items()}
+    window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))))
+    config = dataclasses.replace(config, season=season, window=window)
+    needed = minimum_rows(window, config.horizon, config.validation_fraction)
+    skipped = {key: n for key, n in lengths.items() if n < needed}
+    name = os.path.basename(panel.source)
+    if len(skipped) == len(panel):
+        raise DataError(
+            f"{name}: every series is too short: the longest has {max(lengths.values())} rows, but --window {window} and "
+            f"--horizon {config.horizon} need at least {needed}; use a smaller --window or --horizon, or more data."
+        )
+    if skipped:
+        log.warning(
+            "%s: skipping %d of %d series with fewer than the %d rows --window %d and --horizon %d need: %s.",
+            name, len(skipped), len(panel), needed, window, config.horizon, _some(f"{k} ({n} rows)" for k, n in skipped.items()),
+        )
+    return config, panel.subset([key for key in panel.series if key not in skipped]), skipped
+
+
+def _some(items) -> str:
+    items = list(items)
+    shown = ", ".join(items[:NAMED_IN_WARNINGS])
+    return shown + (f" and {len(items) - NAMED_IN_WARNINGS} more" if len(items) > NAMED_IN_WARNINGS else "")
+
+
+def panel_windows(arrays: Sequence[np.ndarray], shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None):
+    """Batches of (window, next ``steps`` rows of the output columns) from every series.
+
+    ``timeseries_dataset_from_array`` cuts windows from one array; here the series are joined end
+    to end and only the window starts that stay inside one series are kept, so that shuffling the
+    starts mixes windows across series while windows themselves are still cut lazily.
+    """
+    import tensorflow as tf
+
+    length = shape.window + shape.steps
+    offsets = np.cumsum([0, *(len(a) for a in arrays[:-1])])
+    starts = np.concatenate([offset + np.arange(len(a) - length + 1) for offset, a in zip(offsets, arrays)])
+    values = tf.constant(np.concatenate(arrays).astype(np.float32))
+    steps = tf.range(length, dtype=tf.int64)
+    outputs = list(shape.outputs)
+
+    def cut(batch_starts):
+        windows = tf.gather(values, batch_starts[:, None] + steps)
+        return windows[:, : shape.window], tf.gather(windows[:, shape.window :], outputs, axis=-1)
+
+    dataset = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
+    if shuffle:
+        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
+    """Train one ``config.model`` on the windows of every series long enough, and score it per
+    series on each one's validation tail.
+
+    Raises:
+        DataError: no series is long enough.
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    from rnncast.training import start, train_network, validation_rows
+
+    config, panel, skipped = resolve_panel_config(panel, config)
+    keras = start(config)
+    values = {key: one.frame.to_numpy(dtype=np.float64) for key, one in panel.series.items()}
+    train_ends = {key: len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) for key, v in values.items()}
+    scalers = {key: Standardizer.fit(v[: train_ends[key]]) for key, v in values.items()}
+    scaled = {key: scalers[key].transform(v) for key, v in values.items()}
+
+    columns = list(panel.columns)
+    target_index = [columns.index(t) for t in panel.targets]
+    outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
+    shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+    with distribute.strategy(config.distribute).scope():
+        network = build_model(shape, config)
+        history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+        if get_spec(config.model).trainable:
+            seed = distribute.shuffle_seed(config.distribute, config.seed)
+            train = panel_windows([scaled[k][: train_ends[k]] for k in scaled], shape, config.batch_size, True, seed)
+            validation = panel_windows([scaled[k][train_ends[k] - config.window :] for k in scaled], shape, 1024, False, None)
+            history = train_network(keras, network, train, validation, config, on_epoch)
+
+    tails = {key: train_ends[key] - config.window for key in values}
+    metrics = _score(network, {k: values[k][tails[k]:] for k in values}, scalers, config, target_index, panel.targets)
+    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped)
+
+
+def _score(network, tails: dict[str, np.ndarray], scalers: dict[str, Standardizer], config: TrainConfig,
+           target_index: list[int], targets: tuple[str, ...]) -> dict[str, Any]:
+    """Validation MAE and RMSE per series of the model and the naive forecast, in each series' units,
+    from one batched pass over every series' windows; the top-level errors are their means over series."""
+    from rnncast.forecast import keras_predictor, rollout
+    from rnncast.training import _errors, origins
+
+    starts = {key: origins(len(tail), config.window, config.horizon, ORIGINS_PER_SERIES) for key, tail in tails.items()}
+    window_steps, future = np.arange(config.window), np.arange(config.window, config.window + config.horizon)
+    windows = np.concatenate([scalers[k].transform(tails[k][starts[k][:, None] + window_steps]) for k in tails])
+    predicted = rollout(keras_predictor(network), windows, config.horizon, target_index)
+    per_series, done = {}, 0
+    for key, tail in tails.items():
+        count = len(starts[key])
+        actual = tail[starts[key][:, None] + future][..., target_index]
+        model = scalers[key].inverse(predicted[done : done + count], target_index)
+        naive = np.repeat(tail[starts[key] + config.window - 1][:, None, target_index], config.horizon, axis=1)
+        per_series[key] = {"windows": count, "model": _errors(model, actual, targets), "naive": _errors(naive, actual, targets)}
+        done += count
+    mean = {
+        kind: {t: {m: float(np.mean([s[kind][t][m] for s in per_series.values()])) for m in ("mae", "rmse")} for t in targets}
+        for kind in ("model", "naive")
+    }
+    return {"windows": done, "horizon": config.horizon, **mean, "series": per_series}
+
+
+def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
+    """The model card of a global model: shared settings at the top level, each series' scaler, last
+    window and span under ``panel``. The top-level ``last_window`` and ``scaler`` are empty."""
+    from rnncast.api import _time_to_json
+    from rnncast.store import ModelCard
+
+    kept = panel.subset(list(fitted.scalers))
+    window = fitted.config.window
+    series = {
+        key: {
+            "scaler": fitted.scalers[key].to_dict(),
+            "last_time": _time_to_json(one.frame.index[-1]),
+            "last_window": one.frame.iloc[-window:].to_numpy().tolist(),
+            "rows": len(one),
+            "start": _time_to_json(one.frame.index[0]),
+        }
+        for key, one in kept.series.items()
+    }
+    ends = [one.frame.index[-1] for one in kept.series.values()]
+    return ModelCard(
+        config=fitted.config.to_dict(),
+        data_options={**data_options.to_dict(), "id_column": panel.id_column},
+        columns=list(panel.columns),
+        targets=list(panel.targets),
+        time_column=panel.time_column,
+        freq=kept.freq,
+        last_time=_time_to_json(max(ends)),
+        last_window=[],
+        scaler={},
+        metrics=fitted.metrics,
+        training=fitted.history,
+        source={
+            "path": os.path.abspath(panel.source),
+            "rows": sum(len(one) for one in kept.series.values()),
+            "start": _time_to_json(min(one.frame.index[0] for one in kept.series.values())),
+            "end": _time_to_json(max(ends)),
+            "series": len(kept),
+        },
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        rnncast_version=__version__,
+        panel={"id_column": panel.id_column, "series": series, "skipped": fitted.skipped},
+    )
+
+
+def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None) -> pd.DataFrame:
+    """Forecast every series of a global model (or those in ``ids``) in one batched pass.
+
+    Returns:
+        A long-format frame indexed by (id, time), one column per target, in original units.
+
+    Raises:
+        UsageError: an id the model was not trained on.
+        DataError: ``data`` lacks a series, or its rows do not fit the model.
+    """
+    from rnncast.forecast import rollout
+
+    known = card.panel["series"]
+    wanted = list(dict.fromkeys(ids)) if ids else list(known)
+    _check_ids(wanted, card)
+    window = card.config["window"]
+    if data is None:
+        recent = {key: np.asarray(known[key]["last_window"], dtype=np.float64) for key in wanted}
+        last = {key: known[key]["last_time"] for key in wanted}
+    else:
+        recent, last = _recent_rows(data, card, wanted, window)
+    scalers = {key: Standardizer.from_dict(known[key]["scaler"]) for key in wanted}
+    windows = np.stack([scalers[key].transform(recent[key]) for key in wanted])
+    target_index = [card.columns.index(t) for t in card.targets]
+    scaled = rollout(predict, windows, horizon, target_index)
+    frames = []
+    for key, block in zip(wanted, scaled):
+        index = future_index(last[key], card.freq, horizon, card.time_column)
+        frames.append(pd.DataFrame(scalers[key].inverse(block, target_index), index=index, columns=card.targets))
+    return pd.concat(frames, keys=wanted, names=[card.panel["id_column"], index.name])
+
+
+def _check_ids(wanted: list[str], card) -> None:
+    known, skipped = card.panel["series"], card.panel["skipped"]
+    for key in wanted:
+        if key in skipped:
+            raise UsageError(f"`--id` {key}: the series was skipped in training ({skipped[key]} rows, too short for the window); it has no forecast.")
+        if key not in known:
+            raise UsageError(f"`--id` {key} is not a series of this model. Series: {_some(known)}.")
+
+
+def _recent_rows(data, card, wanted: list[str], window: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    from rnncast.api import _time_to_json
+
+    name = os.path.basename(os.fspath(data))
+    loaded = load_data(data, DataOptions.from_dict(card.data_options))
+    if not isinstance(loaded, Panel):
+        raise DataError(f"{name}: has no id column {card.panel['id_column']!r}; the model forecasts series in long format.")
+    missing = [c for c in card.columns if c not in loaded.columns]
+    if missing:
+        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(card.columns)}.")
+    if loaded.freq != card.freq and loaded.freq is not None:
+        raise DataError(f"{name}: frequency is {loaded.freq!r}, the model was trained on {card.freq!r} data.")
+    recent, last = {}, {}
+    for key in wanted:
+        if key not in loaded.series:
+            raise DataError(f"{name}: has no rows for {card.panel['id_column']} {key}; pass --id for the series it has.")
+        frame = loaded.series[key].frame[card.columns]
+        if len(frame) < window:
+            raise DataError(f"{name} ({card.panel['id_column']} {key}): has {len(frame)} rows; the model needs the last {window} (its window).")
+        recent[key], last[key] = frame.iloc[-window:].to_numpy(dtype=np.float64), _time_to_json(frame.index[-1])
+    return recent, last

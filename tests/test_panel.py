@@ -1,0 +1,229 @@
+"""Many series in long format: loading, one global model, forecasts by id, per-series backtests,
+and training across two worker processes with ``--distribute multi-worker``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnncast.config import DataOptions
+from rnncast.errors import DataError, ExitStatus
+from rnncast.panel import Panel, load_data
+from rnncast.store import CARD_NAME, load_card
+
+from conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+# Series of different lengths and start dates; "short" is too short for window 8 + horizon 3.
+LENGTHS = {"north": ("2020-01-01", 60), "south": ("2020-01-10", 80), "short": ("2020-02-01", 10), "west": ("2019-12-20", 70)}
+
+
+def long_frame(id_column: str = "unique_id", time_column: str = "ds", value: str = "y") -> pd.DataFrame:
+    """Weekly-seasonal daily series at different levels, stacked in long format."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for level, (key, (start, rows)) in enumerate(LENGTHS.items(), start=1):
+        t = np.arange(rows)
+        frames.append(pd.DataFrame({
+            id_column: key,
+            time_column: pd.date_range(start, periods=rows, freq="D").astype(str),
+            value: 10 * level + level * np.sin(2 * np.pi * t / 7) + 0.1 * rng.standard_normal(rows),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def global_model(tmp_path_factory) -> tuple[Path, Path, str]:
+    """A tiny global GRU on the four series (one skipped), trained with --distribute mirrored: (csv, model_dir, stderr)."""
+    root = tmp_path_factory.mktemp("panel")
+    csv = root / "stores.csv"
+    long_frame(id_column="store", time_column="date", value="sales").to_csv(csv, index=False)
+    model_dir = root / "model"
+    from rnncast.cli import run
+
+    capture = io.StringIO()
+    stderr, sys.stderr = sys.stderr, capture
+    try:
+        arguments = [a for a in TINY if a != "--quiet"]
+        code = run(["train", str(csv), "--id-column", "store", "--distribute", "mirrored", "-d", str(model_dir), "-f", "csv", *arguments])
+    finally:
+        sys.stderr = stderr
+    assert code == 0, capture.getvalue()
+    return csv, model_dir, capture.getvalue()
+
+
+def test_long_format_with_the_unique_id_convention_loads_every_series(write_csv):
+    panel = load_data(write_csv(long_frame()))
+    assert isinstance(panel, Panel) and panel.id_column == "unique_id" and panel.time_column == "ds"
+    assert list(panel.series) == ["north", "short", "south", "west"]
+    assert {key: len(one) for key, one in panel.series.items()} == {k: rows for k, (_, rows) in LENGTHS.items()}
+    assert panel.freq == "D" and panel.targets == ("y",)
+    assert str(panel.series["west"].frame.index[0].date()) == "2019-12-20"
+
+
+def test_each_series_gets_the_single_series_checks_with_file_lines(write_csv):
+    frame = long_frame(id_column="store")
+    frame.loc[65, "y"] = np.nan  # a row of "south" (rows 60..139), line 67 of the file
+    with pytest.raises(DataError, match=r"data.csv \(store south\): 1 missing value\(s\); column 'y' has 1 \(first at line 67\); pass --fill"):
+        load_data(write_csv(frame), DataOptions(id_column="store"))
+    frame = long_frame(id_column="store").drop(index=[100])
+    with pytest.raises(DataError, match=r"data.csv \(store south\): 1 timestamp\(s\) missing from the 'D' grid"):
+        load_data(write_csv(frame), DataOptions(id_column="store"))
+
+
+def test_an_unknown_id_column_is_a_usage_error(cli, write_csv):
+    result = cli("train", write_csv(long_frame()), "--id-column", "shop", *TINY)
+    assert result.code == ExitStatus.USAGE
+    assert "`--id-column` 'shop' is not a column of data.csv. Columns: unique_id, ds, y." in result.err
+
+
+def test_short_series_are_reported_and_skipped(global_model):
+    _, model_dir, stderr = global_model
+    assert "warning: stores.csv: skipping 1 of 4 series with fewer than the 14 rows --window 8 and --horizon 3 need: short (10 rows)." in stderr
+    card = load_card(model_dir)
+    assert card.panel["skipped"] == {"short": 10} and sorted(card.panel["series"]) == ["north", "south", "west"]
+    assert card.training["distribute"]["strategy"] == "mirrored"
+
+
+def test_per_series_scaling_is_fitted_on_each_training_part(global_model):
+    csv, model_dir, _ = global_model
+    card = load_card(model_dir)
+    sales = pd.read_csv(csv).groupby("store")["sales"]
+    for key, rows in (("north", 60), ("south", 80)):
+        train_rows = rows - int(np.ceil(rows * 0.2))
+        assert card.panel["series"][key]["scaler"]["mean"][0] == pytest.approx(sales.get_group(key).to_numpy()[:train_rows].mean())
+    assert card.scaler == {} and card.last_window == []
+
+
+def test_train_prints_validation_per_series_and_the_mean(global_model):
+    _, model_dir, _ = global_model
+    metrics = load_card(model_dir).metrics
+    assert sorted(metrics["series"]) == ["north", "south", "west"]
+    mean = np.mean([s["model"]["sales"]["mae"] for s in metrics["series"].values()])
+    assert metrics["model"]["sales"]["mae"] == pytest.approx(mean)
+
+
+def test_forecast_every_series_in_long_format(cli, global_model):
+    _, model_dir, _ = global_model
+    result = cli("forecast", "-d", model_dir)
+    assert result.code == 0 and result.err == ""
+    frame = pd.read_csv(io.StringIO(result.out))
+    assert list(frame.columns) == ["store", "date", "sales"] and len(frame) == 9
+    assert frame.groupby("store")["date"].first().to_dict() == {"north": "2020-03-01", "south": "2020-03-30", "west": "2020-02-28"}
+    levels = frame.groupby("store")["sales"].mean()
+    assert levels["north"] < levels["south"] < levels["west"]  # each series in its own units
+
+
+def test_forecast_chosen_ids_and_refusals(cli, global_model):
+    _, model_dir, _ = global_model
+    document = json.loads(cli("forecast", "-d", model_dir, "--id", "west", "--id", "north", "-f", "json").out)
+    assert document["id_column"] == "store" and document["time_column"] == "date"
+    assert [row["store"] for row in document["forecast"]] == ["west"] * 3 + ["north"] * 3
+    unknown = cli("forecast", "-d", model_dir, "--id", "east")
+    assert unknown.code == ExitStatus.USAGE and "`--id` east is not a series of this model. Series: north, south, west." in unknown.err
+    skipped = cli("forecast", "-d", model_dir, "--id", "short")
+    assert skipped.code == ExitStatus.USAGE and "the series was skipped in training (10 rows" in skipped.err
+
+
+def test_forecast_from_updated_long_data(cli, global_model, write_csv):
+    _, model_dir, _ = global_model
+    newer = long_frame(id_column="store", time_column="date", value="sales")
+    newer = newer[newer["store"] != "south"]
+    frame = pd.read_csv(io.StringIO(cli("forecast", "-d", model_dir, "--data", write_csv(newer), "--id", "north").out))
+    assert frame["date"].tolist() == ["2020-03-01", "2020-03-02", "2020-03-03"]
+    missing = cli("forecast", "-d", model_dir, "--data", write_csv(newer, "newer.csv"), "--id", "south")
+    assert missing.code == ExitStatus.BAD_DATA and "newer.csv: has no rows for store south" in missing.err
+
+
+def test_evaluate_reports_each_series_and_the_aggregate(cli, write_csv):
+    result = cli("evaluate", write_csv(long_frame()), "--model", "linear", "--horizon", "3", "--window", "8",
+                 "--folds", "2", "--epochs", "1", "--units", "4", "--seed", "1", "-f", "csv")
+    assert result.code == 0, result.err
+    assert "leaving out 1 of 4 series with fewer than the 20 rows the backtest needs: short (10 rows)" in result.err
+    rows = pd.read_csv(io.StringIO(result.out))
+    assert list(rows.columns) == ["id", "model", "target", "mae", "rmse", "mase", "smape", "beats_seasonal_naive"]
+    linear = rows[(rows["model"] == "linear") & (rows["id"] != "all")]
+    assert sorted(linear["id"]) == ["north", "south", "west"]
+    overall = rows[rows["id"] == "all"].set_index("model")
+    assert set(overall.index) == {"linear", "naive", "seasonal-naive"}
+    assert overall.loc["linear", "mase"] == pytest.approx(linear["mase"].mean())
+    assert overall.loc["linear", "beats_seasonal_naive"] == pytest.approx(linear["beats_seasonal_naive"].mean())
+    assert overall.loc["seasonal-naive", "beats_seasonal_naive"] == 0.0
+
+
+def test_compare_leaderboard_aggregates_over_series(cli, write_csv):
+    result = cli("compare", write_csv(long_frame()), "--models", "naive", "--horizon", "3", "--window", "8",
+                 "--folds", "2", "--epochs", "1", "--units", "4", "--seed", "1", "-f", "json", "--quiet")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["data"]["series"] == 3 and document["data"]["skipped"] == {"short": 10}
+    ranked = [(m["rank"], m["targets"]["y"]["mean_mase"]) for m in document["models"]]
+    assert [rank for rank, _ in ranked] == [1, 2, 3] and [m for _, m in ranked] == sorted(m for _, m in ranked)
+    assert {m["model"] for m in document["models"]} == {"naive", "seasonal-naive", "linear"}
+    naive = next(m for m in document["models"] if m["model"] == "naive")
+    assert naive["targets"]["y"]["mean_mase"] == pytest.approx(np.mean([s["y"]["mase"] for s in naive["series"].values()]))
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+WORKER = """
+import json, sys
+import rnncast
+from rnncast.config import DataOptions, TrainConfig
+
+config = TrainConfig(units=4, window=8, horizon=3, epochs=2, batch_size=8, seed=1, distribute="multi-worker")
+card = rnncast.train(sys.argv[1], config, model_dir=sys.argv[2])
+print(json.dumps(card.training["distribute"]))
+"""
+
+
+def test_two_workers_end_with_the_same_weights_and_one_model(tmp_path, write_csv):
+    csv = write_csv(long_frame())
+    model_dir, scratch = tmp_path / "model", tmp_path / "scratch"
+    scratch.mkdir()
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(csv), str(model_dir)],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch), "CUDA_VISIBLE_DEVICES": "",
+                 "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for index in range(2)
+    ]
+    outputs = [worker.communicate(timeout=240) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [r["chief"] for r in reports] == [True, False]
+    assert all(r["workers"] == 2 and r["replicas"] == 2 for r in reports)
+    assert reports[0]["weights_sha256"] == reports[1]["weights_sha256"]
+    card = load_card(model_dir)
+    assert card.training["distribute"]["weights_sha256"] == reports[0]["weights_sha256"]
+    written = sorted(p.name for p in model_dir.iterdir() if not p.name.endswith(".lock"))
+    assert written[0] == CARD_NAME and len(written) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "model", "scratch"]
+    assert not any(p.name.startswith("rnncast-worker-") for p in scratch.iterdir())  # the non-chief's copy is gone
+
+
+def test_multi_worker_without_tf_config_says_what_is_missing(cli, write_csv, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    result = cli("train", write_csv(long_frame()), "--distribute", "multi-worker", *TINY)
+    assert result.code == ExitStatus.USAGE and "needs the TF_CONFIG environment variable" in result.err
