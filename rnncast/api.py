@@ -162,6 +162,8 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     window the model was saved with.
     """
     card = load_card(model_dir)
+    if card.panel is not None:
+        raise UsageError("`--plot` is not available for global models of many series yet; forecast without it.")
     if data is None:
         values = np.asarray(card.last_window, dtype=np.float64)
         index = past_index(card.last_time, card.freq, len(values), card.time_column)
