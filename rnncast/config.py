@@ -11,6 +11,8 @@ Strategy = Literal["direct", "autoregressive"]
 STRATEGIES = ("direct", "autoregressive")
 FILL_METHODS = ("ffill", "interpolate")
 LOSSES = ("mse", "mae", "huber")
+# "auto" picks one of the others on the validation part (rnncast.preprocessing.select_preprocessing).
+PREPROCESS_CHOICES = ("auto", "none", "difference", "seasonal-difference", "window-relative")
 
 
 def _require(condition: bool, option: str, expected: str, received: Any) -> None:
@@ -73,6 +75,7 @@ class TrainConfig:
     validation_fraction: float = 0.2
     season: int | None = None
     seed: int | None = None
+    preprocess: str = "auto"
 
     def __post_init__(self) -> None:
         _require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
@@ -93,6 +96,7 @@ class TrainConfig:
             "validation-fraction", "in (0, 0.9)", self.validation_fraction,
         )
         _require(self.season is None or self.season >= 1, "season", "at least 1", self.season)
+        _require(self.preprocess in PREPROCESS_CHOICES, "preprocess", f"one of {', '.join(PREPROCESS_CHOICES)}", self.preprocess)
 
     @property
     def output_steps(self) -> int:

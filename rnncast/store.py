@@ -52,6 +52,8 @@ class ModelCard:
     format_version: int = FORMAT_VERSION
     # MC-Dropout calibration (rnncast.uncertainty.Calibration); None for a network without dropout.
     uncertainty: dict[str, Any] | None = None
+    # rnncast.preprocessing.Preprocessing, undone at forecast time; None for cards written before it.
+    preprocessing: dict[str, Any] | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:
