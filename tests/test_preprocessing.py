@@ -62,7 +62,7 @@ def test_differencing_and_window_relative_beat_plain_standardisation_on_a_trend(
     mae = {}
     for method in ("none", "difference", "window-relative"):
         model_dir = tmp_path / method
-        settings = ["--units", "8", "--layers", "1", "--epochs", "30", "--window", "14", "--horizon", "3", "--lr", "0.02", "--seed", "1", "--quiet"]
+        settings = ["--units", "8", "--layers", "1", "--epochs", "20", "--window", "14", "--horizon", "3", "--lr", "0.02", "--seed", "1", "--quiet"]
         assert run(["train", str(csv), "--model-dir", str(model_dir), "--preprocess", method, *settings]) == 0
         mae[method] = load_card(model_dir).metrics["model"]["y"]["mae"]
     assert mae["difference"] < mae["none"] / 2 and mae["window-relative"] < mae["none"] / 2
