@@ -93,6 +93,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
         uncertainty=fitted.uncertainty,
+        preprocessing=fitted.preprocessing.to_dict(),
     )
 
 
@@ -128,6 +129,7 @@ def forecast(
     from rnncast.preprocessing import Standardizer
 
     card, runner = load(model_dir, engine)
+    runner = _preprocessed(runner, card)
     horizon = horizon or card.config["horizon"]
     if card.panel is not None:
         from rnncast.panel import forecast_panel
@@ -153,6 +155,23 @@ def forecast(
     scaled = rollout(runner.deterministic, scaler.transform(recent)[None], horizon, target_index)[0]
     values = scaler.inverse(scaled, target_index)
     return pd.DataFrame(values, index=index, columns=card.targets)
+
+
+def _preprocessed(runner, card: ModelCard):
+    """The engine with the card's preprocessing around its predictors: they take and return scaled values."""
+    import dataclasses
+
+    from rnncast.preprocessing import Preprocessing
+
+    preprocessing = Preprocessing.from_dict(card.preprocessing)
+    targets = [card.columns.index(t) for t in card.targets]
+    outputs = targets if card.config["strategy"] == "direct" else list(range(len(card.columns)))
+    stochastic = runner.stochastic
+    return dataclasses.replace(
+        runner,
+        deterministic=preprocessing.wrap(runner.deterministic, outputs),
+        stochastic=None if stochastic is None else (lambda seed: preprocessing.wrap(stochastic(seed), outputs)),
+    )
 
 
 def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None) -> pd.DataFrame:

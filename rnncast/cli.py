@@ -129,6 +129,7 @@ def train(
     seed: Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible training on CPU.")] = None,
     id_column: IdColumn = None,
     distribute: Annotated[Optional[str], _train_option("distribute", "--distribute", help="none, mirrored (every local GPU, or the CPU) or multi-worker (the cluster in TF_CONFIG; see docs/distributed.md).")] = None,
+    preprocess: Annotated[Optional[str], _train_option("preprocess", "--preprocess", help="What the network learns: none (levels), difference, seasonal-difference, window-relative (each window minus its last value), or auto: the best on validation.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait while another rnncast trains into the same --model-dir.")] = 60.0,
     output_format: Format = OutputFormat.table,
@@ -141,7 +142,7 @@ def train(
         "model": model, "strategy": strategy, "horizon": horizon, "window": window, "units": units,
         "layers": layers, "dropout": dropout, "recurrent_dropout": recurrent_dropout, "learning_rate": lr,
         "epochs": epochs, "batch_size": batch_size, "patience": patience, "loss": loss, "clipnorm": clipnorm,
-        "season": season, "validation_fraction": validation_fraction, "seed": seed, "distribute": distribute,
+        "season": season, "validation_fraction": validation_fraction, "seed": seed, "distribute": distribute, "preprocess": preprocess,
     }
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     options = DataOptions(
@@ -171,6 +172,8 @@ def train(
         if "selection" in card.metrics:
             scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
             _stderr_console().print(f"auto chose {card.config['model']}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
+        if "preprocessing" in card.metrics:
+            _stderr_console().print(f"preprocessing: {_preprocessing_fact(card.config, card.metrics['preprocessing'])}.", markup=False, soft_wrap=True)
     from rnncast.render import records_text
 
     _emit(records_text(_validation_rows(card.metrics), output_format), None)
@@ -292,6 +295,7 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
         "time column": card.time_column or "(none: row numbers)",
         "frequency": card.freq if card.freq is not None else "(steps)",
         "season": config["season"] or "(none)",
+        "preprocessing": _preprocessing_fact(config, card.metrics.get("preprocessing")),
         "trained on": f"{card.source['path']} ({card.source['rows']} rows, {card.source['start']} .. {card.source['end']})",
         "training": f"{card.training['epochs']} epochs (best {card.training['best_epoch']}), {card.training['seconds']} s",
         "created": f"{card.created} by rnncast {card.rnncast_version}",
@@ -453,6 +457,14 @@ def _engine_fact(files: dict[str, str]) -> str:
         return f"Keras (TensorFlow): the ONNX export failed: {files.get('onnx_error', 'not attempted')}"
     with_mc = " and MC Dropout" if "onnx_mc" in files else ""
     return f"onnxruntime for point forecasts{with_mc} (export checked against Keras); --engine keras to use TensorFlow"
+
+
+def _preprocessing_fact(config: dict[str, Any], selection: dict[str, Any] | None) -> str:
+    method = config.get("preprocess", "none")
+    if selection is None:
+        return method
+    scores = ", ".join(f"{m} {s:.4g}" for m, s in selection["scores"].items() if s is not None)
+    return f"{method}, chosen on validation (standardised MAE of a linear model: {scores})"
 
 
 def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:

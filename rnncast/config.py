@@ -12,6 +12,8 @@ STRATEGIES = ("direct", "autoregressive")
 FILL_METHODS = ("ffill", "interpolate")
 LOSSES = ("mse", "mae", "huber")
 DISTRIBUTE = ("none", "mirrored", "multi-worker")
+# "auto" picks one of the others on the validation part (rnncast.preprocessing.select_preprocessing).
+PREPROCESS_CHOICES = ("auto", "none", "difference", "seasonal-difference", "window-relative")
 
 
 def _require(condition: bool, option: str, expected: str, received: Any) -> None:
@@ -76,6 +78,7 @@ class TrainConfig:
     season: int | None = None
     seed: int | None = None
     distribute: str = "none"
+    preprocess: str = "auto"
 
     def __post_init__(self) -> None:
         _require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
@@ -97,6 +100,7 @@ class TrainConfig:
         )
         _require(self.season is None or self.season >= 1, "season", "at least 1", self.season)
         _require(self.distribute in DISTRIBUTE, "distribute", f"one of {', '.join(DISTRIBUTE)}", self.distribute)
+        _require(self.preprocess in PREPROCESS_CHOICES, "preprocess", f"one of {', '.join(PREPROCESS_CHOICES)}", self.preprocess)
 
     @property
     def output_steps(self) -> int:

@@ -86,7 +86,7 @@ def zoo_fitter(config: TrainConfig) -> Fitter:
         from rnncast.training import fit
 
         fitted = fit(series, config)
-        predict = keras_predictor(fitted.network)
+        predict = fitted.preprocessing.wrap(keras_predictor(fitted.network), list(fitted.shape.outputs))
 
         def forecast(histories: list[np.ndarray]) -> Forecast:
             windows = np.stack([history[-fitted.config.window :] for history in histories])

@@ -56,6 +56,8 @@ class ModelCard:
     # A global model of many series (``panel.py``): id column, and per series id its scaler,
     # last time stamp and last window, which replace the top-level ones; skipped short series.
     panel: dict[str, Any] | None = None
+    # rnncast.preprocessing.Preprocessing, undone at forecast time; None for cards written before it.
+    preprocessing: dict[str, Any] | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:

@@ -14,10 +14,10 @@ from rnncast import distribute
 from rnncast._keras import import_keras
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
-from rnncast.errors import DataError, TrainingDiverged
+from rnncast.errors import DataError, TrainingDiverged, UsageError
 from rnncast.forecast import has_dropout, keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, get_spec
-from rnncast.preprocessing import Standardizer
+from rnncast.preprocessing import Preprocessing, Standardizer, lag_of, select_preprocessing
 
 MAX_VALIDATION_ORIGINS = 1000
 
@@ -36,6 +36,7 @@ class FittedModel:
     metrics: dict[str, Any]
     history: dict[str, Any]
     uncertainty: dict[str, Any] | None = None
+    preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
 
 
 def default_window(season: int | None, horizon: int, n_rows: int) -> int:
@@ -61,6 +62,11 @@ def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
     season = config.season or infer_season(series.freq)
     window = config.window or default_window(season, config.horizon, len(series))
     config = dataclasses.replace(config, season=season, window=window)
+    if config.preprocess not in ("auto", "none") and lag_of(config.preprocess, season) >= window:
+        raise UsageError(
+            f"`--preprocess {config.preprocess}` differences over {lag_of(config.preprocess, season)} rows, "
+            f"so --window must be longer than that. Received: {window}."
+        )
     needed = minimum_rows(window, config.horizon, config.validation_fraction)
     if len(series) < needed:
         raise DataError(
@@ -89,24 +95,37 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
     columns = list(series.columns)
     target_index = [columns.index(t) for t in series.targets]
     outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
-    shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+    selection = None
+    if not get_spec(config.model).trainable:
+        # The baselines repeat observed values: they are defined on the series itself.
+        config = dataclasses.replace(config, preprocess="none")
+    elif config.preprocess == "auto":
+        method, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
+        config = dataclasses.replace(config, preprocess=method)
+    preprocessing = Preprocessing.fit(config.preprocess, scaled[:train_end], config.season)
+    shape = NetworkShape(config.window - preprocessing.lag, len(columns), config.output_steps, tuple(outputs))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if get_spec(config.model).trainable:
-            history = _train(keras, network, scaled, train_end, shape, config, on_epoch)
+            history = _train(keras, network, preprocessing.series(scaled), train_end - preprocessing.lag, shape, config, on_epoch,
+                             preprocessing.relative)
 
     validation = scaled[train_end - config.window :]
-    metrics = score(keras_predictor(network), validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
+    predict = preprocessing.wrap(keras_predictor(network), outputs)
+    metrics = score(predict, validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
+    if selection is not None:
+        metrics["preprocessing"] = selection
     uncertainty = None
     if has_dropout(network):
         from rnncast.uncertainty import calibrate
 
         calibration = calibrate(
             network, validation, values[train_end - config.window :], scaler, config.window, config.horizon, target_index, config.seed,
+            wrap=lambda p: preprocessing.wrap(p, outputs),
         )
         uncertainty = calibration.to_dict()
-    return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty)
+    return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
 
 
 def start(config: TrainConfig):
@@ -122,8 +141,10 @@ def start(config: TrainConfig):
     return keras
 
 
-def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None):
-    """Lazily cut (window, next ``steps`` rows of the output columns) pairs from ``values``."""
+def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
+                    relative: bool = False):
+    """Lazily cut (window, next ``steps`` rows of the output columns) pairs from ``values``;
+    ``relative``: both minus the window's last row (window-relative preprocessing)."""
     import tensorflow as tf
 
     keras = import_keras()
@@ -132,16 +153,18 @@ def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, sh
         batch_size=batch_size, shuffle=shuffle, seed=seed,
     )
     outputs = list(shape.outputs)
+    if relative:
+        dataset = dataset.map(lambda w: w - w[:, shape.window - 1 : shape.window], num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.map(
         lambda w: (w[:, : shape.window], tf.gather(w[:, shape.window :], outputs, axis=-1)),
         num_parallel_calls=tf.data.AUTOTUNE,
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch) -> dict[str, Any]:
+def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch, relative: bool = False) -> dict[str, Any]:
     seed = distribute.shuffle_seed(config.distribute, config.seed)
-    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed)
-    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None)
+    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed, relative=relative)
+    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None, relative=relative)
     return train_network(keras, network, train, validation, config, on_epoch)
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
-from rnncast.forecast import MCOptions, mc_rollout, stochastic_predictor
+from rnncast.forecast import MCOptions, Predictor, mc_rollout, stochastic_predictor
 from rnncast.preprocessing import Standardizer
 from rnncast.training import origins
 
@@ -115,17 +115,18 @@ def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, 
 
 
 def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, window: int, horizon: int,
-              target_index: list[int], seed: int | None) -> Calibration:
+              target_index: list[int], seed: int | None, wrap: Callable[[Predictor], Predictor] = lambda p: p) -> Calibration:
     """MC-sample the network on up to ``CALIBRATION_WINDOWS`` validation windows and fit the factors.
 
     Args:
         scaled: the validation rows (with ``window`` rows of context before them), scaled.
         values: the same rows in original units.
+        wrap: turns the network's stochastic predictor into one over scaled windows (preprocessing).
     """
     starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS)
     windows = scaled[starts[:, None] + np.arange(window)]
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
-    predict = stochastic_predictor(network, seed)
+    predict = wrap(stochastic_predictor(network, seed))
     paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
     return fit_calibration(paths, actual)
 
