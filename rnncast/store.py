@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -102,6 +105,7 @@ def load(model_dir: str | os.PathLike[str], engine: str = "auto"):
         card = load_card(model_dir)
         # Every file the card names is checked, used or not: a damaged model is refused as a whole.
         contents = {key: _verified_bytes(model_dir, card, key) for key in NETWORK_FILES if key in card.files}
+        _refuse_code_layers(Path(model_dir) / card.files["keras"], contents["keras"])
         if choose(engine, "onnx" in contents) == "keras":
             return card, keras_engine(load_network(model_dir, card))
         return card, onnx_engine(contents["onnx"], contents.get("onnx_mc"))
@@ -246,6 +250,18 @@ def load_network(model_dir: str | os.PathLike[str], card: ModelCard):
     except Exception as error:  # Keras raises many types for a file it refuses or cannot parse.
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelFileError(f"{path}: cannot be loaded safely ({detail}).") from None
+
+
+def _refuse_code_layers(path: Path, archive: bytes) -> None:
+    """Refuse a network whose config holds a Lambda layer (arbitrary Python), as Keras safe mode
+    would, without importing TensorFlow: the ONNX path never deserialises the .keras file."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+            config = bundle.read("config.json").decode("utf-8")
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError):
+        raise ModelFileError(f"{path}: is not a Keras model archive; train again.") from None
+    if re.search(r'"class_name":\s*"Lambda"', config):
+        raise ModelFileError(f"{path}: cannot be loaded safely (it contains a Lambda layer, which runs arbitrary code).")
 
 
 def _verified_bytes(model_dir: str | os.PathLike[str], card: ModelCard, key: str) -> bytes:
