@@ -51,7 +51,8 @@ class DataOptions:
 class TrainConfig:
     """Everything that decides how a model is built and fitted.
 
-    ``window`` of None means "choose from the season and the horizon".
+    ``window`` of None means "choose from the season and the horizon"; ``seq2seq`` of None means
+    "the model's default" (``rnncast.models.configure`` fills it in).
     """
 
     model: str = "gru"
@@ -62,6 +63,8 @@ class TrainConfig:
     layers: int = 2
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
+    bidirectional: bool = False
+    seq2seq: bool | None = None
     learning_rate: float = 0.005
     epochs: int = 100
     batch_size: int = 32
