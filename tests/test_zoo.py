@@ -17,7 +17,10 @@ TINY_OPTIONS = {"units": 4, "layers": 1, "epochs": 1}
 # Every model with both strategies: direct on multivariate data with two of three columns as targets
 # (outputs are a subset, inputs have no future), trained seq2seq where the model can be; autoregressive
 # on univariate data (blocks chained). Variants: a stack of two layers, bidirectional layers.
-CASES = [(name, strategy, {"seq2seq": strategy == "direct"}) for name in ZOO for strategy in ("direct", "autoregressive")] + [
+CASES = [
+    (name, strategy, {"seq2seq": True} if strategy == "direct" and spec.sequence_times else {})
+    for name, spec in ZOO.items() for strategy in ("direct", "autoregressive")
+] + [
     ("deep-rnn", "direct", {"layers": 2}),
     ("gru", "autoregressive", {"bidirectional": True}),
 ]
@@ -32,7 +35,7 @@ def test_every_model_trains_forecasts_and_round_trips(name, strategy, extra, wri
     frame = seasonal_frame(rows=60, columns=("load", "temp", "solar") if multivariate else ("y",))
     targets = ("load", "temp") if multivariate else ()
     series = load_csv(write_csv(frame), DataOptions(targets=targets))
-    options = {k: v for k, v in {**TINY_OPTIONS, **extra}.items() if k in spec.accepted}  # e.g. no --seq2seq for linear
+    options = {k: v for k, v in {**TINY_OPTIONS, **extra}.items() if k in spec.accepted}  # baselines take none
     config = TrainConfig(model=name, strategy=strategy, window=8, horizon=3, season=7, seed=1, **options)
 
     fitted = fit(series, config)
