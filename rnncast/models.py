@@ -227,15 +227,15 @@ def configure(config: TrainConfig, given: Iterable[str] | None = None) -> TrainC
 
     Args:
         config: the settings.
-        given: the ``TrainConfig`` fields the user set; by default those that differ from the defaults.
+        given: the ``TrainConfig`` fields the user set explicitly (the CLI knows them); options among
+            them that the model does not take are errors. A ``TrainConfig`` alone cannot tell a
+            default from a choice, so without ``given`` the model ignores what it does not take.
 
     Raises:
-        UsageError: an option that does not apply to the model, or options that exclude each other.
+        UsageError: a given option that does not apply to the model, or options that exclude each other.
     """
     spec = get_spec(config.model)
-    if given is None:
-        given = [f.name for f in dataclasses.fields(config) if getattr(config, f.name) != f.default]
-    rejected = [OPTION_FLAGS[name] for name in OPTION_FLAGS if name in set(given) - spec.accepted]
+    rejected = [OPTION_FLAGS[name] for name in OPTION_FLAGS if name in set(given or ()) - spec.accepted]
     if rejected:
         takes = ", ".join(OPTION_FLAGS[name] for name in OPTION_FLAGS if name in spec.accepted)
         raise UsageError(

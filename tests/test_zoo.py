@@ -105,6 +105,14 @@ def test_seq2seq_is_chosen_for_models_that_support_it_and_left_unset_for_others(
     assert configure(TrainConfig(model="linear")).seq2seq is None
 
 
+def test_only_options_the_user_gave_are_checked_against_the_model():
+    from rnncast.errors import UsageError
+
+    assert configure(TrainConfig(model="naive", units=8)).model == "naive"  # a TrainConfig cannot tell a default from a choice
+    with pytest.raises(UsageError, match="`--units` does not apply to --model naive"):
+        configure(TrainConfig(model="naive", units=8), given=["model", "units"])
+
+
 def test_models_lists_the_whole_zoo(cli):
     result = cli("models", "--format", "json")
 
