@@ -118,6 +118,8 @@ def train(
     layers: Annotated[Optional[int], _train_option("layers", "--layers", help="Stacked recurrent layers.")] = None,
     dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head; MC-Dropout error bars need it (0 for none).")] = None,
     recurrent_dropout: Annotated[Optional[float], _train_option("recurrent_dropout", "--recurrent-dropout", help="Dropout on the recurrent state (slow kernel).")] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional", help="Wrap recurrent layers in Bidirectional (the window is all past data).", show_default=False)] = None,
+    seq2seq: Annotated[Optional[bool], typer.Option("--seq2seq/--no-seq2seq", help="Train on a horizon-vector target at every time step (direct models).", show_default="the model's default")] = None,
     lr: Annotated[Optional[float], _train_option("learning_rate", "--lr", help="Adam learning rate.")] = None,
     epochs: Annotated[Optional[int], _train_option("epochs", "--epochs", help="Most epochs; early stopping usually ends sooner.")] = None,
     batch_size: Annotated[Optional[int], _train_option("batch_size", "--batch-size", help="Windows per batch.")] = None,
@@ -140,7 +142,8 @@ def train(
     _setup_output(quiet, verbose)
     given = {
         "model": model, "strategy": strategy, "horizon": horizon, "window": window, "units": units,
-        "layers": layers, "dropout": dropout, "recurrent_dropout": recurrent_dropout, "learning_rate": lr,
+        "layers": layers, "dropout": dropout, "recurrent_dropout": recurrent_dropout,
+        "bidirectional": bidirectional, "seq2seq": seq2seq, "learning_rate": lr,
         "epochs": epochs, "batch_size": batch_size, "patience": patience, "loss": loss, "clipnorm": clipnorm,
         "season": season, "validation_fraction": validation_fraction, "seed": seed, "distribute": distribute, "preprocess": preprocess,
     }
@@ -149,10 +152,10 @@ def train(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
         delimiter=delimiter, encoding=encoding, id_column=id_column,
     )
-    from rnncast.models import get_spec
+    from rnncast.models import configure
 
     if config.model != "auto":
-        get_spec(config.model)
+        configure(config, given=[k for k, v in given.items() if v is not None])
     from rnncast.api import train as train_model
 
     with _epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:

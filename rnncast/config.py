@@ -55,7 +55,8 @@ class DataOptions:
 class TrainConfig:
     """Everything that decides how a model is built and fitted.
 
-    ``window`` of None means "choose from the season and the horizon".
+    ``window`` of None means "choose from the season and the horizon"; ``seq2seq`` of None means
+    "the model's default" (``rnncast.models.configure`` fills it in).
     """
 
     model: str = "gru"
@@ -68,6 +69,8 @@ class TrainConfig:
     # MC-Dropout error bars: measured in benchmarks/uncertainty.py --placement and docs/uncertainty.md.
     dropout: float = 0.1
     recurrent_dropout: float = 0.0
+    bidirectional: bool = False
+    seq2seq: bool | None = None
     learning_rate: float = 0.005
     epochs: int = 100
     batch_size: int = 32

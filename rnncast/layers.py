@@ -48,3 +48,64 @@ class SeasonalNaive(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "steps": self.steps, "columns": self.columns, "season": self.season}
+
+
+@keras.saving.register_keras_serializable(package="rnncast")
+class LNSimpleRNNCell(keras.layers.SimpleRNNCell):
+    """The chapter's layer-normalised SimpleRNN cell: layer norm between the linear step and the activation.
+
+    It subclasses ``SimpleRNNCell`` (the chapter wraps one) so that the cell stays a dropout cell whose
+    masks ``keras.layers.RNN`` resets each batch: ``dropout`` and ``recurrent_dropout`` work as in Keras.
+    """
+
+    def __init__(self, units: int, activation="tanh", **kwargs):
+        super().__init__(units, activation=None, **kwargs)
+        self.normalized_activation = keras.activations.get(activation)
+        self.layer_norm = keras.layers.LayerNormalization(name="layer_norm")
+
+    def build(self, input_shape):
+        # Keras 3 builds sub-layers lazily; the RNN loop needs every weight before it traces a step.
+        super().build(input_shape)
+        self.layer_norm.build((None, self.units))
+
+    def call(self, sequence, states, training=False):
+        linear, _ = super().call(sequence, states, training=training)
+        output = self.normalized_activation(self.layer_norm(linear))
+        return output, [output] if isinstance(states, (list, tuple)) else output
+
+    def get_config(self):
+        return {**super().get_config(), "activation": keras.activations.serialize(self.normalized_activation)}
+
+
+@keras.saving.register_keras_serializable(package="rnncast")
+class PeepholeLSTMCell(keras.layers.LSTMCell):
+    """LSTM cell with peephole connections (Gers & Schmidhuber, 2000), which Keras 3 no longer ships.
+
+    The input and forget gates also see the previous cell state c(t-1), the output gate the new one c(t),
+    each through a diagonal (per-unit) weight. Peepholes start at zero, i.e. as a plain LSTM.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.input_peephole = self.add_weight(shape=(self.units,), name="input_peephole", initializer="zeros")
+        self.forget_peephole = self.add_weight(shape=(self.units,), name="forget_peephole", initializer="zeros")
+        self.output_peephole = self.add_weight(shape=(self.units,), name="output_peephole", initializer="zeros")
+
+    def call(self, inputs, states, training=False):
+        h_previous, c_previous = states[0], states[1]
+        input_mask = self.get_dropout_mask(inputs)
+        recurrent_mask = self.get_recurrent_dropout_mask(h_previous)
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * input_mask
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            h_previous = h_previous * recurrent_mask
+        z = keras.ops.matmul(inputs, self.kernel) + keras.ops.matmul(h_previous, self.recurrent_kernel)
+        if self.use_bias:
+            z = z + self.bias
+        z_input, z_forget, z_cell, z_output = keras.ops.split(z, 4, axis=-1)
+        input_gate = self.recurrent_activation(z_input + self.input_peephole * c_previous)
+        forget_gate = self.recurrent_activation(z_forget + self.forget_peephole * c_previous)
+        c = forget_gate * c_previous + input_gate * self.activation(z_cell)
+        output_gate = self.recurrent_activation(z_output + self.output_peephole * c)
+        h = output_gate * self.activation(c)
+        return h, [h, c]

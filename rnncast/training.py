@@ -6,7 +6,7 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, TrainingDiverged, UsageError
 from rnncast.forecast import has_dropout, keras_predictor, rollout
-from rnncast.models import NetworkShape, build_model, get_spec
+from rnncast.models import SEQUENCE_LAYER, NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, lag_of, select_preprocessing
 
 MAX_VALIDATION_ORIGINS = 1000
@@ -84,7 +84,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         DataError: the series is too short for the window and horizon.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    config = resolve_config(series, config)
+    config = resolve_config(series, configure(config))
     keras = start(config)
 
     values = series.frame.to_numpy(dtype=np.float64)
@@ -142,9 +142,10 @@ def start(config: TrainConfig):
 
 
 def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
-                    relative: bool = False):
+                    relative: bool = False, sequence_times: Sequence[int] | None = None):
     """Lazily cut (window, next ``steps`` rows of the output columns) pairs from ``values``;
-    ``relative``: both minus the window's last row (window-relative preprocessing)."""
+    ``relative``: both minus the window's last row (window-relative preprocessing); with
+    ``sequence_times``, seq2seq targets (see ``split_windows``)."""
     import tensorflow as tf
 
     keras = import_keras()
@@ -152,19 +153,40 @@ def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, sh
         values, None, sequence_length=shape.window + shape.steps,
         batch_size=batch_size, shuffle=shuffle, seed=seed,
     )
-    outputs = list(shape.outputs)
     if relative:
         dataset = dataset.map(lambda w: w - w[:, shape.window - 1 : shape.window], num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.map(
-        lambda w: (w[:, : shape.window], tf.gather(w[:, shape.window :], outputs, axis=-1)),
-        num_parallel_calls=tf.data.AUTOTUNE,
+        lambda w: split_windows(w, shape, sequence_times), num_parallel_calls=tf.data.AUTOTUNE,
     ).prefetch(tf.data.AUTOTUNE)
+
+
+def split_windows(windows, shape: NetworkShape, sequence_times: Sequence[int] | None = None):
+    """Split a batch of ``window + steps`` rows into the network's input and its target.
+
+    The target is the next ``steps`` rows of the output columns; with ``sequence_times`` (seq2seq),
+    it is, at each of those input times, the ``steps`` rows that follow it, flattened per time.
+    """
+    import tensorflow as tf
+
+    outputs = list(shape.outputs)
+    inputs = windows[:, : shape.window]
+    if sequence_times is None:
+        return inputs, tf.gather(windows[:, shape.window :], outputs, axis=-1)
+    rows = [[t + 1 + h for h in range(shape.steps)] for t in sequence_times]
+    targets = tf.gather(tf.gather(windows, rows, axis=1), outputs, axis=-1)
+    return inputs, tf.reshape(targets, (-1, len(rows), shape.steps * len(outputs)))
+
+
+def _sequence_times(config: TrainConfig, window: int) -> list[int] | None:
+    return list(get_spec(config.model).sequence_times(window)) if config.seq2seq else None
 
 
 def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch, relative: bool = False) -> dict[str, Any]:
     seed = distribute.shuffle_seed(config.distribute, config.seed)
-    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed, relative=relative)
-    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None, relative=relative)
+    times = _sequence_times(config, shape.window)
+    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed, relative=relative, sequence_times=times)
+    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None, relative=relative,
+                                 sequence_times=times)
     return train_network(keras, network, train, validation, config, on_epoch)
 
 
@@ -178,18 +200,25 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
     if config.distribute != "none":
         train, validation = distribute.shard_by_data(train), distribute.shard_by_data(validation)
     losses = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber()}
-    network.compile(
+    trainee, metrics, monitor = network, [], "val_loss"
+    if config.seq2seq:
+        # Loss on every time step (more gradient paths, as the chapter argues); the forecast is the
+        # last step only, so that is what is reported and what early stopping watches.
+        trainee = keras.Model(network.inputs, network.get_layer(SEQUENCE_LAYER).output)
+        metrics, monitor = [_last_step(keras, config.loss)], "val_last_step"
+    trainee.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
         loss=losses[config.loss],
+        metrics=metrics,
         jit_compile=True,
     )
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience, restore_best_weights=True, start_from_epoch=0,
+        monitor=monitor, mode="min", patience=config.patience, restore_best_weights=True, start_from_epoch=0,
     )
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         stopper,
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2), verbose=0),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min", factor=0.5, patience=max(1, config.patience // 2), verbose=0),
     ]
     if on_epoch is not None:
         callbacks.append(keras.callbacks.LambdaCallback(
@@ -197,16 +226,16 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
         ))
     started = time.perf_counter()
     if config.distribute == "multi-worker":
-        epochs = distribute.fit_across_workers(keras, network, train, validation, config.epochs, callbacks)
+        epochs = distribute.fit_across_workers(keras, trainee, train, validation, config.epochs, callbacks)
     else:
-        epochs = network.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0).history
+        epochs = trainee.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0).history
     losses_seen = epochs.get("loss", []) + epochs.get("val_loss", [])
     if not np.isfinite(losses_seen).all():
         raise TrainingDiverged(
             f"training diverged: the loss became {losses_seen[-1]} at epoch {len(epochs['loss'])}; "
             "lower --lr or set --clipnorm 1.0. The previous model, if any, was kept."
         )
-    val_losses = epochs["val_loss"]
+    val_losses = epochs[monitor]
     summary = {
         "epochs": len(val_losses),
         "best_epoch": int(np.argmin(val_losses)) + 1,
@@ -216,6 +245,16 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
     if config.distribute != "none":
         summary["distribute"] = distribute.describe(config.distribute, network)
     return summary
+
+
+def _last_step(keras, loss: str):
+    """The loss of the last time step alone: the seq2seq model's forecast (the chapter's last_time_step_mse)."""
+    functions = {"mse": keras.losses.mean_squared_error, "mae": keras.losses.mean_absolute_error, "huber": keras.losses.huber}
+
+    def last_step(y_true, y_pred):
+        return functions[loss](y_true[:, -1], y_pred[:, -1])
+
+    return last_step
 
 
 def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_ORIGINS) -> np.ndarray:
@@ -250,3 +289,111 @@ def _errors(predicted: np.ndarray, actual: np.ndarray, targets: tuple[str, ...])
         for i, name in enumerate(targets)
     }
     return per_target
+
+
+def fit_many(series: np.ndarray, config: TrainConfig, *, validation: np.ndarray | None = None,
+             target_index: Sequence[int] | None = None, on_epoch: EpochCallback | None = None) -> FittedModel:
+    """Train one model on many independent series at once, as the chapter does.
+
+    Windows are cut within each series, never across two. The model is scored on forecasting the
+    last ``horizon`` rows of each validation series from the ``window`` rows before them.
+
+    Args:
+        series: training series ``[series, time, features]``.
+        config: model and training settings; ``window`` of None means every row but the horizon.
+        validation: validation series of the same shape; by default the last
+            ``config.validation_fraction`` of ``series``.
+        target_index: the feature columns to forecast (default: all).
+        on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
+
+    Raises:
+        DataError: the arrays are not 3-D, disagree in shape, or are too short for window and horizon.
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    values = _panel(series, "series")
+    if validation is None:
+        count = max(1, round(len(values) * config.validation_fraction))
+        if count >= len(values):
+            raise DataError(f"series: has {len(values)} series; holding out {count} for validation leaves none to train on.")
+        values, validation = values[:-count], values[-count:]
+    validation = _panel(validation, "validation")
+    if validation.shape[2] != values.shape[2]:
+        raise DataError(f"validation: has {validation.shape[2]} features per step, the training series {values.shape[2]}.")
+    config = configure(config)
+    window = config.window or values.shape[1] - config.output_steps
+    config = dataclasses.replace(config, window=window)
+    for name, array, needed in (("series", values, window + config.output_steps), ("validation", validation, window + config.horizon)):
+        if array.shape[1] < needed:
+            raise DataError(
+                f"{name}: has {array.shape[1]} steps per series, but --window {window} and --horizon "
+                f"{config.horizon} need at least {needed}; use a smaller --window or --horizon."
+            )
+    keras = start(config)
+    n_features = values.shape[2]
+    targets = list(range(n_features)) if target_index is None else list(target_index)
+    outputs = targets if config.strategy == "direct" else list(range(n_features))
+    shape = NetworkShape(window, n_features, config.output_steps, tuple(outputs))
+    scaler = Standardizer.fit(values.reshape(-1, n_features))
+    network = build_model(shape, config)
+    history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+    if get_spec(config.model).trainable:
+        times = _sequence_times(config, window)
+        seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
+        train = panel_dataset(scaler.transform(values), shape, config.batch_size, shuffle=True, seed=seed, sequence_times=times)
+        held_out = panel_dataset(scaler.transform(validation), shape, 1024, shuffle=False, seed=None, sequence_times=times)
+        history = train_network(keras, network, train, held_out, config, on_epoch)
+    fitted = FittedModel(network, config, scaler, shape, targets, {}, history)
+    fitted.metrics = evaluate_many(fitted, validation)
+    return fitted
+
+
+def evaluate_many(fitted: FittedModel, series: np.ndarray, horizon: int | None = None) -> dict[str, Any]:
+    """Errors of forecasting the last ``horizon`` rows of each series (default: the trained horizon)
+    from the window before them, beside the naive baseline, in original units; targets are named by index.
+
+    Raises:
+        DataError: the series are not 3-D, or too short for the window and horizon.
+        UsageError: the horizon needs chained blocks that the model cannot chain.
+    """
+    values = _panel(series, "series")
+    horizon = horizon or fitted.config.horizon
+    window = fitted.config.window
+    if values.shape[1] < window + horizon:
+        raise DataError(f"series: has {values.shape[1]} steps per series; --window {window} and --horizon {horizon} need {window + horizon}.")
+    windows = fitted.scaler.transform(values[:, -window - horizon : values.shape[1] - horizon])
+    actual = values[:, -horizon:][..., fitted.target_index]
+    predicted = fitted.scaler.inverse(rollout(keras_predictor(fitted.network), windows, horizon, fitted.target_index), fitted.target_index)
+    naive = np.repeat(values[:, -horizon - 1 : -horizon][..., fitted.target_index], horizon, axis=1)
+    names = tuple(str(i) for i in fitted.target_index)
+    return {"windows": len(values), "horizon": horizon, "model": _errors(predicted, actual, names), "naive": _errors(naive, actual, names)}
+
+
+def panel_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
+                  sequence_times: Sequence[int] | None = None):
+    """Batches of (input, target) pairs cut lazily from ``[series, time, features]``: only the
+    (series, start) index pairs are shuffled, the windows are gathered batch by batch."""
+    import tensorflow as tf
+
+    length = shape.window + shape.steps
+    n_series, n_steps = values.shape[:2]
+    index = np.stack(np.meshgrid(np.arange(n_series), np.arange(n_steps - length + 1), indexing="ij"), axis=-1).reshape(-1, 2)
+    data = tf.constant(values, dtype=tf.float32)
+    offsets = tf.range(length, dtype=tf.int64)
+
+    def cut(pairs):
+        windows = tf.gather(tf.gather(data, pairs[:, 0]), pairs[:, 1:2] + offsets, batch_dims=1)
+        return split_windows(windows, shape, sequence_times)
+
+    dataset = tf.data.Dataset.from_tensor_slices(index)
+    if shuffle:
+        dataset = dataset.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _panel(array: np.ndarray, name: str) -> np.ndarray:
+    values = np.asarray(array, dtype=np.float64)
+    if values.ndim != 3 or 0 in values.shape:
+        raise DataError(f"{name}: expected a non-empty 3-D array [series, time, features]. Received shape: {values.shape}.")
+    if not np.isfinite(values).all():
+        raise DataError(f"{name}: holds {int((~np.isfinite(values)).sum())} missing or infinite values; fill or drop them first.")
+    return values

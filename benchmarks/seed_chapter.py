@@ -1,0 +1,182 @@
+"""Reproduce the experiment of chapter 15 of "Hands-On Machine Learning" with rnncast's own code.
+
+The chapter's data (``generate_time_series``: 10,000 series of 50 steps plus the targets,
+7,000 / 2,000 / 1,000 split, NumPy seed 42 as in its notebook) and one row per model of its
+ladder, trained by ``rnncast.training.fit_many`` twice:
+
+1. chapter settings: the chapter's sizes, 20 epochs, Adam at the chapter's learning rate, batch 32
+   (early stopping patience 20, so it never stops early);
+2. rnncast defaults: what ``rnncast train --model M`` does (``TrainConfig()``: its units, layers,
+   learning rate, plateau schedule, early stopping and seq2seq choice) within a time budget of
+   ``--max-epochs`` (default 20, the chapter's).
+
+Both columns standardise the data (fitted on the training series) as rnncast always does.
+
+Validation and test MSE are in the data's units, of the forecast from each full window.
+
+    python benchmarks/seed_chapter.py            # full run, the table on stdout
+    python benchmarks/seed_chapter.py --quick    # smoke run on a tenth of the data, 2 epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+import numpy as np
+
+from rnncast.config import TrainConfig
+from rnncast.training import evaluate_many, fit_many
+
+N_STEPS = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    label: str
+    reference: float | None
+    model: str
+    horizon: int
+    chapter: dict  # TrainConfig fields of the chapter's code
+    from_row: str | None = None  # evaluate that row's one-step model autoregressively instead of training
+    defaults: dict = dataclasses.field(default_factory=dict)  # options the row needs beside --model
+
+
+CHAPTER_RNN = {"units": 20, "layers": 2}
+ROWS = (
+    Row("one step: naive", 0.0202, "naive", 1, {}),
+    Row("one step: linear", 0.004, "linear", 1, {}),
+    Row("one step: SimpleRNN, one unit", 0.014, "simple-rnn", 1, {"units": 1}),
+    Row("one step: deep RNN", 0.003, "deep-rnn", 1, CHAPTER_RNN),
+    Row("ten steps: naive", 0.2570, "naive", 10, {}),
+    Row("ten steps: linear", 0.0188, "linear", 10, {}),
+    Row("ten steps: one-step deep RNN, autoregressive", 0.029, "deep-rnn", 10, CHAPTER_RNN, from_row="one step: deep RNN"),
+    # The defaults column of the next row is `--model deep-rnn --seq2seq`: with this one, the seq2seq measurement.
+    Row("ten steps: seq-to-vector RNN", 0.008, "deep-rnn", 10, {**CHAPTER_RNN, "seq2seq": False}),
+    Row("ten steps: seq2seq SimpleRNN", 0.006, "deep-rnn", 10, {**CHAPTER_RNN, "seq2seq": True, "learning_rate": 0.01},
+        defaults={"seq2seq": True}),
+    Row("ten steps: seq2seq ln-rnn", 0.0134, "ln-rnn", 10, {**CHAPTER_RNN, "seq2seq": True}),
+    Row("ten steps: seq2seq lstm", 0.0095, "lstm", 10, {**CHAPTER_RNN, "seq2seq": True}),
+    Row("ten steps: seq2seq gru", 0.0085, "gru", 10, {**CHAPTER_RNN, "seq2seq": True}),
+    Row("ten steps: conv-gru", 0.0064, "conv-gru", 10, {**CHAPTER_RNN, "seq2seq": True}),
+    Row("ten steps: wavenet", 0.0088, "wavenet", 10, {**CHAPTER_RNN, "seq2seq": True}),
+    Row("ten steps: seq2seq peephole-lstm", None, "peephole-lstm", 10, {**CHAPTER_RNN, "seq2seq": True}),
+)
+
+
+def generate_time_series(batch_size: int, n_steps: int) -> np.ndarray:
+    """The chapter's generator: two sines of random frequency and phase plus uniform noise."""
+    freq1, freq2, offsets1, offsets2 = np.random.rand(4, batch_size, 1)
+    time_ = np.linspace(0, 1, n_steps)
+    series = 0.5 * np.sin((time_ - offsets1) * (freq1 * 10 + 10))
+    series += 0.2 * np.sin((time_ - offsets2) * (freq2 * 20 + 20))
+    series += 0.1 * (np.random.rand(batch_size, n_steps) - 0.5)
+    return series[..., np.newaxis].astype(np.float32)
+
+
+def chapter_data(horizon: int, fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    np.random.seed(42)  # the notebook reseeds before each data set
+    series = generate_time_series(10000, N_STEPS + horizon)
+    train, valid, test = series[:7000], series[7000:9000], series[9000:]
+    keep = lambda a: a[: max(1, int(len(a) * fraction))]  # noqa: E731  (--quick)
+    return keep(train), keep(valid), keep(test)
+
+
+@dataclasses.dataclass
+class Result:
+    valid: float
+    test: float
+    params: int
+    seconds_per_epoch: float
+    epochs: int
+
+
+def run(config: TrainConfig, data, fitted_from=None) -> tuple[Result, object]:
+    train, valid, test = data
+    if fitted_from is not None:
+        fitted, source = fitted_from
+        mse = lambda series: evaluate_many(fitted, series, config.horizon)["model"]["0"]["rmse"] ** 2  # noqa: E731
+        return Result(mse(valid), mse(test), source.params, source.seconds_per_epoch, source.epochs), fitted
+    fitted = fit_many(train, config, validation=valid)
+    history = fitted.history
+    epochs = history["epochs"]
+    return Result(
+        valid=fitted.metrics["model"]["0"]["rmse"] ** 2,
+        test=evaluate_many(fitted, test)["model"]["0"]["rmse"] ** 2,
+        params=fitted.network.count_params(),
+        seconds_per_epoch=history["seconds"] / epochs if epochs else 0.0,
+        epochs=epochs,
+    ), fitted
+
+
+def chapter_config(row: Row, epochs: int) -> TrainConfig:
+    trains = row.model not in ("naive",)
+    values = {"model": row.model, "horizon": row.horizon, "window": N_STEPS, "seed": 42}
+    if trains:
+        values |= {"epochs": epochs, "learning_rate": 0.001, "batch_size": 32, "patience": epochs, **row.chapter}
+    return TrainConfig(**values)
+
+
+def defaults_config(row: Row, max_epochs: int) -> TrainConfig:
+    values = {"model": row.model, "horizon": row.horizon, "window": N_STEPS, "seed": 42, **row.defaults}
+    if row.model != "naive":
+        values["epochs"] = min(TrainConfig.epochs, max_epochs)
+    return TrainConfig(**values)
+
+
+def relative(value: float, reference: float | None) -> str:
+    return f"{100 * (value / reference - 1):+.0f}%" if reference else "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2%% of the data and 1 epoch: a smoke run")
+    parser.add_argument("--max-epochs", type=int, default=20, help="the time budget of the defaults column, in epochs")
+    parser.add_argument("--rows", default="", help="only rows whose label contains one of these comma-separated texts")
+    args = parser.parse_args(argv)
+    fraction, chapter_epochs, max_epochs = (0.02, 1, 1) if args.quick else (1.0, 20, args.max_epochs)
+    data = {1: chapter_data(1, fraction), 10: chapter_data(10, fraction)}
+    fitted: dict[tuple[str, str], tuple[object, Result]] = {}
+    cache: dict[TrainConfig, tuple[Result, object]] = {}
+    print("| row | reference | chapter settings | vs ref | rnncast defaults | vs ref | test MSE (chapter / defaults) "
+          "| params (chapter / defaults) | s/epoch (chapter / defaults) | epochs (defaults) |\n"
+          "|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    started = time.perf_counter()
+    for row in ROWS:
+        if not any(text in row.label for text in args.rows.split(",")):
+            continue
+        results = []
+        for column, config in (("chapter", chapter_config(row, chapter_epochs)), ("defaults", defaults_config(row, max_epochs))):
+            source = None
+            if row.from_row is not None:
+                source = fitted.get((row.from_row, column))
+                if source is None:
+                    break
+                config = dataclasses.replace(source[0].config, horizon=row.horizon)
+            if config not in cache or source is not None:
+                cache[config] = run(config, data[row.horizon], (source[0], source[1]) if source else None)
+            result, model = cache[config]
+            fitted[(row.label, column)] = (model, result)
+            results.append(result)
+            print(f"[{time.perf_counter() - started:7.0f} s] {row.label} / {column}: valid {result.valid:.5f}, "
+                  f"{result.epochs} epochs, {result.seconds_per_epoch:.1f} s/epoch", file=sys.stderr, flush=True)
+        if len(results) < 2:
+            print(f"skipped {row.label}: it needs the row {row.from_row!r}", file=sys.stderr)
+            continue
+        chapter, defaults = results
+        reference = f"{row.reference:g}" if row.reference else "n/a"
+        print(
+            f"| {row.label} | {reference} | {chapter.valid:.4f} | {relative(chapter.valid, row.reference)} "
+            f"| {defaults.valid:.4f} | {relative(defaults.valid, row.reference)} "
+            f"| {chapter.test:.4f} / {defaults.test:.4f} | {chapter.params} / {defaults.params} "
+            f"| {chapter.seconds_per_epoch:.1f} / {defaults.seconds_per_epoch:.1f} | {defaults.epochs} |",
+            flush=True,
+        )
+    print(f"\n{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s in all", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
