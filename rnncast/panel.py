@@ -228,6 +228,12 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
     """
     from rnncast.training import start, train_network, validation_rows
 
+    if config.seq2seq:
+        raise UsageError("`--seq2seq` is not available with many series (--id-column) yet; train without it.")
+    if config.preprocess not in ("auto", "none"):
+        raise UsageError(f"`--preprocess {config.preprocess}` is not available with many series (--id-column) yet; use none.")
+    # Each series is standardised on its own training part; the other transforms are not applied.
+    config = dataclasses.replace(config, preprocess="none")
     config, panel, skipped = resolve_panel_config(panel, config)
     keras = start(config)
     values = {key: one.frame.to_numpy(dtype=np.float64) for key, one in panel.series.items()}
