@@ -324,13 +324,15 @@ Seed = Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for r
 Folds = Annotated[int, typer.Option("--folds", help="Forecast origins on the tail of the data.")]
 Stride = Annotated[Optional[int], typer.Option("--stride", help="Steps between origins.", show_default="the horizon")]
 Retrain = Annotated[bool, typer.Option("--retrain", help="Refit at every origin instead of once before the first.")]
+McSamples = Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes per forecast: adds the coverage and mean width of the 90% interval.", show_default="off")]
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to this file instead of stdout.")]
 
 
-def _backtest_settings(given: dict[str, Any], folds: int, stride: Optional[int], retrain: bool, base: Optional[TrainConfig] = None):
+def _backtest_settings(given: dict[str, Any], folds: int, stride: Optional[int], retrain: bool, base: Optional[TrainConfig] = None,
+                       mc_samples: Optional[int] = None):
     from rnncast.evaluate import BacktestOptions
 
-    options = BacktestOptions(folds=folds, stride=stride, retrain=retrain)
+    options = BacktestOptions(folds=folds, stride=stride, retrain=retrain, mc_samples=mc_samples)
     overrides = {k: v for k, v in given.items() if v is not None}
     config = dataclasses.replace(base, **overrides) if base else TrainConfig(**overrides)
     return config, options
@@ -375,6 +377,7 @@ def evaluate(
     folds: Folds = 5,
     stride: Stride = None,
     retrain: Retrain = False,
+    mc_samples: McSamples = None,
     horizon: Horizon = None,
     window: Window = None,
     strategy: Strategy = None,
@@ -403,7 +406,7 @@ def evaluate(
         from rnncast.evaluate import saved_settings
 
         base, options = saved_settings(model_dir or Path(DEFAULT_MODEL_DIR), options)
-    config, backtest_options = _backtest_settings(given, folds, stride, retrain, base)
+    config, backtest_options = _backtest_settings(given, folds, stride, retrain, base, mc_samples)
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
@@ -420,6 +423,7 @@ def compare(
     folds: Folds = 5,
     stride: Stride = None,
     retrain: Retrain = False,
+    mc_samples: McSamples = None,
     horizon: Horizon = None,
     window: Window = None,
     strategy: Strategy = None,
@@ -444,7 +448,7 @@ def compare(
         raise UsageError(f"`--models` must name at least one model, separated by commas. Received: {models!r}.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed}
-    config, backtest_options = _backtest_settings(given, folds, stride, retrain)
+    config, backtest_options = _backtest_settings(given, folds, stride, retrain, mc_samples=mc_samples)
     options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
     from rnncast.evaluate import backtest
 

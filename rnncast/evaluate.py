@@ -49,12 +49,15 @@ class BacktestOptions:
     folds: int = 5
     stride: int | None = None
     retrain: bool = False
+    mc_samples: int | None = None
 
     def __post_init__(self) -> None:
         if self.folds < 1:
             raise UsageError(f"`--folds` must be at least 1. Received: {self.folds}.")
         if self.stride is not None and self.stride < 1:
             raise UsageError(f"`--stride` must be at least 1. Received: {self.stride}.")
+        if self.mc_samples is not None and self.mc_samples < 2:
+            raise UsageError(f"`--mc-samples` must be at least 2. Received: {self.mc_samples}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,23 +78,27 @@ Forecaster = Callable[[list[np.ndarray]], Forecast]
 Fitter = Callable[[TimeSeries], Forecaster]
 
 
-def zoo_fitter(config: TrainConfig) -> Fitter:
-    """Fit ``config.model`` with ``training.fit`` and forecast with its network, point forecasts only.
-
-    MC Dropout hooks in here: a sampling predictor would fill ``Forecast.samples``.
-    """
+def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
+    """Fit ``config.model`` with ``training.fit`` and forecast with its network; with ``mc_samples``
+    and a network with dropout, also MC-Dropout samples for interval coverage and width."""
 
     def fit_on(series: TimeSeries) -> Forecaster:
-        from rnncast.forecast import keras_predictor, rollout
+        from rnncast.forecast import has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
         from rnncast.training import fit
 
         fitted = fit(series, config)
-        predict = fitted.preprocessing.wrap(keras_predictor(fitted.network), list(fitted.shape.outputs))
+        outputs = list(fitted.shape.outputs)
+        predict = fitted.preprocessing.wrap(keras_predictor(fitted.network), outputs)
+        sampling = mc_samples is not None and has_dropout(fitted.network)
 
         def forecast(histories: list[np.ndarray]) -> Forecast:
-            windows = np.stack([history[-fitted.config.window :] for history in histories])
-            scaled = rollout(predict, fitted.scaler.transform(windows), config.horizon, fitted.target_index)
-            return Forecast(fitted.scaler.inverse(scaled, fitted.target_index))
+            windows = fitted.scaler.transform(np.stack([history[-fitted.config.window :] for history in histories]))
+            point = fitted.scaler.inverse(rollout(predict, windows, config.horizon, fitted.target_index), fitted.target_index)
+            if not sampling:
+                return Forecast(point)
+            stochastic = fitted.preprocessing.wrap(stochastic_predictor(fitted.network, config.seed), outputs)
+            paths = mc_rollout(stochastic, windows, config.horizon, fitted.target_index, mc_samples)
+            return Forecast(point, fitted.scaler.inverse(paths, fitted.target_index).transpose(1, 0, 2, 3))
 
         return forecast
 
@@ -378,7 +385,7 @@ def backtest(
         if on_fit is not None:
             on_fit(model_config.model, done, len(configs))
         started = time.perf_counter()
-        forecast = run_backtest(series, zoo_fitter(model_config), origins, options.retrain)
+        forecast = run_backtest(series, zoo_fitter(model_config, options.mc_samples), origins, options.retrain)
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(model_config.model, model_config, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = _rank(results, series.targets)

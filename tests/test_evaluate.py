@@ -251,3 +251,15 @@ def test_bad_options_exit_with_a_message(cli, daily_csv, tmp_path, args, code, m
     result = cli(*[a.format(data=daily_csv, missing=tmp_path / "none") for a in args])
     assert (result.code, result.out) == (code, "")
     assert message in result.err
+
+
+def test_mc_samples_add_interval_coverage_and_width(cli, write_csv):
+    from conftest import seasonal_frame
+
+    path = write_csv(seasonal_frame(rows=160))
+    result = cli("evaluate", path, "--model", "gru", "--mc-samples", "30", "--folds", "2", "--format", "json",
+                 "--epochs", "2", "--units", "4", "--window", "8", "--horizon", "3", "--seed", "1", "-q")
+    assert result.code == 0, result.err
+    scores = {m["model"]: m["targets"]["y"]["overall"] for m in json.loads(result.out)["models"]}
+    assert 0 <= scores["gru"]["coverage"] <= 1 and scores["gru"]["width"] > 0
+    assert scores["naive"]["coverage"] is None
