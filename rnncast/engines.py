@@ -25,8 +25,10 @@ from rnncast.forecast import Predictor, has_dropout, keras_predictor, stochastic
 log = logging.getLogger("rnncast")
 
 ENGINES = ("auto", "onnx", "keras")
-# Predictions of the export must match Keras to this, relative to the outputs' scale.
-TOLERANCE = 1e-5
+# An export is shipped only if it matches Keras to this, relative to the outputs' scale (the
+# series' scale): float32 graphs rewritten by the converter differ by ~1e-6..1e-5, a wrong
+# conversion by far more.
+TOLERANCE = 1e-4
 OPSET = 17
 
 

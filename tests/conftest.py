@@ -11,7 +11,10 @@ import pytest
 
 from rnncast.cli import run
 
-TINY = ["--epochs", "2", "--units", "4", "--window", "8", "--horizon", "3", "--seed", "1", "--quiet"]
+# Options every model takes; baselines accept no training options and linear no --units.
+TINY_SHAPE = ["--window", "8", "--horizon", "3", "--seed", "1", "--quiet"]
+TINY = ["--epochs", "2", "--units", "4", *TINY_SHAPE]
+TINY_OPTIONS = {"naive": TINY_SHAPE, "linear": ["--epochs", "2", *TINY_SHAPE]}
 
 
 @dataclasses.dataclass

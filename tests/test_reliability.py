@@ -18,7 +18,7 @@ from rnncast.errors import ExitStatus
 from rnncast.lock import hold
 from rnncast.store import CARD_NAME, FILES_LOCK, TRAIN_LOCK, load_card
 
-from conftest import TINY, seasonal_frame
+from conftest import TINY, TINY_OPTIONS, seasonal_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def two_models(tmp_path_factory) -> tuple[Path, Path, Path]:
     csv = root / "daily.csv"
     seasonal_frame().to_csv(csv, index=False)
     for name, model in (("a", "naive"), ("b", "linear")):
-        assert run(["train", str(csv), "--model", model, "-d", str(root / name), *TINY]) == 0
+        assert run(["train", str(csv), "--model", model, "-d", str(root / name), *TINY_OPTIONS[model]]) == 0
     return csv, root / "a", root / "b"
 
 
@@ -85,7 +85,7 @@ def test_diverging_training_keeps_the_previous_model(cli, two_models, tmp_path):
     model_dir = tmp_path / "kept"
     shutil.copytree(model_a, model_dir)
     card_before = (model_dir / CARD_NAME).read_bytes()
-    result = cli("train", csv, "--model", "linear", "--lr", "1e20", "-d", model_dir, *TINY)
+    result = cli("train", csv, "--model", "linear", "--lr", "1e20", "-d", model_dir, *TINY_OPTIONS["linear"])
     assert result.code == ExitStatus.DIVERGED
     assert "training diverged" in result.err and "lower --lr or set --clipnorm" in result.err
     assert (model_dir / CARD_NAME).read_bytes() == card_before
