@@ -135,7 +135,6 @@ def main() -> None:
         if not args.quick:
             big = scratch / "big.csv"
             big_csv(big, args.big_rows)
-            started = time.perf_counter()
             seconds, peak = measure([*RNNCAST, "train", str(big), "--target", "a", "-d", str(scratch / "big"), "--epochs", "1",
                                      "--batch-size", "4096", "--window", "48", "--horizon", "24", "-q"], 1)
             rows.append((f"train on {args.big_rows:,} rows x 4 columns, 1 epoch (batch 4096)", seconds, peak))

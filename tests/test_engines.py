@@ -3,7 +3,6 @@ and forecasting from them needs no TensorFlow."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -18,7 +17,7 @@ import pytest
 from rnncast.config import TrainConfig
 from rnncast.errors import ExitStatus
 from rnncast.models import ZOO, NetworkShape, build_model
-from rnncast.store import CARD_NAME, load_card
+from rnncast.store import CARD_NAME
 
 from conftest import TINY
 
