@@ -105,6 +105,17 @@ def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
     return fit_on
 
 
+def backtest_settings_json(options: BacktestOptions, horizon: int, season: int | None) -> dict[str, Any]:
+    """The settings part of the ``backtest`` object of the JSON report (docs/json-output.md)."""
+    return {
+        "horizon": horizon,
+        "folds": options.folds,
+        "stride": options.stride or horizon,
+        "retrain": options.retrain,
+        "season": season,
+    }
+
+
 def backtest_origins(n_rows: int, horizon: int, options: BacktestOptions) -> np.ndarray:
     """Rows of the first forecast step of each fold, oldest first; the last fold ends at the last row."""
     stride = options.stride or horizon
@@ -233,11 +244,7 @@ class Report:
                 "targets": list(self.series.targets),
             },
             "backtest": {
-                "horizon": self.horizon,
-                "folds": self.options.folds,
-                "stride": self.options.stride or self.horizon,
-                "retrain": self.options.retrain,
-                "season": self.season,
+                **backtest_settings_json(self.options, self.horizon, self.season),
                 "interval": INTERVAL,
                 "origins": [_json_time(index[o]) for o in self.origins],
                 "fit_rows": int(self.origins[0]),

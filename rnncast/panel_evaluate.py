@@ -23,7 +23,8 @@ from rnncast.config import TrainConfig
 from rnncast.data import infer_season
 from rnncast.errors import DataError
 from rnncast.evaluate import (
-    BASELINES, SCHEMA_VERSION, BacktestOptions, _json_safe, _model_config, backtest_origins, score_forecast,
+    BASELINES, SCHEMA_VERSION, BacktestOptions, _json_safe, _model_config, backtest_origins, backtest_settings_json,
+    score_forecast,
     seasonal_scale, Forecast,
 )
 from rnncast.panel import Panel, _some, fit_panel
@@ -138,11 +139,7 @@ class PanelReport:
                 "targets": list(self.panel.targets),
             },
             "backtest": {
-                "horizon": self.horizon,
-                "folds": self.options.folds,
-                "stride": self.options.stride or self.horizon,
-                "retrain": self.options.retrain,
-                "season": self.season,
+                **backtest_settings_json(self.options, self.horizon, self.season),
                 "reference": self.reference,
             },
             "models": [
