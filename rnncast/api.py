@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from rnncast import __version__
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.data import TimeSeries, future_index, load_csv, past_index
 from rnncast.errors import DataError, UsageError
 from rnncast.forecast import MCOptions
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rnncast.data import TimeSeries
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -46,6 +50,7 @@ def train(
     Returns:
         The card of the saved model, with its validation metrics.
     """
+    from rnncast.data import TimeSeries
     from rnncast.distribute import writable_dir
     from rnncast.panel import Panel, fit_panel, load_data, panel_card
     from rnncast.training import fit
@@ -71,6 +76,8 @@ def train(
 
 
 def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None) -> ModelCard:
+    from rnncast.timeaxis import fixed_step_seconds
+
     frame = series.frame
     return ModelCard(
         config=fitted.config.to_dict(),
@@ -79,6 +86,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         targets=list(series.targets),
         time_column=series.time_column,
         freq=series.freq,
+        step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
         last_time=_time_to_json(frame.index[-1]),
         last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
         scaler=fitted.scaler.to_dict(),
@@ -95,6 +103,41 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         uncertainty=fitted.uncertainty,
         preprocessing=fitted.preprocessing.to_dict(),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecast:
+    """The forecast of one series before it becomes a DataFrame, so that the CLI can print it
+    without importing pandas."""
+
+    card: ModelCard
+    last_time: str | int
+    columns: dict[str, np.ndarray]
+
+    @property
+    def horizon(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        from rnncast.data import future_index
+
+        index = future_index(self.last_time, self.card.freq, self.horizon, self.card.time_column)
+        return pd.DataFrame(self.columns, index=index)
+
+    def time_labels(self) -> list[str | int]:
+        """The future time stamps as printed (ISO without the T) or the future integer steps."""
+        freq, last = self.card.freq, self.last_time
+        if not isinstance(freq, str):
+            step = freq or 1
+            return [int(last) + step * h for h in range(1, self.horizon + 1)]
+        labels = None
+        if self.card.step_seconds is not None:
+            from rnncast.timeaxis import future_labels
+
+            labels = future_labels(str(last), self.card.step_seconds, self.horizon)
+        return labels if labels is not None else [str(t) for t in self.frame().index.astype(str)]
 
 
 def forecast(
@@ -125,6 +168,20 @@ def forecast(
     Raises:
         UsageError: ``mc`` was asked of a model trained without dropout, or of a global model.
     """
+    result = predict(model_dir, horizon, data, mc, engine, ids)
+    return result.frame() if isinstance(result, Forecast) else result
+
+
+def predict(
+    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
+    horizon: int | None = None,
+    data: str | os.PathLike[str] | None = None,
+    mc: MCOptions | None = None,
+    engine: str = "auto",
+    ids: Sequence[str] | None = None,
+) -> Forecast | pd.DataFrame:
+    """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
+    only for a global model, for ``data``, and for calendar frequencies."""
     from rnncast.forecast import rollout
     from rnncast.preprocessing import Standardizer
 
@@ -147,14 +204,13 @@ def forecast(
         recent, last_time = _recent_rows(data, card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
-    index = future_index(last_time, card.freq, horizon, card.time_column)
     if mc is not None:
-        from rnncast.uncertainty import mc_forecast_frame
+        from rnncast.uncertainty import mc_forecast_columns
 
-        return mc_forecast_frame(runner, card, scaler, scaler.transform(recent), horizon, index, mc)
+        return Forecast(card, last_time, mc_forecast_columns(runner, card, scaler, scaler.transform(recent), horizon, mc))
     scaled = rollout(runner.deterministic, scaler.transform(recent)[None], horizon, target_index)[0]
     values = scaler.inverse(scaled, target_index)
-    return pd.DataFrame(values, index=index, columns=card.targets)
+    return Forecast(card, last_time, {name: values[:, t] for t, name in enumerate(card.targets)})
 
 
 def _preprocessed(runner, card: ModelCard):
@@ -180,6 +236,10 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     From ``data``, the last rows (a window, or three horizons if longer); without it, the
     window the model was saved with.
     """
+    import pandas as pd
+
+    from rnncast.data import load_csv, past_index
+
     card = load_card(model_dir)
     if card.panel is not None:
         raise UsageError("`--plot` is not available for global models of many series yet; forecast without it.")
@@ -192,6 +252,8 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
 
 
 def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> tuple[np.ndarray, Any]:
+    from rnncast.data import load_csv
+
     name = os.path.basename(os.fspath(data))
     series = load_csv(data, DataOptions.from_dict(card.data_options))
     missing = [c for c in card.columns if c not in series.columns]
@@ -208,4 +270,6 @@ def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> 
 
 
 def _time_to_json(value: Any) -> str | int:
+    import pandas as pd
+
     return value.isoformat() if isinstance(value, pd.Timestamp) else int(value)

@@ -25,6 +25,9 @@ app = typer.Typer(
     help="Train recurrent and convolutional forecasters on a CSV of time series, and forecast from them.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rich's help formatter (and the markdown parser it loads) would double the
+    # time of `rnncast --help`.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -225,16 +228,17 @@ def forecast(
     from rnncast.forecast import MCOptions
 
     mc = MCOptions(mc_samples, interval, calibrate, seed) if mc_samples is not None else None
-    from rnncast.api import forecast as forecast_frame
+    from rnncast.api import Forecast, predict
     from rnncast.render import forecast_text
 
-    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
+    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
 
+        frame = result.frame() if isinstance(result, Forecast) else result
         write_plot(plot, recent_history(model_dir, data), frame, interval if mc else None)
-    _emit(forecast_text(frame, output_format), output)
+    _emit(forecast_text(result, output_format), output)
 
 
 @app.command()

@@ -61,6 +61,9 @@ class ModelCard:
     panel: dict[str, Any] | None = None
     # rnncast.preprocessing.Preprocessing, undone at forecast time; None for cards written before it.
     preprocessing: dict[str, Any] | None = None
+    # Seconds between rows when ``freq`` is a fixed duration, so that forecasts are time-stamped
+    # without pandas (``timeaxis``); None for calendar frequencies and cards written before it.
+    step_seconds: int | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:

@@ -21,11 +21,8 @@ from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
 from rnncast.forecast import MCOptions, Predictor, mc_rollout, stochastic_predictor
 from rnncast.preprocessing import Standardizer
-from rnncast.training import origins
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from rnncast.engines import Engine
     from rnncast.store import ModelCard
 
@@ -123,6 +120,9 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
         values: the same rows in original units.
         wrap: turns the network's stochastic predictor into one over scaled windows (preprocessing).
     """
+    # Imported here: training pulls in pandas, which the forecast side of this module avoids.
+    from rnncast.training import origins
+
     starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS)
     windows = scaled[starts[:, None] + np.arange(window)]
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
@@ -131,15 +131,14 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
     return fit_calibration(paths, actual)
 
 
-def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
-                      index: "pd.Index", mc: MCOptions) -> "pd.DataFrame":
-    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window.
+def mc_forecast_columns(engine: "Engine", card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
+                        mc: MCOptions) -> dict[str, np.ndarray]:
+    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window: per target,
+    its mean, then ``<target>_std``, ``_lower`` and ``_upper``.
 
     Raises:
         UsageError: the model was trained without dropout, so the passes would all be equal.
     """
-    import pandas as pd
-
     if card.uncertainty is None or engine.stochastic is None:
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "
@@ -156,4 +155,4 @@ def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer,
         columns[name] = stats["mean"][:, t]
         for key in ("std", "lower", "upper"):
             columns[f"{name}_{key}"] = stats[key][:, t]
-    return pd.DataFrame(columns, index=index)
+    return columns
