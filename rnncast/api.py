@@ -41,7 +41,9 @@ def train(
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
-            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``).
+            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``);
+            ``ensemble`` K above 1 trains K seeds of the model, or the best K candidates of "auto",
+            and forecasts their median (``rnncast.ensemble``).
         data_options: how to read the CSV.
         model_dir: where the model is saved (replaced atomically).
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
@@ -61,10 +63,17 @@ def train(
             "`--model auto` chooses on one series; for many, compare candidates with "
             "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
         )
+    if isinstance(series, Panel) and config.ensemble > 1:
+        raise UsageError("`--ensemble` is not available for global models of many series yet; train without it.")
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         if isinstance(series, Panel):
             fitted_panel = fit_panel(series, config, on_epoch)
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
+        if config.ensemble > 1:
+            from rnncast.ensemble import fit_ensemble
+
+            ensemble, selection = fit_ensemble(series, config, on_epoch)
+            return save(model_dir, ensemble.networks, _card(series, ensemble, data_options, selection, ensemble.summary))
         selection = None
         if config.model == "auto":
             from rnncast.evaluate import select_model
@@ -75,7 +84,8 @@ def train(
         return save(model_dir, fitted.network, card)
 
 
-def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None) -> ModelCard:
+def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,
+          ensemble: dict[str, Any] | None = None) -> ModelCard:
     from rnncast.timeaxis import fixed_step_seconds
 
     frame = series.frame
@@ -102,6 +112,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         rnncast_version=__version__,
         uncertainty=fitted.uncertainty,
         preprocessing=fitted.preprocessing.to_dict(),
+        ensemble=ensemble,
     )
 
 
@@ -155,13 +166,15 @@ def forecast(
         horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
-        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one.
+        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one
+            (of each member of an ensemble, pooled).
         engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
         ids: for a global model of many series, the series to forecast (default: all).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
-        in the original units; for a global model, indexed by (id, time) in long format.
+        in the original units (an ensemble's: the median of its members' forecasts);
+        for a global model, indexed by (id, time) in long format.
         With ``mc``, each target's mean followed by its ``<target>_std``, ``<target>_lower``
         and ``<target>_upper``.
 
@@ -182,18 +195,18 @@ def predict(
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
-    from rnncast.forecast import rollout
+    from rnncast.ensemble import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
 
-    card, runner = load(model_dir, engine)
-    runner = _preprocessed(runner, card)
+    card, engines = load(model_dir, engine)
+    members = saved_members(card, engines)
     horizon = horizon or card.config["horizon"]
     if card.panel is not None:
         from rnncast.panel import forecast_panel
 
         if mc is not None:
             raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        return forecast_panel(card, runner.deterministic, horizon, data, ids)
+        return forecast_panel(card, members[0].engine.deterministic, horizon, data, ids)
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
@@ -207,27 +220,10 @@ def predict(
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_columns
 
-        return Forecast(card, last_time, mc_forecast_columns(runner, card, scaler, scaler.transform(recent), horizon, mc))
-    scaled = rollout(runner.deterministic, scaler.transform(recent)[None], horizon, target_index)[0]
+        return Forecast(card, last_time, mc_forecast_columns(members, card, scaler, scaler.transform(recent), horizon, mc))
+    scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
     values = scaler.inverse(scaled, target_index)
     return Forecast(card, last_time, {name: values[:, t] for t, name in enumerate(card.targets)})
-
-
-def _preprocessed(runner, card: ModelCard):
-    """The engine with the card's preprocessing around its predictors: they take and return scaled values."""
-    import dataclasses
-
-    from rnncast.preprocessing import Preprocessing
-
-    preprocessing = Preprocessing.from_dict(card.preprocessing)
-    targets = [card.columns.index(t) for t in card.targets]
-    outputs = targets if card.config["strategy"] == "direct" else list(range(len(card.columns)))
-    stochastic = runner.stochastic
-    return dataclasses.replace(
-        runner,
-        deterministic=preprocessing.wrap(runner.deterministic, outputs),
-        stochastic=None if stochastic is None else (lambda seed: preprocessing.wrap(stochastic(seed), outputs)),
-    )
 
 
 def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from rnncast.forecast import MCOptions, Predictor, mc_rollout, stochastic_predic
 from rnncast.preprocessing import Standardizer
 
 if TYPE_CHECKING:
-    from rnncast.engines import Engine
+    from rnncast.ensemble import Member
     from rnncast.store import ModelCard
 
 LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -131,23 +131,25 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
     return fit_calibration(paths, actual)
 
 
-def mc_forecast_columns(engine: "Engine", card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
+def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
                         mc: MCOptions) -> dict[str, np.ndarray]:
-    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window: per target,
+    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window, from the samples
+    of every member pooled (``ensemble.pooled_paths``; a single model is one member): per target,
     its mean, then ``<target>_std``, ``_lower`` and ``_upper``.
 
     Raises:
         UsageError: the model was trained without dropout, so the passes would all be equal.
     """
-    if card.uncertainty is None or engine.stochastic is None:
+    from rnncast.ensemble import pooled_paths
+
+    if card.uncertainty is None or all(m.engine.stochastic is None for m in members):
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "
             f"(trained with --dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
             f"retrain a recurrent model with --dropout {TrainConfig.dropout} (the default), or forecast without --mc-samples."
         )
     target_index = [card.columns.index(t) for t in card.targets]
-    predict = engine.stochastic(mc.seed)
-    paths = scaler.inverse(mc_rollout(predict, recent[None], horizon, target_index, mc.samples)[0], target_index)
+    paths = scaler.inverse(pooled_paths(members, recent[None], horizon, target_index, mc.samples, mc.seed)[0], target_index)
     factors = Calibration.from_dict(card.uncertainty).factor(mc.interval, horizon) if mc.calibrate else None
     stats = summarize(paths, mc.interval, factors)
     columns = {}
