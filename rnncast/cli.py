@@ -322,7 +322,9 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
         facts["ensemble"] = f"{_ensemble_fact(card.ensemble)}; the validation above is of their median"
         for i, member in enumerate(card.ensemble["members"], start=1):
             errors = ", ".join(f"{t} {e['mae']:.4g}" for t, e in member["metrics"]["model"].items())
-            facts[f"member {i}"] = f"{member['model']}, seed {member['seed']}, validation MAE {errors}"
+            # A baseline has nothing to train, so its seed means nothing.
+            seed = f", seed {member['seed']}" if member["training"]["epochs"] else ""
+            facts[f"member {i}"] = f"{member['model']}{seed}, validation MAE {errors}"
     facts["error bars"] = _uncertainty_fact(card.uncertainty)
     facts["forecast engine"] = _engine_fact(network_files(card))
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from rnncast.config import TrainConfig
-from rnncast.engines import Engine
+from rnncast.engines import Engine, keras_engine
 from rnncast.errors import UsageError
 from rnncast.forecast import mc_rollout, rollout
 from rnncast.models import get_spec
@@ -45,6 +45,7 @@ class Member:
 
 
 def as_member(engine: Engine, preprocessing: Preprocessing, outputs: list[int], window: int) -> Member:
+    """The engine with ``preprocessing`` around its predictors, so that they take and return scaled values."""
     stochastic = engine.stochastic
     return Member(window, dataclasses.replace(
         engine,
@@ -66,8 +67,6 @@ def saved_members(card: "ModelCard", engines: list[Engine]) -> list[Member]:
 
 
 def fitted_member(fitted: "FittedModel") -> Member:
-    from rnncast.engines import keras_engine
-
     return as_member(keras_engine(fitted.network), fitted.preprocessing, list(fitted.shape.outputs), fitted.config.window)
 
 
@@ -169,7 +168,7 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         The ensemble, and for ``--model auto`` the selection summary for the model card.
 
     Raises:
-        UsageError: a meaningless ensemble (see ``check``).
+        UsageError: a meaningless ensemble (see ``check_ensemble``).
     """
     from rnncast.evaluate import rank_models
     from rnncast.training import fit
