@@ -338,7 +338,7 @@ Layers = Annotated[Optional[int], _train_option("layers", "--layers", help="Stac
 Epochs = Annotated[Optional[int], _train_option("epochs", "--epochs", help="Most epochs per fit; early stopping usually ends sooner.")]
 Season = Annotated[Optional[int], _train_option("season", "--season", help="Seasonal period in steps, for seasonal-naive and MASE (auto: from the frequency).")]
 Seed = Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible fits on CPU.")]
-Ensemble = Annotated[Optional[int], _train_option("ensemble", "--ensemble", help="Fit K seeds of each model asked for and score their median (the baselines stay single models).")]
+Ensemble = Annotated[Optional[int], _train_option("ensemble", "--ensemble", help="Fit K seeds of each trained model asked for and score their median (naive and seasonal-naive stay single).")]
 Folds = Annotated[int, typer.Option("--folds", help="Forecast origins on the tail of the data.")]
 Stride = Annotated[Optional[int], typer.Option("--stride", help="Steps between origins.", show_default="the horizon")]
 Retrain = Annotated[bool, typer.Option("--retrain", help="Refit at every origin instead of once before the first.")]

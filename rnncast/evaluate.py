@@ -352,23 +352,27 @@ def backtest(
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         models: zoo names; the baselines naive, seasonal-naive and linear are always added.
         config: settings shared by every model (the model name in it is ignored); ``ensemble``
-            applies to the models asked for, the baselines added beside them being single models.
+            applies to the trained models asked for, the others being single models.
         options: folds, stride and whether to refit at each origin.
         data_options: how to read the CSV.
         on_fit: called as ``on_fit(model, done, total)`` before each model is backtested.
 
     Raises:
-        UsageError: an unknown model name, or an ensemble of a model with nothing to train.
+        UsageError: an unknown model name, or an ensemble of models with nothing to train.
         DataError: too few rows for the folds, window and horizon.
     """
     unknown = [name for name in models if name not in ZOO]
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
-    from rnncast.ensemble import check_ensemble
     from rnncast.panel import Panel, load_data
 
-    for name in models:
-        check_ensemble(dataclasses.replace(config, model=name))
+    # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
+    ensembles = [name for name in models if ZOO[name].trainable]
+    if config.ensemble > 1 and not ensembles:
+        raise UsageError(
+            f"`--ensemble {config.ensemble}` fits seeds of the models asked for, and {', '.join(models)} "
+            f"{'has' if len(models) == 1 else 'have'} nothing to train (every seed forecasts the same); add a trained model such as gru."
+        )
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
     if isinstance(series, Panel):
         if config.ensemble > 1:
@@ -385,7 +389,7 @@ def backtest(
     if season is None and "seasonal-naive" in names:
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
-    configs = [_model_config(config if name in models else dataclasses.replace(config, ensemble=1), name) for name in names]
+    configs = [_model_config(config if name in ensembles else dataclasses.replace(config, ensemble=1), name) for name in names]
     _check_length(series, configs, options, origins)
 
     values = series.frame.to_numpy(dtype=np.float64)

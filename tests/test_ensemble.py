@@ -3,6 +3,7 @@ through the model directory, MC samples pool across members, and meaningless ens
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
@@ -100,13 +101,18 @@ def test_card_holds_the_validation_errors_of_the_median_and_of_each_member(ensem
     assert card.metrics["windows"] == len(starts)
 
 
-def test_member_of_seed_plus_one_is_the_single_model_of_that_seed(ensemble):
+def test_backtest_of_an_ensemble_forecasts_the_median_of_its_seeds(daily_csv):
+    """Also reproducibility: member i is exactly the single model trained with --seed + i."""
     from rnncast.data import load_csv
-    from rnncast.training import fit
+    from rnncast.evaluate import zoo_fitter
 
-    csv, model_dir, _ = ensemble
-    single = fit(load_csv(csv), TrainConfig(dropout=0.2, epochs=1, units=4, layers=1, window=8, horizon=3, preprocess="none", seed=2))
-    assert single.metrics["model"] == load_card(model_dir).ensemble["members"][1]["metrics"]["model"]
+    series = load_csv(daily_csv)
+    linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none")
+    histories = [series.frame.to_numpy()[:end] for end in (90, 100)]
+    ensemble = zoo_fitter(dataclasses.replace(linear, seed=5, ensemble=2))(series)(histories).point
+    seeds = [zoo_fitter(dataclasses.replace(linear, seed=seed))(series)(histories).point for seed in (5, 6)]
+    np.testing.assert_allclose(ensemble, np.median(seeds, axis=0), rtol=1e-6)
+    assert np.abs(seeds[0] - seeds[1]).min() > 1e-4
 
 
 def test_mc_forecast_pools_the_members_samples(cli, ensemble):
@@ -188,9 +194,9 @@ def test_evaluate_refuses_to_refit_an_ensemble_of_the_best_models(cli, ensemble,
         (["train", "{csv}", "--model", "naive", "--ensemble", "3"],
          "`--ensemble 3` trains seeds of a model, and --model naive has nothing to train (every seed forecasts the same); "
          "use a trained model such as gru, or `rnncast train --model auto` for the best K models."),
-        (["evaluate", "{csv}", "--model", "seasonal-naive", "--ensemble", "2"],
-         "`--ensemble 2` trains seeds of a model, and --model seasonal-naive has nothing to train (every seed forecasts the same); "
-         "use a trained model such as gru, or `rnncast train --model auto` for the best K models."),
+        (["compare", "{csv}", "--models", "naive,seasonal-naive", "--ensemble", "2"],
+         "`--ensemble 2` fits seeds of the models asked for, and naive, seasonal-naive have nothing to train "
+         "(every seed forecasts the same); add a trained model such as gru."),
         (["train", "{csv}", "--model", "auto", "--ensemble", "7"],
          "`--ensemble` with --model auto takes the best K of the 6 candidates (naive, seasonal-naive, linear, simple-rnn, "
          "lstm, gru), so K must be at most 6. Received: 7."),
