@@ -183,7 +183,8 @@ def train(
             _stderr_console().print("This worker is not the chief: its copy of the model was not kept.", markup=False)
         if "selection" in card.metrics:
             scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
-            _stderr_console().print(f"auto chose {card.config['model']}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
+            chose = f"the best {len(card.ensemble['members'])}" if card.ensemble else card.config["model"]
+            _stderr_console().print(f"auto chose {chose}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
         if "preprocessing" in card.metrics:
             _stderr_console().print(f"preprocessing: {_preprocessing_fact(card.config, card.metrics['preprocessing'])}.", markup=False, soft_wrap=True)
     from rnncast.render import records_text
