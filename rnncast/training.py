@@ -212,6 +212,7 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
         metrics=metrics,
         jit_compile=True,
     )
+    _keep_xla_when_seeded(trainee)
     stopper = keras.callbacks.EarlyStopping(
         monitor=monitor, mode="min", patience=config.patience, restore_best_weights=True, start_from_epoch=0,
     )
@@ -245,6 +246,23 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
     if config.distribute != "none":
         summary["distribute"] = distribute.describe(config.distribute, network)
     return summary
+
+
+def _keep_xla_when_seeded(model) -> None:
+    """Compile ``model`` for XLA on CPU even when ``--seed`` turned on TensorFlow's op determinism.
+
+    Keras drops ``jit_compile`` whenever op determinism is on, because some GPU kernels have no
+    deterministic XLA form; on CPU, XLA's kernels are deterministic, and without XLA a seeded run
+    took twice the seconds per epoch of an unseeded one for the recurrent models (benchmarks/README.md).
+    Layers that cannot be compiled (a cuDNN LSTM or GRU) still say so through ``supports_jit``.
+    """
+    import tensorflow as tf
+
+    if model.jit_compile or tf.config.list_physical_devices("GPU"):
+        return
+    if all(layer.supports_jit for layer in model._flatten_layers()):
+        # Private, as Keras has no public switch past its determinism check (keras 3 trainer.py).
+        model._jit_compile = True
 
 
 def _last_step(keras, loss: str):
