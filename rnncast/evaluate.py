@@ -402,7 +402,8 @@ def backtest(
 def _model_config(config: TrainConfig, name: str) -> TrainConfig:
     # Seasonal-naive repeats the last season, so its window must hold one.
     window = max(config.window, config.season) if name == "seasonal-naive" else config.window
-    return dataclasses.replace(config, model=name, window=window)
+    # A backtest measures the model it names, never a baseline kept in its place.
+    return dataclasses.replace(config, model=name, window=window, fallback=False)
 
 
 def _check_length(series: TimeSeries, configs: list[TrainConfig], options: BacktestOptions, origins: np.ndarray) -> None:
