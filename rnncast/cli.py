@@ -175,8 +175,11 @@ def train(
         if "distribute" in run and not run["distribute"]["chief"]:
             _stderr_console().print("This worker is not the chief: its copy of the model was not kept.", markup=False)
         if "selection" in card.metrics:
-            scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
-            _stderr_console().print(f"auto chose {card.config['model']}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
+            selection = card.metrics["selection"]
+            scores = ", ".join(f"{_candidate(row['model'], row['preprocess'])} {row['mase']:.3g}" for row in selection["scores"])
+            chosen = _candidate(selection["chosen"], selection["preprocess"])
+            _stderr_console().print(f"auto chose {chosen} ({selection['fits']} fits); backtest MASE on validation: {scores}.",
+                                    markup=False, soft_wrap=True)
         if "preprocessing" in card.metrics:
             _stderr_console().print(f"preprocessing: {_preprocessing_fact(card.config, card.metrics['preprocessing'])}.", markup=False, soft_wrap=True)
         if "fallback" in card.metrics:
@@ -185,6 +188,11 @@ def train(
     from rnncast.render import records_text
 
     _emit(records_text(_validation_rows(card.metrics), output_format), None)
+
+
+def _candidate(model: str, preprocess: str) -> str:
+    """A candidate of `--model auto` with its preprocessing, e.g. gru/difference."""
+    return model if preprocess == "none" else f"{model}/{preprocess}"
 
 
 def _validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:

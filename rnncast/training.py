@@ -84,13 +84,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
     config = resolve_config(series, configure(config))
     keras = start(config)
 
-    values = series.frame.to_numpy(dtype=np.float64)
-    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
-    scaler = Standardizer.fit(values[:train_end])
-    scaled = scaler.transform(values)
-
+    values, train_end, scaler, scaled, target_index = _split(series, config)
     columns = list(series.columns)
-    target_index = [columns.index(t) for t in series.targets]
     outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
     selection = None
     if not get_spec(config.model).trainable:
@@ -160,6 +155,23 @@ def _fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], hist
     }
     config = dataclasses.replace(config, model=baseline, preprocess="none")
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+
+
+def _split(series: TimeSeries, config: TrainConfig):
+    """The values, the first validation row, the scaler fitted before it, the scaled values and the targets' columns."""
+    values = series.frame.to_numpy(dtype=np.float64)
+    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
+    scaler = Standardizer.fit(values[:train_end])
+    return values, train_end, scaler, scaler.transform(values), [series.columns.index(t) for t in series.targets]
+
+
+def rank_preprocessing(series: TimeSeries, config: TrainConfig) -> list[str]:
+    """The preprocessing methods that apply to ``series``, best first by ``select_preprocessing``'s validation score."""
+    config = resolve_config(series, config)
+    _, train_end, _, scaled, target_index = _split(series, config)
+    _, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
+    scores = {method: value for method, value in selection["scores"].items() if value is not None}
+    return sorted(scores, key=scores.__getitem__) or ["none"]
 
 
 def start(config: TrainConfig):

@@ -162,3 +162,4 @@ def test_window_too_short_for_the_season_is_a_usage_error(cli, write_csv, method
 def test_config_rejects_unknown_method():
     with pytest.raises(Exception, match="`--preprocess` must be one of auto, none"):
         TrainConfig(preprocess="log")
+
