@@ -140,6 +140,12 @@ def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer,
     """
     import pandas as pd
 
+    if "fallback" in card.metrics:
+        raise UsageError(
+            f"`--mc-samples` needs a network with dropout, and this model is the {card.config['model']} baseline kept instead of "
+            f"the trained {card.metrics['fallback']['network']['model']}, which forecast the validation part worse (see `rnncast info`); "
+            "retrain with --no-fallback to keep the network, or forecast without --mc-samples."
+        )
     if card.uncertainty is None or engine.stochastic is None:
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "

@@ -29,6 +29,13 @@ def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, 
 
     frame = pd.read_csv(daily_csv)
     np.testing.assert_allclose(rnncast.forecast(model_dir, engine="keras")["y"], frame["y"].to_numpy()[-7:-4], rtol=1e-6)
+    sampled = cli("forecast", "-d", model_dir, "--mc-samples", "10")
+    assert (sampled.code, sampled.out) == (2, "")
+    assert sampled.err == (
+        "rnncast: error: `--mc-samples` needs a network with dropout, and this model is the seasonal-naive baseline kept instead of "
+        "the trained gru, which forecast the validation part worse (see `rnncast info`); retrain with --no-fallback to keep the "
+        "network, or forecast without --mc-samples.\n"
+    )
     info = cli("info", "-d", model_dir)
     assert "kept seasonal-naive, not the trained gru" in info.out and "(naive " in info.out and ", seasonal-naive " in info.out
 
