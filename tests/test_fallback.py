@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import rnncast
 from rnncast.store import load_card
@@ -27,8 +28,11 @@ def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, 
     (row,) = json.loads(result.out)
     assert row["mae"] == row["seasonal_naive_mae"] < row["naive_mae"]
 
-    frame = pd.read_csv(daily_csv)
-    np.testing.assert_allclose(rnncast.forecast(model_dir, engine="keras")["y"], frame["y"].to_numpy()[-7:-4], rtol=1e-6)
+    y = pd.read_csv(daily_csv)["y"].to_numpy()
+    # Validation windows start at rows 88..109 (the last 24 rows and a window before them); a week back is 7 rows back.
+    starts = np.arange(88, 110)[:, None] + 8 + np.arange(3)
+    assert row["seasonal_naive_mae"] == pytest.approx(np.abs(y[starts] - y[starts - 7]).mean())
+    np.testing.assert_allclose(rnncast.forecast(model_dir, engine="keras")["y"], y[-7:-4], rtol=1e-6)
     sampled = cli("forecast", "-d", model_dir, "--mc-samples", "10")
     assert (sampled.code, sampled.out) == (2, "")
     assert sampled.err == (
