@@ -184,8 +184,8 @@ def summary(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """Median MASE, geometric mean of relative MASE vs seasonal-naive, and wins over it, per method."""
     relative = np.log(table[methods].div(table["seasonal-naive"], axis=0))
     return pd.DataFrame({
-        "median MASE": table[methods].median(),
-        "geo-mean rel. MASE vs seasonal-naive": np.exp(relative.mean()),
+        "median MASE": table[methods].median().map("{:.3f}".format),
+        "geo-mean rel. MASE vs seasonal-naive": np.exp(relative.mean()).map("{:.3f}".format),
         "series better than seasonal-naive": (table[methods].lt(table["seasonal-naive"], axis=0)).sum(),
     }).T[methods]
 
@@ -213,13 +213,12 @@ def main() -> None:
         print(f"{name}: " + ", ".join(f"{m} {s:.3f}" for m, s in scores.items()) + f" ({notes[name]})", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows).set_index("series")
     methods = ["rnncast", "AutoARIMA", "AutoETS", "seasonal-naive"]
-    number = "{:.3f}".format
-    print(table[["kind", "n", "season", "horizon", *methods]].to_string(float_format=number))
+    print(table[["kind", "n", "season", "horizon", *methods]].to_string(float_format="{:.3f}".format))
     for kind in ("real", "synthetic"):
         part = table[table["kind"] == kind]
         if len(part):
-            print(f"\n{kind} series ({len(part)})\n" + summary(part, methods).to_string(float_format=number))
-    print(f"\nall series ({len(table)})\n" + summary(table, methods).to_string(float_format=number))
+            print(f"\n{kind} series ({len(part)})\n" + summary(part, methods).to_string())
+    print(f"\nall series ({len(table)})\n" + summary(table, methods).to_string())
     print()
     for name, note in notes.items():
         print(f"{name}: rnncast {note}")
