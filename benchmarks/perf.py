@@ -1,11 +1,13 @@
 """Whole-process speed and memory of rnncast, printed as a table.
 
-    python benchmarks/perf.py            # everything (about 10 minutes on 2 cores)
+    python benchmarks/perf.py            # everything (about 15 minutes on 2 cores)
     python benchmarks/perf.py --quick    # fewer repeats, no 5-million-row run
 
 Each command runs as its own process; figures are the median wall seconds and peak RSS
 (from wait4) over the repeats. Training speed compares rnncast with the chapter's plain
-Keras code on the same GRU, windows and batch size, in the same run.
+Keras code on the same GRU, data, windows and batch size, in the same run: a generated
+series long enough for the chapter's 7,000 training windows, so that the figure is the
+cost of training and not of Keras's per-epoch bookkeeping.
 """
 
 from __future__ import annotations
@@ -59,10 +61,10 @@ if which == "rnncast":
     config = TrainConfig(model="gru", units=20, layers=2, window=window, horizon=horizon, batch_size=batch,
                          epochs=epochs, patience=epochs, dropout=0.0, preprocess="none")
     stamps.append(time.perf_counter())
-    fit(load_csv(csv), config, on_epoch=lambda *_: stamps.append(time.perf_counter()))
+    model = fit(load_csv(csv), config, on_epoch=lambda *_: stamps.append(time.perf_counter())).network
 else:
     import pandas as pd
-    values = pd.read_csv(csv)["sales"].to_numpy(dtype="float32")
+    values = pd.read_csv(csv)["y"].to_numpy(dtype="float32")
     train = values[: int(len(values) * 0.8)]
     mean, std = train.mean(), train.std()
     series = (values - mean) / std
@@ -81,7 +83,8 @@ else:
     model.fit(X[:split], Y[:split], validation_data=(X[split:], Y[split:]), epochs=epochs, batch_size=batch,
               verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: stamps.append(time.perf_counter()))])
 epochs_seconds = np.diff(stamps)
-print(json.dumps({"first": float(epochs_seconds[0]), "steady": float(np.median(epochs_seconds[1:]))}))
+print(json.dumps({"first": float(epochs_seconds[0]), "steady": float(np.median(epochs_seconds[1:])),
+                  "params": model.count_params()}))
 """
 
 
@@ -94,6 +97,14 @@ def training_speed(csv: Path, epochs: int) -> dict[str, dict[str, float]]:
                                 env=ENV, capture_output=True, text=True, check=True).stdout
         results[which] = json.loads(output.strip().splitlines()[-1])
     return results
+
+
+def training_csv(path: Path, rows: int) -> None:
+    """A noisy two-season series (the chapter's kind of signal), with a time column."""
+    rng = np.random.default_rng(42)
+    t = np.arange(rows)
+    y = 0.5 * np.sin(2 * np.pi * t / 24) + 0.2 * np.sin(2 * np.pi * t / 167) + 0.1 * rng.standard_normal(rows)
+    pd.DataFrame({"time": pd.date_range("2020-01-01", periods=rows, freq="h"), "y": y}).to_csv(path, index=False)
 
 
 def big_csv(path: Path, rows: int) -> None:
@@ -116,6 +127,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no 5-million-row run")
     parser.add_argument("--big-rows", type=int, default=5_000_000)
+    parser.add_argument("--training-rows", type=int, default=8_824,
+                        help="rows of the training-speed series (8,824: 7,000 training windows of 60 rows, as the chapter)")
     args = parser.parse_args()
     repeats = 3 if args.quick else 5
     rows = []
@@ -131,7 +144,9 @@ def main() -> None:
         for label, extra in FORECASTS:
             rows.append((label, *measure([*RNNCAST, "forecast", "--horizon", "10", "-d", str(model_dir), *extra], repeats)))
 
-        speed = training_speed(sales, epochs=4 if args.quick else 6)
+        windows = scratch / "windows.csv"
+        training_csv(windows, args.training_rows)
+        speed = training_speed(windows, epochs=4 if args.quick else 6)
         if not args.quick:
             big = scratch / "big.csv"
             big_csv(big, args.big_rows)
@@ -144,14 +159,18 @@ def main() -> None:
         print(f"{label:<64} {seconds:>8.2f} {peak:>12.0f}")
     keras_speed, ours = speed["plain-keras"], speed["rnncast"]
     print()
-    print(f"{'training, GRU 2x20, window 50, horizon 10, batch 32':<64} {'first epoch s':>14} {'later epochs s':>15}")
-    print(f"{'  plain Keras (chapter code, numpy windows)':<64} {keras_speed['first']:>14.2f} {keras_speed['steady']:>15.2f}")
-    print(f"{'  rnncast (tf.data windows, XLA)':<64} {ours['first']:>14.2f} {ours['steady']:>15.2f}")
+    print(f"{'training, GRU 2x20, window 50, horizon 10, batch 32':<64} {'first epoch s':>14} {'later epochs s':>15} {'params':>7}")
+    print(f"{'  plain Keras (chapter code, numpy windows)':<64} {keras_speed['first']:>14.2f} {keras_speed['steady']:>15.2f} "
+          f"{keras_speed['params']:>7}")
+    print(f"{'  rnncast (tf.data windows, XLA)':<64} {ours['first']:>14.2f} {ours['steady']:>15.2f} {ours['params']:>7}")
     print(f"{'  ratio rnncast / plain Keras (later epochs)':<64} {'':>14} {ours['steady'] / keras_speed['steady']:>15.2f}")
 
 
 FORECASTS = [
-    ("cold rnncast forecast --horizon 10", []),
+    ("cold rnncast forecast --horizon 10 (onnxruntime)", []),
+    ("cold rnncast forecast --horizon 10 --engine keras", ["--engine", "keras"]),
+    ("cold rnncast forecast --horizon 10 --mc-samples 200 (onnxruntime)", ["--mc-samples", "200"]),
+    ("cold rnncast forecast --horizon 10 --mc-samples 200 --engine keras", ["--mc-samples", "200", "--engine", "keras"]),
 ]
 
 if __name__ == "__main__":

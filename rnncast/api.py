@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from rnncast import __version__
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.data import TimeSeries, future_index, load_csv, past_index
 from rnncast.errors import DataError, UsageError
 from rnncast.forecast import MCOptions
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rnncast.data import TimeSeries
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -37,7 +41,9 @@ def train(
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
-            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``).
+            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``);
+            ``ensemble`` K above 1 trains K seeds of the model, or the best K candidates of "auto",
+            and forecasts their median (``rnncast.ensemble``).
         data_options: how to read the CSV.
         model_dir: where the model is saved (replaced atomically).
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
@@ -46,6 +52,7 @@ def train(
     Returns:
         The card of the saved model, with its validation metrics.
     """
+    from rnncast.data import TimeSeries
     from rnncast.distribute import writable_dir
     from rnncast.panel import Panel, fit_panel, load_data, panel_card
     from rnncast.training import fit
@@ -56,10 +63,17 @@ def train(
             "`--model auto` chooses on one series; for many, compare candidates with "
             "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
         )
+    if isinstance(series, Panel) and config.ensemble > 1:
+        raise UsageError("`--ensemble` is not available for global models of many series yet; train without it.")
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         if isinstance(series, Panel):
             fitted_panel = fit_panel(series, config, on_epoch)
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
+        if config.ensemble > 1:
+            from rnncast.ensemble import fit_ensemble
+
+            ensemble, selection = fit_ensemble(series, config, on_epoch)
+            return save(model_dir, ensemble.networks, _card(series, ensemble, data_options, selection, ensemble.summary))
         selection = None
         if config.model == "auto":
             from rnncast.evaluate import select_model
@@ -70,7 +84,10 @@ def train(
         return save(model_dir, fitted.network, card)
 
 
-def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None) -> ModelCard:
+def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,
+          ensemble: dict[str, Any] | None = None) -> ModelCard:
+    from rnncast.timeaxis import fixed_step_seconds
+
     frame = series.frame
     return ModelCard(
         config=fitted.config.to_dict(),
@@ -79,6 +96,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         targets=list(series.targets),
         time_column=series.time_column,
         freq=series.freq,
+        step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
         last_time=_time_to_json(frame.index[-1]),
         last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
         scaler=fitted.scaler.to_dict(),
@@ -94,7 +112,43 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         rnncast_version=__version__,
         uncertainty=fitted.uncertainty,
         preprocessing=fitted.preprocessing.to_dict(),
+        ensemble=ensemble,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecast:
+    """The forecast of one series before it becomes a DataFrame, so that the CLI can print it
+    without importing pandas."""
+
+    card: ModelCard
+    last_time: str | int
+    columns: dict[str, np.ndarray]
+
+    @property
+    def horizon(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        from rnncast.data import future_index
+
+        index = future_index(self.last_time, self.card.freq, self.horizon, self.card.time_column)
+        return pd.DataFrame(self.columns, index=index)
+
+    def time_labels(self) -> list[str | int]:
+        """The future time stamps as printed (ISO without the T) or the future integer steps."""
+        freq, last = self.card.freq, self.last_time
+        if not isinstance(freq, str):
+            step = freq or 1
+            return [int(last) + step * h for h in range(1, self.horizon + 1)]
+        labels = None
+        if self.card.step_seconds is not None:
+            from rnncast.timeaxis import future_labels
+
+            labels = future_labels(str(last), self.card.step_seconds, self.horizon)
+        return labels if labels is not None else [str(t) for t in self.frame().index.astype(str)]
 
 
 def forecast(
@@ -112,31 +166,47 @@ def forecast(
         horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
-        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one.
+        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one
+            (of each member of an ensemble, pooled).
         engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
         ids: for a global model of many series, the series to forecast (default: all).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
-        in the original units; for a global model, indexed by (id, time) in long format.
+        in the original units (an ensemble's: the median of its members' forecasts);
+        for a global model, indexed by (id, time) in long format.
         With ``mc``, each target's mean followed by its ``<target>_std``, ``<target>_lower``
         and ``<target>_upper``.
 
     Raises:
         UsageError: ``mc`` was asked of a model trained without dropout, or of a global model.
     """
-    from rnncast.forecast import rollout
+    result = predict(model_dir, horizon, data, mc, engine, ids)
+    return result.frame() if isinstance(result, Forecast) else result
+
+
+def predict(
+    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
+    horizon: int | None = None,
+    data: str | os.PathLike[str] | None = None,
+    mc: MCOptions | None = None,
+    engine: str = "auto",
+    ids: Sequence[str] | None = None,
+) -> Forecast | pd.DataFrame:
+    """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
+    only for a global model, for ``data``, and for calendar frequencies."""
+    from rnncast.ensemble import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
 
-    card, runner = load(model_dir, engine)
-    runner = _preprocessed(runner, card)
+    card, engines = load(model_dir, engine)
+    members = saved_members(card, engines)
     horizon = horizon or card.config["horizon"]
     if card.panel is not None:
         from rnncast.panel import forecast_panel
 
         if mc is not None:
             raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        return forecast_panel(card, runner.deterministic, horizon, data, ids)
+        return forecast_panel(card, members[0].engine.deterministic, horizon, data, ids)
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
@@ -147,31 +217,13 @@ def forecast(
         recent, last_time = _recent_rows(data, card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
-    index = future_index(last_time, card.freq, horizon, card.time_column)
     if mc is not None:
-        from rnncast.uncertainty import mc_forecast_frame
+        from rnncast.uncertainty import mc_forecast_columns
 
-        return mc_forecast_frame(runner, card, scaler, scaler.transform(recent), horizon, index, mc)
-    scaled = rollout(runner.deterministic, scaler.transform(recent)[None], horizon, target_index)[0]
+        return Forecast(card, last_time, mc_forecast_columns(members, card, scaler, scaler.transform(recent), horizon, mc))
+    scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
     values = scaler.inverse(scaled, target_index)
-    return pd.DataFrame(values, index=index, columns=card.targets)
-
-
-def _preprocessed(runner, card: ModelCard):
-    """The engine with the card's preprocessing around its predictors: they take and return scaled values."""
-    import dataclasses
-
-    from rnncast.preprocessing import Preprocessing
-
-    preprocessing = Preprocessing.from_dict(card.preprocessing)
-    targets = [card.columns.index(t) for t in card.targets]
-    outputs = targets if card.config["strategy"] == "direct" else list(range(len(card.columns)))
-    stochastic = runner.stochastic
-    return dataclasses.replace(
-        runner,
-        deterministic=preprocessing.wrap(runner.deterministic, outputs),
-        stochastic=None if stochastic is None else (lambda seed: preprocessing.wrap(stochastic(seed), outputs)),
-    )
+    return Forecast(card, last_time, {name: values[:, t] for t, name in enumerate(card.targets)})
 
 
 def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -180,6 +232,10 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     From ``data``, the last rows (a window, or three horizons if longer); without it, the
     window the model was saved with.
     """
+    import pandas as pd
+
+    from rnncast.data import load_csv, past_index
+
     card = load_card(model_dir)
     if card.panel is not None:
         raise UsageError("`--plot` is not available for global models of many series yet; forecast without it.")
@@ -192,6 +248,8 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
 
 
 def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> tuple[np.ndarray, Any]:
+    from rnncast.data import load_csv
+
     name = os.path.basename(os.fspath(data))
     series = load_csv(data, DataOptions.from_dict(card.data_options))
     missing = [c for c in card.columns if c not in series.columns]
@@ -208,4 +266,6 @@ def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> 
 
 
 def _time_to_json(value: Any) -> str | int:
+    import pandas as pd
+
     return value.isoformat() if isinstance(value, pd.Timestamp) else int(value)

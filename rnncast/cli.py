@@ -25,6 +25,9 @@ app = typer.Typer(
     help="Train recurrent and convolutional forecasters on a CSV of time series, and forecast from them.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: rich's help formatter (and the markdown parser it loads) would double the
+    # time of `rnncast --help`.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -132,7 +135,8 @@ def train(
     id_column: IdColumn = None,
     distribute: Annotated[Optional[str], _train_option("distribute", "--distribute", help="none, mirrored (every local GPU, or the CPU) or multi-worker (the cluster in TF_CONFIG; see docs/distributed.md).")] = None,
     preprocess: Annotated[Optional[str], _train_option("preprocess", "--preprocess", help="What the network learns: none (levels), difference, seasonal-difference, window-relative (each window minus its last value), seasonal-residual (the error of seasonal-naive, from the window minus its last value), or auto: the best on validation.")] = None,
-    fallback: Annotated[Optional[bool], typer.Option("--fallback/--no-fallback", help="Keep naive or seasonal-naive instead of the network when it forecasts the validation part better.", show_default="fallback")] = None,
+    fallback: Annotated[Optional[bool], typer.Option("--fallback/--no-fallback", help="Keep naive or seasonal-naive instead of the network when it forecasts the validation part better (single models).", show_default="fallback")] = None,
+    ensemble: Annotated[Optional[int], _train_option("ensemble", "--ensemble", help="Train K members and forecast their median: K seeds of --model (--seed, --seed+1, ...), or the best K of --model auto; MC error bars pool their samples.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait while another rnncast trains into the same --model-dir.")] = 60.0,
     output_format: Format = OutputFormat.table,
@@ -147,38 +151,42 @@ def train(
         "bidirectional": bidirectional, "seq2seq": seq2seq, "learning_rate": lr,
         "epochs": epochs, "batch_size": batch_size, "patience": patience, "loss": loss, "clipnorm": clipnorm,
         "season": season, "validation_fraction": validation_fraction, "seed": seed, "distribute": distribute, "preprocess": preprocess,
-        "fallback": fallback,
+        "fallback": fallback, "ensemble": ensemble,
     }
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
         delimiter=delimiter, encoding=encoding, id_column=id_column,
     )
+    from rnncast.ensemble import check_ensemble
     from rnncast.models import configure
 
     if config.model != "auto":
         configure(config, given=[k for k, v in given.items() if v is not None])
+    check_ensemble(config)
     from rnncast.api import train as train_model
 
     with _epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
         card = train_model(data, config, data_options=options, model_dir=model_dir, on_epoch=on_epoch, lock_timeout=lock_timeout)
     if not quiet:
         run = card.training
+        what = card.config["model"] if card.ensemble is None else _ensemble_fact(card.ensemble)
         _stderr_console().print(
-            f"Saved {card.config['model']} ({card.config['strategy']}, window {card.config['window']}, "
-            f"horizon {card.config['horizon']}) to {model_dir} after {run['epochs']} epoch(s)"
-            + (f", best {run['best_epoch']}" if run["epochs"] else "")
-            + f", {run['seconds']} s. Validation on {card.metrics['windows']} windows"
+            f"Saved {what} ({card.config['strategy']}, window {card.config['window']}, "
+            f"horizon {card.config['horizon']}) to {model_dir} after {_training_fact(run)}. "
+            f"Validation{' of the median' if card.ensemble else ''} on {card.metrics['windows']} windows"
             + (f" of {card.source['series']} series (the mean over series last):" if card.panel else ":"),
             markup=False, soft_wrap=True,
         )
+        if card.ensemble is not None:
+            _stderr_console().print(f"members' validation MAE: {_spread_fact(card)}.", markup=False, soft_wrap=True)
         if "distribute" in run and not run["distribute"]["chief"]:
             _stderr_console().print("This worker is not the chief: its copy of the model was not kept.", markup=False)
         if "selection" in card.metrics:
             selection = card.metrics["selection"]
             scores = ", ".join(f"{_candidate(row['model'], row['preprocess'])} {row['mase']:.3g}" for row in selection["scores"])
-            chosen = _candidate(selection["chosen"], selection["preprocess"])
-            _stderr_console().print(f"auto chose {chosen} ({selection['fits']} fits); backtest MASE on validation: {scores}.",
+            chose = f"the best {len(card.ensemble['members'])}" if card.ensemble else _candidate(selection["chosen"], selection["preprocess"])
+            _stderr_console().print(f"auto chose {chose} ({selection['fits']} fits); backtest MASE on validation: {scores}.",
                                     markup=False, soft_wrap=True)
         if "preprocessing" in card.metrics:
             _stderr_console().print(f"preprocessing: {_preprocessing_fact(card.config, card.metrics['preprocessing'])}.", markup=False, soft_wrap=True)
@@ -241,16 +249,17 @@ def forecast(
     from rnncast.forecast import MCOptions
 
     mc = MCOptions(mc_samples, interval, calibrate, seed) if mc_samples is not None else None
-    from rnncast.api import forecast as forecast_frame
+    from rnncast.api import Forecast, predict
     from rnncast.render import forecast_text
 
-    frame = forecast_frame(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
+    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
 
+        frame = result.frame() if isinstance(result, Forecast) else result
         write_plot(plot, recent_history(model_dir, data), frame, interval if mc else None)
-    _emit(forecast_text(frame, output_format), output)
+    _emit(forecast_text(result, output_format), output)
 
 
 @app.command()
@@ -294,7 +303,7 @@ def models(output_format: Format = OutputFormat.table) -> None:
 def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = OutputFormat.table) -> None:
     """Describe a saved model: data, columns, window, horizon, metrics."""
     from rnncast.render import records_text
-    from rnncast.store import load_card
+    from rnncast.store import load_card, network_files
 
     card = load_card(model_dir)
     if output_format is OutputFormat.json:
@@ -316,7 +325,7 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
         "season": config["season"] or "(none)",
         "preprocessing": _preprocessing_fact(config, card.metrics.get("preprocessing")),
         "trained on": f"{card.source['path']} ({card.source['rows']} rows, {card.source['start']} .. {card.source['end']})",
-        "training": f"{card.training['epochs']} epochs (best {card.training['best_epoch']}), {card.training['seconds']} s",
+        "training": _training_fact(card.training),
         "created": f"{card.created} by rnncast {card.rnncast_version}",
     }
     for target, errors in card.metrics["model"].items():
@@ -328,8 +337,15 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
         )
     if "fallback" in card.metrics:
         facts["fallback"] = _fallback_fact(card.metrics["fallback"])
+    if card.ensemble is not None:
+        facts["ensemble"] = f"{_ensemble_fact(card.ensemble)}; the validation above is of their median"
+        for i, member in enumerate(card.ensemble["members"], start=1):
+            errors = ", ".join(f"{t} {e['mae']:.4g}" for t, e in member["metrics"]["model"].items())
+            # A baseline has nothing to train, so its seed means nothing.
+            seed = f", seed {member['seed']}" if member["training"]["epochs"] else ""
+            facts[f"member {i}"] = f"{member['model']}{seed}, validation MAE {errors}"
     facts["error bars"] = _uncertainty_fact(card.uncertainty)
-    facts["forecast engine"] = _engine_fact(card.files)
+    facts["forecast engine"] = _engine_fact(network_files(card))
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
 
 
@@ -341,6 +357,7 @@ Layers = Annotated[Optional[int], _train_option("layers", "--layers", help="Stac
 Epochs = Annotated[Optional[int], _train_option("epochs", "--epochs", help="Most epochs per fit; early stopping usually ends sooner.")]
 Season = Annotated[Optional[int], _train_option("season", "--season", help="Seasonal period in steps, for seasonal-naive and MASE (auto: from the frequency).")]
 Seed = Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible fits on CPU.")]
+Ensemble = Annotated[Optional[int], _train_option("ensemble", "--ensemble", help="Fit K seeds of each trained model asked for and score their median (naive and seasonal-naive stay single).")]
 Folds = Annotated[int, typer.Option("--folds", help="Forecast origins on the tail of the data.")]
 Stride = Annotated[Optional[int], typer.Option("--stride", help="Steps between origins.", show_default="the horizon")]
 Retrain = Annotated[bool, typer.Option("--retrain", help="Refit at every origin instead of once before the first.")]
@@ -406,6 +423,7 @@ def evaluate(
     epochs: Epochs = None,
     season: Season = None,
     seed: Seed = None,
+    ensemble: Ensemble = None,
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
@@ -420,7 +438,7 @@ def evaluate(
     if model and model_dir is not None:
         raise UsageError("pass either --model or --model-dir, not both.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
-             "epochs": epochs, "season": season, "seed": seed}
+             "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
     base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
     if not model:
         from rnncast.evaluate import saved_settings
@@ -452,6 +470,7 @@ def compare(
     epochs: Epochs = None,
     season: Season = None,
     seed: Seed = None,
+    ensemble: Ensemble = None,
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
@@ -467,7 +486,7 @@ def compare(
     if not names:
         raise UsageError(f"`--models` must name at least one model, separated by commas. Received: {models!r}.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
-             "epochs": epochs, "season": season, "seed": seed}
+             "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
     config, backtest_options = _backtest_settings(given, folds, stride, retrain, mc_samples=mc_samples)
     options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
     from rnncast.evaluate import backtest
@@ -479,11 +498,34 @@ def compare(
     _emit(_report_text(report, "compare", report.leaderboard(), output_format), output)
 
 
-def _engine_fact(files: dict[str, str]) -> str:
-    if "onnx" not in files:
-        return f"Keras (TensorFlow): the ONNX export failed: {files.get('onnx_error', 'not attempted')}"
-    with_mc = " and MC Dropout" if "onnx_mc" in files else ""
+def _engine_fact(networks: list[dict[str, str]]) -> str:
+    for files in networks:
+        if "onnx" not in files:
+            return f"Keras (TensorFlow): the ONNX export failed: {files.get('onnx_error', 'not attempted')}"
+    with_mc = " and MC Dropout" if any("onnx_mc" in files for files in networks) else ""
     return f"onnxruntime for point forecasts{with_mc} (export checked against Keras); --engine keras to use TensorFlow"
+
+
+def _training_fact(run: dict[str, Any]) -> str:
+    if "members" in run:
+        return f"{run['epochs']} epoch(s) over {run['members']} members, {run['seconds']} s"
+    return f"{run['epochs']} epoch(s)" + (f", best {run['best_epoch']}" if run["epochs"] else "") + f", {run['seconds']} s"
+
+
+def _ensemble_fact(ensemble: dict[str, Any]) -> str:
+    members = ensemble["members"]
+    if ensemble["kind"] == "seeds":
+        return f"the median of {len(members)} {members[0]['model']} seeds"
+    return f"the median of the best {len(members)} of auto: {', '.join(m['model'] for m in members)}"
+
+
+def _spread_fact(card) -> str:
+    """Per target, the range of the members' validation MAE beside their median's."""
+    facts = []
+    for target, errors in card.metrics["model"].items():
+        maes = [member["metrics"]["model"][target]["mae"] for member in card.ensemble["members"]]
+        facts.append(f"{target} {min(maes):.4g}..{max(maes):.4g} (their median forecast {errors['mae']:.4g})")
+    return "; ".join(facts)
 
 
 def _preprocessing_fact(config: dict[str, Any], selection: dict[str, Any] | None) -> str:

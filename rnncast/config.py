@@ -85,6 +85,8 @@ class TrainConfig:
     # Keep naive or seasonal-naive instead of the network when it forecasts the validation part
     # better (training.fit); backtests of a named model turn it off, so they measure that model.
     fallback: bool = True
+    # Members of an ensemble forecasting their median (rnncast.ensemble); 1 is a single model.
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         _require(self.strategy in STRATEGIES, "strategy", f"one of {', '.join(STRATEGIES)}", self.strategy)
@@ -107,6 +109,7 @@ class TrainConfig:
         _require(self.season is None or self.season >= 1, "season", "at least 1", self.season)
         _require(self.distribute in DISTRIBUTE, "distribute", f"one of {', '.join(DISTRIBUTE)}", self.distribute)
         _require(self.preprocess in PREPROCESS_CHOICES, "preprocess", f"one of {', '.join(PREPROCESS_CHOICES)}", self.preprocess)
+        _require(self.ensemble >= 1, "ensemble", "at least 1 (1 is a single model)", self.ensemble)
 
     @property
     def output_steps(self) -> int:

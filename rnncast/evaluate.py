@@ -83,26 +83,26 @@ Fitter = Callable[[TimeSeries], Forecaster]
 
 
 def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
-    """Fit ``config.model`` with ``training.fit`` and forecast with its network; with ``mc_samples``
+    """Fit ``config.model`` with ``training.fit`` (``config.ensemble`` seeds of it with
+    ``ensemble.fit_ensemble``) and forecast with its network (their median); with ``mc_samples``
     and a network with dropout, also MC-Dropout samples for interval coverage and width."""
 
     def fit_on(series: TimeSeries) -> Forecaster:
-        from rnncast.forecast import has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
+        from rnncast.ensemble import fit_ensemble, fitted_member, median_forecast, pooled_paths
         from rnncast.training import fit
 
-        fitted = fit(series, config)
-        outputs = list(fitted.shape.outputs)
-        predict = fitted.preprocessing.wrap(keras_predictor(fitted.network), outputs)
-        sampling = mc_samples is not None and has_dropout(fitted.network)
+        fitted = fit_ensemble(series, config)[0] if config.ensemble > 1 else fit(series, config)
+        members = fitted.runners() if config.ensemble > 1 else [fitted_member(fitted)]
+        sampling = mc_samples is not None and any(m.engine.stochastic is not None for m in members)
+        target_index = fitted.target_index
 
         def forecast(histories: list[np.ndarray]) -> Forecast:
             windows = fitted.scaler.transform(np.stack([history[-fitted.config.window :] for history in histories]))
-            point = fitted.scaler.inverse(rollout(predict, windows, config.horizon, fitted.target_index), fitted.target_index)
+            point = fitted.scaler.inverse(median_forecast(members, windows, config.horizon, target_index), target_index)
             if not sampling:
                 return Forecast(point)
-            stochastic = fitted.preprocessing.wrap(stochastic_predictor(fitted.network, config.seed), outputs)
-            paths = mc_rollout(stochastic, windows, config.horizon, fitted.target_index, mc_samples)
-            return Forecast(point, fitted.scaler.inverse(paths, fitted.target_index).transpose(1, 0, 2, 3))
+            paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed)
+            return Forecast(point, fitted.scaler.inverse(paths, target_index).transpose(1, 0, 2, 3))
 
         return forecast
 
@@ -355,13 +355,14 @@ def backtest(
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         models: zoo names; the baselines naive, seasonal-naive and linear are always added.
-        config: settings shared by every model (the model name in it is ignored).
+        config: settings shared by every model (the model name in it is ignored); ``ensemble``
+            applies to the trained models asked for, the others being single models.
         options: folds, stride and whether to refit at each origin.
         data_options: how to read the CSV.
         on_fit: called as ``on_fit(model, done, total)`` before each model is backtested.
 
     Raises:
-        UsageError: an unknown model name.
+        UsageError: an unknown model name, or an ensemble of models with nothing to train.
         DataError: too few rows for the folds, window and horizon.
     """
     unknown = [name for name in models if name not in ZOO]
@@ -369,8 +370,17 @@ def backtest(
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
     from rnncast.panel import Panel, load_data
 
+    # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
+    ensembles = [name for name in models if ZOO[name].trainable]
+    if config.ensemble > 1 and not ensembles:
+        raise UsageError(
+            f"`--ensemble {config.ensemble}` fits seeds of the models asked for, and {', '.join(models)} "
+            f"{'has' if len(models) == 1 else 'have'} nothing to train (every seed forecasts the same); add a trained model such as gru."
+        )
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
     if isinstance(series, Panel):
+        if config.ensemble > 1:
+            raise UsageError("`--ensemble` is not available for global models of many series yet; backtest without it.")
         from rnncast.panel_evaluate import backtest_panel
 
         return backtest_panel(series, models, config, options, on_fit)
@@ -383,7 +393,7 @@ def backtest(
     if season is None and "seasonal-naive" in names:
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
-    configs = [_model_config(config, name) for name in names]
+    configs = [_model_config(config if name in ensembles else dataclasses.replace(config, ensemble=1), name) for name in names]
     _check_length(series, configs, options, origins)
 
     values = series.frame.to_numpy(dtype=np.float64)
@@ -455,13 +465,25 @@ def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions 
         card = load_card(model_dir)
     except ModelFileError as error:
         raise ModelFileError(f"{error} To backtest a zoo model instead, pass --model NAME.") from None
+    if card.ensemble is not None and card.ensemble["kind"] == "top-k":
+        names = ",".join(member["model"] for member in card.ensemble["members"])
+        raise UsageError(
+            f"{model_dir}: is an ensemble of the best {len(card.ensemble['members'])} models of --model auto, "
+            f"which a backtest does not refit; compare them with `rnncast compare DATA.csv --models {names}`."
+        )
     given = {k: v for k, v in dataclasses.asdict(data_options).items() if v and k != "encoding"}
     return TrainConfig.from_dict(card.config), dataclasses.replace(DataOptions.from_dict(card.data_options), **given)
 
 
 def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str, Any]]:
+    """The best of ``rank_models``: its config and the summary for the model card."""
+    ranked, summary = rank_models(series, config, candidates)
+    return ranked[0], summary
+
+
+def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[list[TrainConfig], dict[str, Any]]:
     """Backtest ``candidates`` (default ``AUTO_CANDIDATES``) and the baselines on the validation
-    tail of ``series`` and pick the lowest mean MASE.
+    tail of ``series`` and rank them by mean MASE.
 
     The origins tile the validation part (``config.validation_fraction`` of the rows) every
     ``horizon`` steps; every candidate is fitted once on the rows before it. Trainable candidates
@@ -470,7 +492,7 @@ def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[s
     fit per trainable candidate plus ``AUTO_PREPROCESSING - 1`` per varied one (six fits by default).
 
     Returns:
-        The winner's config (window and season resolved) and a summary for the model card.
+        The configs (window and season resolved), best first, and a summary for the model card.
     """
     from rnncast.training import rank_preprocessing, resolve_config
 
@@ -512,7 +534,7 @@ def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[s
             for r in results
         ],
     }
-    return dataclasses.replace(best.config, fallback=config.fallback), _json_safe(summary)
+    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], _json_safe(summary)
 
 
 def _ratio(value: float, reference: float) -> float:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rnncast.api import Forecast
+
 
 class OutputFormat(str, enum.Enum):
     csv = "csv"
@@ -20,28 +22,40 @@ class OutputFormat(str, enum.Enum):
     table = "table"
 
 
-def forecast_text(frame: "pd.DataFrame", output_format: OutputFormat) -> str:
-    """A forecast frame (time index, one column per target) as CSV, JSON or a table; a frame of
-    many series is indexed by (id, time) and comes out in long format.
+def forecast_text(forecast: "Forecast | pd.DataFrame", output_format: OutputFormat) -> str:
+    """A forecast (time index, one column per target) as CSV, JSON or a table; a frame of many
+    series is indexed by (id, time) and comes out in long format. A ``Forecast`` of one series
+    is printed without importing pandas.
 
     JSON shape: ``{"time_column": str, "targets": [str], "forecast": [{time_column: str|int, target: float}]}``,
     with ``"id_column": str`` first and the id in each row for many series.
     """
+    from rnncast.api import Forecast
+
+    if isinstance(forecast, Forecast):
+        index_names = [forecast.card.time_column or "step"]
+        labels = [[label] for label in forecast.time_labels()]
+        columns = {name: values.tolist() for name, values in forecast.columns.items()}
+    else:
+        index = forecast.index
+        index_names = list(index.names)
+        levels = [list(index.get_level_values(level)) for level in range(index.nlevels - 1)]
+        labels = [list(row) for row in zip(*levels, _index_values(index.get_level_values(-1)))]
+        columns = {name: forecast[name].tolist() for name in forecast.columns}
+    names = [*index_names, *columns]
+    rows = [[*label, *values] for label, values in zip(labels, zip(*columns.values()))]
     if output_format is OutputFormat.csv:
-        return frame.to_csv()
-    table = frame.reset_index()
-    time_column = frame.index.names[-1]
-    table[time_column] = _index_values(frame.index.get_level_values(-1))
+        return _csv_text(names, rows)
     if output_format is OutputFormat.json:
-        ids = {"id_column": frame.index.names[0]} if frame.index.nlevels > 1 else {}
+        ids = {"id_column": index_names[0]} if len(index_names) > 1 else {}
         document = {
             **ids,
-            "time_column": time_column,
-            "targets": list(frame.columns),
-            "forecast": table.to_dict(orient="records"),
+            "time_column": index_names[-1],
+            "targets": list(columns),
+            "forecast": [dict(zip(names, row)) for row in rows],
         }
         return json.dumps(document, indent=2) + "\n"
-    return rich_table_text(list(table.columns), table.itertuples(index=False))
+    return rich_table_text(names, rows)
 
 
 def _index_values(index: "pd.Index") -> list[Any]:
@@ -55,13 +69,18 @@ def records_text(rows: list[dict[str, Any]], output_format: OutputFormat) -> str
     if output_format is OutputFormat.json:
         return json.dumps(rows, indent=2) + "\n"
     columns = list(rows[0]) if rows else []
+    values = [[row[c] for c in columns] for row in rows]
     if output_format is OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
-    return rich_table_text(columns, ([row[c] for c in columns] for row in rows))
+        return _csv_text(columns, values)
+    return rich_table_text(columns, values)
+
+
+def _csv_text(columns: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def rich_table_text(columns: list[str], rows) -> str:

@@ -3,6 +3,7 @@
 The card is written last and replaced atomically, so it is the commit point: network
 files carry their content hash in their names and are written before the card refers to
 them. A crash at any moment leaves the old card (and its files) or the new one, complete.
+An ensemble's card names every member's files the same way, in ``ensemble["members"][i]["files"]``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ class ModelCard:
     panel: dict[str, Any] | None = None
     # rnncast.preprocessing.Preprocessing, undone at forecast time; None for cards written before it.
     preprocessing: dict[str, Any] | None = None
+    # Seconds between rows when ``freq`` is a fixed duration, so that forecasts are time-stamped
+    # without pandas (``timeaxis``); None for calendar frequencies and cards written before it.
+    step_seconds: int | None = None
+    # An ensemble (rnncast.ensemble): how members were chosen and, per member, its model, seed,
+    # config, preprocessing, validation metrics and network files; None for a single network.
+    ensemble: dict[str, Any] | None = None
 
 
 def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:
@@ -82,13 +89,24 @@ def training_lock(model_dir: str | os.PathLike[str], timeout: float) -> Iterator
         yield
 
 
+def network_files(card: ModelCard) -> list[dict[str, str]]:
+    """The files of each network the card names: its own, or each ensemble member's in order."""
+    return [card.files] if card.ensemble is None else [member["files"] for member in card.ensemble["members"]]
+
+
 def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCard:
     """Write ``network`` (as .keras and, where it converts, ONNX) and ``card`` into ``model_dir``
-    atomically; returns the card as written."""
+    atomically; returns the card as written. For an ensemble card, ``network`` is the list of
+    the members' networks, in the order of ``card.ensemble["members"]``."""
     directory = prepare_dir(model_dir)
-    digest = _write_hashed(directory, ".keras", network.save)
-    files = {"keras": _hashed_name(digest, ".keras"), "keras_sha256": digest, **_export_onnx(directory, network)}
-    card = dataclasses.replace(card, files=files)
+    if card.ensemble is None:
+        card = dataclasses.replace(card, files=_write_network(directory, network))
+    else:
+        members = [
+            {**member, "files": _write_network(directory, member_network)}
+            for member, member_network in zip(card.ensemble["members"], network, strict=True)
+        ]
+        card = dataclasses.replace(card, ensemble={**card.ensemble, "members": members})
     with hold(directory / FILES_LOCK, exclusive=True, timeout=FILES_LOCK_TIMEOUT, purpose="reading or saving a model"):
         _write_card(directory, card)
         _remove_unreferenced(directory, card)
@@ -96,19 +114,32 @@ def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCa
 
 
 def load(model_dir: str | os.PathLike[str], engine: str = "auto"):
-    """The card of a saved model and an ``Engine`` to run its network (ONNX where exported,
-    unless ``engine`` says otherwise), read consistently even while a save runs."""
+    """The card of a saved model and an ``Engine`` per network it names (one, or one per ensemble
+    member), ONNX where exported unless ``engine`` says otherwise, read consistently even while a
+    save runs."""
     from rnncast.engines import choose, keras_engine, onnx_engine
 
     card = load_card(model_dir)
     with hold(Path(model_dir) / FILES_LOCK, exclusive=False, timeout=FILES_LOCK_TIMEOUT, purpose="saving a model there"):
         card = load_card(model_dir)
         # Every file the card names is checked, used or not: a damaged model is refused as a whole.
-        contents = {key: _verified_bytes(model_dir, card, key) for key in NETWORK_FILES if key in card.files}
-        _refuse_code_layers(Path(model_dir) / card.files["keras"], contents["keras"])
-        if choose(engine, "onnx" in contents) == "keras":
-            return card, keras_engine(load_network(model_dir, card))
-        return card, onnx_engine(contents["onnx"], contents.get("onnx_mc"))
+        contents = []
+        for files in network_files(card):
+            content = {key: _verified_bytes(model_dir, files, key) for key in NETWORK_FILES if key in files}
+            _refuse_code_layers(Path(model_dir) / files["keras"], content["keras"])
+            contents.append(content)
+        return card, [
+            keras_engine(_load_keras(model_dir, files))
+            if choose(engine, "onnx" in content) == "keras"
+            else onnx_engine(content["onnx"], content.get("onnx_mc"))
+            for files, content in zip(network_files(card), contents)
+        ]
+
+
+def _write_network(directory: Path, network) -> dict[str, str]:
+    """Write the network's .keras file and ONNX exports under hashed names; returns their names and hashes."""
+    digest = _write_hashed(directory, ".keras", network.save)
+    return {"keras": _hashed_name(digest, ".keras"), "keras_sha256": digest, **_export_onnx(directory, network)}
 
 
 def _export_onnx(directory: Path, network) -> dict[str, str]:
@@ -180,7 +211,7 @@ def _write_card(directory: Path, card: ModelCard) -> None:
 
 def _remove_unreferenced(directory: Path, card: ModelCard) -> None:
     """Delete older network files, and temporary files a killed save left behind."""
-    keep = set(card.files.values())
+    keep = {name for files in network_files(card) for name in files.values()}
     for path in directory.iterdir():
         if (path.name.startswith("model-") and path.name not in keep) or path.name.startswith(".tmp-"):
             path.unlink(missing_ok=True)
@@ -238,12 +269,16 @@ def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
 
 def load_network(model_dir: str | os.PathLike[str], card: ModelCard):
     """Load the Keras network a card names, after checking its hash, in Keras safe mode."""
+    return _load_keras(model_dir, card.files)
+
+
+def _load_keras(model_dir: str | os.PathLike[str], files: dict[str, str]):
     from rnncast._keras import import_keras
 
     import rnncast.layers  # noqa: F401  (registers the zoo's custom layers for deserialisation)
 
-    path = Path(model_dir) / card.files.get("keras", "")
-    _verified_bytes(model_dir, card, "keras")
+    path = Path(model_dir) / files.get("keras", "")
+    _verified_bytes(model_dir, files, "keras")
     keras = import_keras()
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -264,12 +299,12 @@ def _refuse_code_layers(path: Path, archive: bytes) -> None:
         raise ModelFileError(f"{path}: cannot be loaded safely (it contains a Lambda layer, which runs arbitrary code).")
 
 
-def _verified_bytes(model_dir: str | os.PathLike[str], card: ModelCard, key: str) -> bytes:
-    """The contents of the file the card names under ``key``, if its hash matches the card's."""
-    path = Path(model_dir) / card.files.get(key, "")
+def _verified_bytes(model_dir: str | os.PathLike[str], files: dict[str, str], key: str) -> bytes:
+    """The contents of the file the card names under ``key`` in ``files``, if its hash matches the card's."""
+    path = Path(model_dir) / files.get(key, "")
     if not path.is_file():
         raise ModelFileError(f"{model_dir}: the network file {path.name!r} named by the card is missing; train again.")
     content = path.read_bytes()
-    if hashlib.sha256(content).hexdigest() != card.files.get(f"{key}_sha256"):
+    if hashlib.sha256(content).hexdigest() != files.get(f"{key}_sha256"):
         raise ModelFileError(f"{path}: the file does not match the hash in the card (modified or damaged); train again.")
     return content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import time
@@ -20,6 +21,8 @@ from rnncast.models import SEQUENCE_LAYER, NetworkShape, build_model, configure,
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 
 MAX_VALIDATION_ORIGINS = 1000
+
+log = logging.getLogger("rnncast")
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
@@ -245,6 +248,8 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
     """
     if config.distribute != "none":
         train, validation = distribute.shard_by_data(train), distribute.shard_by_data(validation)
+    if _gpu_available() and (warning := generic_kernel_warning(keras, network)):
+        log.warning(warning)
     losses = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber()}
     trainee, metrics, monitor = network, [], "val_loss"
     if config.seq2seq:
@@ -291,6 +296,28 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
     if config.distribute != "none":
         summary["distribute"] = distribute.describe(config.distribute, network)
     return summary
+
+
+def _gpu_available() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def generic_kernel_warning(keras, network) -> str | None:
+    """Why the network's GRU/LSTM layers cannot use the GPU's cuDNN kernel, if an option forces
+    Keras's generic one: recurrent dropout, which MC Dropout does not need (``--dropout`` suffices)."""
+    recurrent = (keras.layers.GRU, keras.layers.LSTM)
+    slow = [
+        layer.name for layer in network.layers
+        if isinstance(inner := getattr(layer, "forward_layer", layer), recurrent) and inner.recurrent_dropout
+    ]
+    if not slow:
+        return None
+    return (
+        f"--recurrent-dropout keeps {', '.join(slow)} off the GPU's cuDNN kernel, several times slower; "
+        "MC-Dropout error bars work with --dropout alone, which keeps it."
+    )
 
 
 def _last_step(keras, loss: str):

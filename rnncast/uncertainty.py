@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -21,12 +21,9 @@ from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
 from rnncast.forecast import MCOptions, Predictor, mc_rollout, stochastic_predictor
 from rnncast.preprocessing import Standardizer
-from rnncast.training import origins
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from rnncast.engines import Engine
+    from rnncast.ensemble import Member
     from rnncast.store import ModelCard
 
 LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -123,6 +120,9 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
         values: the same rows in original units.
         wrap: turns the network's stochastic predictor into one over scaled windows (preprocessing).
     """
+    # Imported here: training pulls in pandas, which the forecast side of this module avoids.
+    from rnncast.training import origins
+
     starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS)
     windows = scaled[starts[:, None] + np.arange(window)]
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
@@ -131,14 +131,16 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
     return fit_calibration(paths, actual)
 
 
-def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
-                      index: "pd.Index", mc: MCOptions) -> "pd.DataFrame":
-    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window.
+def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
+                        mc: MCOptions) -> dict[str, np.ndarray]:
+    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window, from the samples
+    of every member pooled (``ensemble.pooled_paths``; a single model is one member): per target,
+    its mean, then ``<target>_std``, ``_lower`` and ``_upper``.
 
     Raises:
         UsageError: the model was trained without dropout, so the passes would all be equal.
     """
-    import pandas as pd
+    from rnncast.ensemble import pooled_paths
 
     if "fallback" in card.metrics:
         raise UsageError(
@@ -146,15 +148,14 @@ def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer,
             f"the trained {card.metrics['fallback']['network']['model']}, which forecast the validation part worse (see `rnncast info`); "
             "retrain with --no-fallback to keep the network, or forecast without --mc-samples."
         )
-    if card.uncertainty is None or engine.stochastic is None:
+    if card.uncertainty is None or all(m.engine.stochastic is None for m in members):
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "
             f"(trained with --dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
             f"retrain a recurrent model with --dropout {TrainConfig.dropout} (the default), or forecast without --mc-samples."
         )
     target_index = [card.columns.index(t) for t in card.targets]
-    predict = engine.stochastic(mc.seed)
-    paths = scaler.inverse(mc_rollout(predict, recent[None], horizon, target_index, mc.samples)[0], target_index)
+    paths = scaler.inverse(pooled_paths(members, recent[None], horizon, target_index, mc.samples, mc.seed)[0], target_index)
     factors = Calibration.from_dict(card.uncertainty).factor(mc.interval, horizon) if mc.calibrate else None
     stats = summarize(paths, mc.interval, factors)
     columns = {}
@@ -162,4 +163,4 @@ def mc_forecast_frame(engine: "Engine", card: "ModelCard", scaler: Standardizer,
         columns[name] = stats["mean"][:, t]
         for key in ("std", "lower", "upper"):
             columns[f"{name}_{key}"] = stats[key][:, t]
-    return pd.DataFrame(columns, index=index)
+    return columns

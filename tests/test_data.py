@@ -9,6 +9,7 @@ import pytest
 from rnncast.config import DataOptions
 from rnncast.data import future_index, infer_season, load_csv
 from rnncast.errors import DataError, ExitStatus, UsageError
+from rnncast.timeaxis import fixed_step_seconds, future_labels
 
 from conftest import TINY, seasonal_frame
 
@@ -193,3 +194,25 @@ def test_changing_utc_offsets_parse_as_utc(write_csv):
 def test_time_column_with_a_bad_value_is_reported_not_ignored(cli, write_csv):
     result = cli("train", write_csv("date,y\n2020-01-01,1\nQ2,2\n"), *TINY)
     assert result.code == ExitStatus.BAD_DATA and "(first: 'Q2' at line 3)" in result.err
+
+
+@pytest.mark.parametrize(
+    ("last", "freq", "horizon"),
+    [
+        ("2024-12-30T00:00:00", "D", 3),
+        ("2024-12-31T22:00:00", "h", 4),
+        ("2024-12-31T23:00:00", "h", 1),  # one label, at midnight: pandas prints the date alone
+        ("2024-03-30T23:45:00", "15min", 6),
+        ("2024-12-29T00:00:00", "W-SUN", 2),
+        ("2024-03-31T00:00:00+00:00", "h", 3),
+        ("2024-03-31T00:00:00+00:00", "D", 2),
+    ],
+)
+def test_fixed_step_labels_match_pandas(last, freq, horizon):
+    labels = future_labels(last, fixed_step_seconds(freq), horizon)
+    assert labels == list(future_index(last, freq, horizon, "t").astype(str))
+
+
+def test_calendar_frequencies_and_other_offsets_are_left_to_pandas():
+    assert fixed_step_seconds("MS") is None and fixed_step_seconds("B") is None
+    assert future_labels("2024-01-01T00:00:00-05:00", 3600, 2) is None

@@ -90,11 +90,11 @@ def test_model_without_export_falls_back_to_keras(cli, exported, tmp_path):
     assert "the ONNX export failed: unsupported op" in cli("info", "-d", copy).out
 
 
-def test_forecast_process_does_not_import_tensorflow(exported, tmp_path):
+def test_forecast_process_imports_neither_tensorflow_nor_pandas(exported, tmp_path):
     probe = (
         "import sys\nfrom rnncast.cli import run\n"
         f"code = run(['forecast', '-d', {str(exported)!r}, '--mc-samples', '20', '-q'])\n"
-        "print(int(code), sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules), file=sys.stderr)\n"
+        "print(int(code), sorted(m for m in ('tensorflow', 'keras', 'tf2onnx', 'pandas') if m in sys.modules), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -98,7 +98,7 @@ def test_internal_errors_exit_1_without_traceback(cli, two_models, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(rnncast.api, "forecast", broken)
+    monkeypatch.setattr(rnncast.api, "predict", broken)
     result = cli("forecast", "-d", two_models[1])
     assert result.code == ExitStatus.FAILURE
     assert result.err == "rnncast: error: internal error (RuntimeError: boom); rerun with --verbose for details and report it.\n"
@@ -151,6 +151,10 @@ def test_kill_during_saves_leaves_one_complete_model(cli, two_models, tmp_path):
         process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(target), str(model_a), str(model_b)],
                                    env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
         assert process.stdout.readline().strip() == "ready"
+        # Kill only once a first model is committed: before that, "no model" is the right answer.
+        deadline = time.monotonic() + 120
+        while not (target / CARD_NAME).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(rng.uniform(0.2, 1.5))
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -148,3 +148,23 @@ def test_options_that_do_not_apply_to_the_model_are_usage_errors(cli, daily_csv,
     assert (result.code, result.out) == (2, "")
     assert result.err == f"rnncast: error: {message}\n"
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "slow"),
+    [
+        ({"model": "gru", "recurrent_dropout": 0.2}, "gru_0, gru_1"),
+        ({"model": "lstm", "layers": 1, "recurrent_dropout": 0.2, "bidirectional": True}, "bidirectional_0"),
+        ({"model": "gru", "dropout": 0.2}, None),
+        ({"model": "simple-rnn", "recurrent_dropout": 0.2}, None),  # no cuDNN kernel to lose
+    ],
+)
+def test_recurrent_dropout_on_cudnn_layers_is_named_in_the_gpu_warning(options, slow):
+    import keras
+
+    from rnncast.models import build_model
+    from rnncast.training import generic_kernel_warning
+
+    network = build_model(NetworkShape(8, 1, 3, (0,)), TrainConfig(units=4, window=8, horizon=3, **options))
+    warning = generic_kernel_warning(keras, network)
+    assert (warning is None) if slow is None else f"--recurrent-dropout keeps {slow} off the GPU's cuDNN kernel" in warning

@@ -1,0 +1,246 @@
+"""Ensembles: several networks trained on the same series that forecast as one (``--ensemble K``).
+
+The members are K seeds of one model or, with ``--model auto``, the K best candidates of the
+selection. The point forecast is the per-step median of the members' forecasts, which one member
+gone astray cannot drag away as it would a mean.
+
+MC-Dropout error bars pool the members' stochastic trajectories (``--mc-samples N`` from each), so
+the band holds each network's own uncertainty and the members' disagreement. A member without
+dropout contributes its deterministic path N times: leaving it out would centre the band away
+from a forecast it is part of, and the band stays honest because the calibration (split-conformal,
+per horizon step) is fitted on exactly these pooled samples of the ensemble's validation windows.
+With no member with dropout there is no spread to calibrate, and MC is refused as for one network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from rnncast.config import TrainConfig
+from rnncast.engines import Engine, keras_engine
+from rnncast.errors import UsageError
+from rnncast.forecast import mc_rollout, rollout
+from rnncast.models import get_spec
+from rnncast.preprocessing import Preprocessing, Standardizer
+
+if TYPE_CHECKING:
+    from rnncast.data import TimeSeries
+    from rnncast.store import ModelCard
+    from rnncast.training import EpochCallback, FittedModel
+
+COMBINE = "median"
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One network as a forecast runs it: the rows it sees, and predictors over scaled windows
+    with its preprocessing applied."""
+
+    window: int
+    engine: Engine
+
+
+def as_member(engine: Engine, preprocessing: Preprocessing, outputs: list[int], window: int) -> Member:
+    """The engine with ``preprocessing`` around its predictors, so that they take and return scaled values."""
+    stochastic = engine.stochastic
+    return Member(window, dataclasses.replace(
+        engine,
+        deterministic=preprocessing.wrap(engine.deterministic, outputs),
+        stochastic=None if stochastic is None else (lambda seed: preprocessing.wrap(stochastic(seed), outputs)),
+    ))
+
+
+def saved_members(card: "ModelCard", engines: list[Engine]) -> list[Member]:
+    """The members of a saved model, from its card and ``store.load``'s engines: one for a single network."""
+    specs = [(card.config, card.preprocessing)] if card.ensemble is None else [
+        (m["config"], m["preprocessing"]) for m in card.ensemble["members"]
+    ]
+    targets = [card.columns.index(t) for t in card.targets]
+    return [
+        as_member(engine, Preprocessing.from_dict(preprocessing), _outputs(config, targets, len(card.columns)), config["window"])
+        for (config, preprocessing), engine in zip(specs, engines, strict=True)
+    ]
+
+
+def fitted_member(fitted: "FittedModel") -> Member:
+    return as_member(keras_engine(fitted.network), fitted.preprocessing, list(fitted.shape.outputs), fitted.config.window)
+
+
+def _outputs(config: dict[str, Any], targets: list[int], n_columns: int) -> list[int]:
+    return targets if config["strategy"] == "direct" else list(range(n_columns))
+
+
+def member_forecasts(members: Sequence[Member], recent: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
+    """Each member's deterministic forecast from ``recent [n, rows, columns]`` (scaled, at least the
+    longest member window), as ``[members, n, horizon, targets]``."""
+    return np.stack([rollout(m.engine.deterministic, recent[:, -m.window :], horizon, target_index) for m in members])
+
+
+def median_forecast(members: Sequence[Member], recent: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
+    """The per-step median of the members' forecasts, ``[n, horizon, targets]`` (one member: its own forecast)."""
+    return np.median(member_forecasts(members, recent, horizon, target_index), axis=0)
+
+
+def pooled_paths(members: Sequence[Member], recent: np.ndarray, horizon: int, target_index: list[int], samples: int,
+                 seed: int | None) -> np.ndarray:
+    """``samples`` MC-Dropout trajectories from each member, pooled as ``[n, members * samples, horizon, targets]``;
+    member i draws its masks from ``seed + i``, and a member without dropout repeats its deterministic path."""
+    paths = []
+    for i, m in enumerate(members):
+        windows = recent[:, -m.window :]
+        if m.engine.stochastic is None:
+            path = rollout(m.engine.deterministic, windows, horizon, target_index)
+            paths.append(np.repeat(path[:, None], samples, axis=1))
+        else:
+            predict = m.engine.stochastic(None if seed is None else seed + i)
+            paths.append(mc_rollout(predict, windows, horizon, target_index, samples))
+    return np.concatenate(paths, axis=1)
+
+
+def member_seeds(seed: int | None, count: int) -> list[int]:
+    """Member i trains with ``seed + i``, so member 0 is the single model of that seed; without a
+    seed, a drawn one, kept in the card so that any member can be retrained."""
+    base = seed if seed is not None else secrets.randbelow(2**31 - count)
+    return [base + i for i in range(count)]
+
+
+def check_ensemble(config: TrainConfig) -> None:
+    """Refuse an ensemble that would be meaningless.
+
+    Raises:
+        UsageError: seeds of a baseline (which all forecast alike), or more members than ``--model auto`` has candidates.
+    """
+    if config.ensemble == 1:
+        return
+    if config.model == "auto":
+        from rnncast.evaluate import AUTO_CANDIDATES
+
+        if config.ensemble > len(AUTO_CANDIDATES):
+            raise UsageError(
+                f"`--ensemble` with --model auto takes the best K of the {len(AUTO_CANDIDATES)} candidates "
+                f"({', '.join(AUTO_CANDIDATES)}), so K must be at most {len(AUTO_CANDIDATES)}. Received: {config.ensemble}."
+            )
+    elif not get_spec(config.model).trainable:
+        raise UsageError(
+            f"`--ensemble {config.ensemble}` trains seeds of a model, and --model {config.model} has nothing to train "
+            "(every seed forecasts the same); use a trained model such as gru, or `rnncast train --model auto` for the best K models."
+        )
+
+
+@dataclasses.dataclass
+class FittedEnsemble:
+    """Trained members and what the ensemble as a whole scored on validation.
+
+    ``config`` is the first (best) member's, with the longest member window and ``ensemble`` K;
+    ``preprocessing`` is the first member's, each member's own being in ``summary``.
+    """
+
+    members: list["FittedModel"]
+    config: TrainConfig
+    scaler: Standardizer
+    target_index: list[int]
+    metrics: dict[str, Any]
+    history: dict[str, Any]
+    uncertainty: dict[str, Any] | None
+    summary: dict[str, Any]
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.members[0].preprocessing
+
+    @property
+    def networks(self) -> list[Any]:
+        return [m.network for m in self.members]
+
+    def runners(self) -> list[Member]:
+        return [fitted_member(m) for m in self.members]
+
+
+def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCallback | None" = None,
+                 ) -> tuple[FittedEnsemble, dict[str, Any] | None]:
+    """Train ``config.ensemble`` members and score their median on the validation tail.
+
+    Returns:
+        The ensemble, and for ``--model auto`` the selection summary for the model card.
+
+    Raises:
+        UsageError: a meaningless ensemble (see ``check_ensemble``).
+    """
+    from rnncast.evaluate import rank_models
+    from rnncast.training import fit
+
+    check_ensemble(config)
+    count = config.ensemble
+    selection = None
+    if config.model == "auto":
+        ranked, selection = rank_models(series, dataclasses.replace(config, ensemble=1))
+        configs = ranked[:count]
+    else:
+        configs = [config] * count
+    # Each member is the model it names: a baseline kept in place of a seed would not be a seed of it.
+    members = [
+        fit(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
+        for c, seed in zip(configs, member_seeds(config.seed, count))
+    ]
+    first = members[0]
+    longest = max(m.config.window for m in members)
+    metrics, uncertainty = _validate(series, members, longest)
+    # Each member's own run is in ``summary``; the card's training entry adds them up.
+    history = {
+        "members": count,
+        "epochs": sum(m.history["epochs"] for m in members),
+        "seconds": round(sum(m.history["seconds"] for m in members), 2),
+    }
+    summary = {
+        "combine": COMBINE,
+        "kind": "top-k" if config.model == "auto" else "seeds",
+        "members": [
+            {"model": m.config.model, "seed": m.config.seed, "config": m.config.to_dict(),
+             "preprocessing": m.preprocessing.to_dict(), "metrics": m.metrics, "training": m.history}
+            for m in members
+        ],
+    }
+    ensemble_config = dataclasses.replace(first.config, window=longest, ensemble=count)
+    fitted = FittedEnsemble(members, ensemble_config, first.scaler, first.target_index, metrics, history, uncertainty, summary)
+    return fitted, selection
+
+
+def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Validation errors of the median forecast, beside the naive baseline, on the windows each
+    member was scored on; and, when a member has dropout, the calibration of the pooled samples."""
+    from rnncast.evaluate import point_metrics, seasonal_scale
+    from rnncast.training import MAX_VALIDATION_ORIGINS, origins, validation_rows
+    from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration
+
+    config, scaler, target_index = members[0].config, members[0].scaler, members[0].target_index
+    values = series.frame.to_numpy(dtype=np.float64)
+    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
+    scaled = scaler.transform(values)
+    runners = [fitted_member(m) for m in members]
+    scale = seasonal_scale(values[:train_end, target_index], config.season)
+
+    def cut(limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Forecast origins on the validation tail, the same for every member whatever its window.
+        first_rows = train_end + origins(len(values) - train_end, 0, config.horizon, limit)
+        recent = scaled[first_rows[:, None] + np.arange(-longest, 0)]
+        actual = values[first_rows[:, None] + np.arange(config.horizon)][..., target_index]
+        return first_rows, recent, actual
+
+    first_rows, recent, actual = cut(MAX_VALIDATION_ORIGINS)
+    median = scaler.inverse(median_forecast(runners, recent, config.horizon, target_index), target_index)
+    naive = np.repeat(values[first_rows - 1][:, None, target_index], config.horizon, axis=1)
+    metrics = {
+        "windows": int(len(first_rows)),
+        "horizon": config.horizon,
+        "model": {t: point_metrics(median[..., i], actual[..., i], float(scale[i])) for i, t in enumerate(series.targets)},
+        "naive": {t: point_metrics(naive[..., i], actual[..., i], float(scale[i])) for i, t in enumerate(series.targets)},
+    }
+    if all(r.engine.stochastic is None for r in runners):
+        return metrics, None
+    _, recent, actual = cut(CALIBRATION_WINDOWS)
+    paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed)
+    return metrics, fit_calibration(scaler.inverse(paths, target_index), actual).to_dict()
