@@ -1,15 +1,25 @@
-"""rnncast against the statistical workhorses on synthetic series that mimic real difficulties.
+"""rnncast against the statistical workhorses on real public series and on synthetic ones that mimic real difficulties.
 
-Each series holds out its last ``horizon`` values; rnncast (``--model gru``, preprocessing auto),
+Each series holds out its last ``horizon`` values; rnncast (``rnncast train`` defaults: ``--model
+gru``, preprocessing auto, fallback to a better baseline; ``--model auto`` with ``--rnncast-model auto``),
 statsforecast's AutoARIMA, AutoETS and seasonal-naive forecast them from the rest. Printed: MASE
-per series (scaled by the in-sample seasonal-naive MAE), median MASE, the geometric mean of
-relative MASE vs seasonal-naive, and on how many series each method beats seasonal-naive.
+per series (scaled by the in-sample seasonal-naive MAE), and for the real, the synthetic and all
+series the median MASE, the geometric mean of relative MASE vs seasonal-naive, and on how many
+series each method beats seasonal-naive.
 
     pip install -e '.[bench]'
     python benchmarks/real_world.py                  # all series
     python benchmarks/real_world.py --only airline   # one series
 
-Series (seeded; see ``SERIES``):
+Real series, shipped offline by statsforecast and statsmodels (see ``REAL``):
+- air-passengers: monthly airline passengers 1949-1960 (statsforecast), 144 points.
+- co2: Mauna Loa CO2, weekly 1958-2001 averaged to months (statsmodels), 526 points.
+- elnino: monthly sea surface temperatures 1950-2010 (statsmodels), 732 points.
+- unemployment: US quarterly unemployment rate 1959-2009 (statsmodels macrodata), 203 points.
+- sunspots: yearly sunspot numbers 1700-2008 (statsmodels), 309 points.
+- nile: yearly Nile flow at Aswan 1871-1970 (statsmodels), 100 points.
+
+Synthetic series (seeded; see ``SYNTHETIC``):
 - airline: monthly, trend with multiplicative seasonality (season 12), 144 points.
 - shifts: daily, weekly season with two level shifts, 500 points.
 - halfhourly: demand-like, season 48 with a weekly modulation, 40 days.
@@ -68,8 +78,55 @@ def _walk(rng):
     return 100 + np.cumsum(0.1 + rng.standard_normal(500)) + 0.5 * rng.standard_normal(500)
 
 
+def _air_passengers():
+    from statsforecast.utils import AirPassengersDF
+
+    return AirPassengersDF["y"].to_numpy(), "1949-01-01"
+
+
+def _co2():
+    import statsmodels.api as sm
+
+    weekly = sm.datasets.co2.load_pandas().data["co2"]
+    return weekly.resample("MS").mean().interpolate().to_numpy(), "1958-03-01"
+
+
+def _elnino():
+    import statsmodels.api as sm
+
+    return sm.datasets.elnino.load_pandas().data.iloc[:, 1:].to_numpy().ravel(), "1950-01-01"
+
+
+def _unemployment():
+    import statsmodels.api as sm
+
+    return sm.datasets.macrodata.load_pandas().data["unemp"].to_numpy(), "1959-01-01"
+
+
+def _sunspots():
+    import statsmodels.api as sm
+
+    return sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(), "1700-01-01"
+
+
+def _nile():
+    import statsmodels.api as sm
+
+    return sm.datasets.nile.load_pandas().data["volume"].to_numpy(), "1871-01-01"
+
+
+# name: (loader of (values, first date), pandas frequency, season for statsforecast and MASE, horizon)
+REAL: dict[str, tuple[Callable, str, int, int]] = {
+    "air-passengers": (_air_passengers, "MS", 12, 12),
+    "co2": (_co2, "MS", 12, 12),
+    "elnino": (_elnino, "MS", 12, 12),
+    "unemployment": (_unemployment, "QS", 4, 8),
+    "sunspots": (_sunspots, "YS", 1, 10),
+    "nile": (_nile, "YS", 1, 10),
+}
+
 # name: (generator, pandas frequency, season for statsforecast and MASE, horizon)
-SERIES: dict[str, tuple[Callable, str, int, int]] = {
+SYNTHETIC: dict[str, tuple[Callable, str, int, int]] = {
     "airline": (_airline, "MS", 12, 12),
     "shifts": (_shifts, "D", 7, 14),
     "halfhourly": (_halfhourly, "30min", 48, 48),
@@ -79,12 +136,24 @@ SERIES: dict[str, tuple[Callable, str, int, int]] = {
 }
 
 
+SERIES = {**REAL, **SYNTHETIC}
+
+
+def load(name: str) -> pd.DataFrame:
+    """The series as a frame of ``date`` and ``y``."""
+    if name in REAL:
+        values, start = REAL[name][0]()
+    else:
+        values, start = SYNTHETIC[name][0](np.random.default_rng(sum(map(ord, name)))), "2000-01-01"
+    return pd.DataFrame({"date": pd.date_range(start, periods=len(values), freq=SERIES[name][1]), "y": values})
+
+
 def mase(forecast: np.ndarray, actual: np.ndarray, history: np.ndarray, season: int) -> float:
     scale = np.abs(history[season:] - history[:-season]).mean()
     return float(np.abs(forecast - actual).mean() / scale)
 
 
-def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: int) -> tuple[np.ndarray, str]:
+def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: int, model: str) -> tuple[np.ndarray, str]:
     import rnncast
     from rnncast.config import TrainConfig
     from rnncast.store import load_card
@@ -92,11 +161,12 @@ def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: i
     with tempfile.TemporaryDirectory() as root:
         csv = Path(root) / "series.csv"
         history.to_csv(csv, index=False)
-        config = TrainConfig(model="gru", horizon=horizon, epochs=epochs, seed=0, season=season if season > 1 else None)
+        config = TrainConfig(model=model, horizon=horizon, epochs=epochs, seed=0, season=season if season > 1 else None)
         rnncast.train(csv, config, model_dir=Path(root) / "model")
         card = load_card(Path(root) / "model")
         values = rnncast.forecast(Path(root) / "model", engine="keras")["y"].to_numpy()
-        return values, f"{card.config['preprocess']}, window {card.config['window']}"
+        kept = f" (fallback from {card.metrics['fallback']['network']['model']})" if "fallback" in card.metrics else ""
+        return values, f"{card.config['model']}{kept}, {card.config['preprocess']}, window {card.config['window']}"
 
 
 def statsforecast_forecasts(history: pd.DataFrame, freq: str, season: int, horizon: int) -> dict[str, np.ndarray]:
@@ -110,39 +180,48 @@ def statsforecast_forecasts(history: pd.DataFrame, freq: str, season: int, horiz
             (("AutoARIMA", "AutoARIMA"), ("AutoETS", "AutoETS"), ("seasonal-naive", "SeasonalNaive"))}
 
 
+def summary(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Median MASE, geometric mean of relative MASE vs seasonal-naive, and wins over it, per method."""
+    relative = np.log(table[methods].div(table["seasonal-naive"], axis=0))
+    return pd.DataFrame({
+        "median MASE": table[methods].median().map("{:.3f}".format),
+        "geo-mean rel. MASE vs seasonal-naive": np.exp(relative.mean()).map("{:.3f}".format),
+        "series better than seasonal-naive": (table[methods].lt(table["seasonal-naive"], axis=0)).sum(),
+    }).T[methods]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=list(SERIES), help="Series to run (default: all).")
     parser.add_argument("--epochs", type=int, default=100, help="Most rnncast epochs (early stopping usually ends sooner).")
+    parser.add_argument("--rnncast-model", default="gru", help="rnncast's --model (default gru; auto backtests the zoo).")
     args = parser.parse_args()
     rows, notes = [], {}
     for name in args.only or SERIES:
-        generate, freq, season, horizon = SERIES[name]
-        values = generate(np.random.default_rng(sum(map(ord, name))))
-        frame = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=len(values), freq=freq), "y": values})
-        history, actual = frame.iloc[:-horizon], values[-horizon:]
+        _, freq, season, horizon = SERIES[name]
+        frame = load(name)
+        history, actual = frame.iloc[:-horizon], frame["y"].to_numpy()[-horizon:]
         started = time.perf_counter()
         forecasts = statsforecast_forecasts(history, freq, season, horizon)
         classical_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        forecasts["rnncast"], notes[name] = rnncast_forecast(history, season, horizon, args.epochs)
+        forecasts["rnncast"], notes[name] = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model)
         notes[name] += f"; rnncast {time.perf_counter() - started:.0f} s, statsforecast {classical_seconds:.0f} s"
         scores = {method: mase(f, actual, history["y"].to_numpy(), season) for method, f in forecasts.items()}
-        rows.append({"series": name, "n": len(history), "season": season, "horizon": horizon, **scores})
+        rows.append({"series": name, "kind": "real" if name in REAL else "synthetic", "n": len(history), "season": season,
+                     "horizon": horizon, **scores})
         print(f"{name}: " + ", ".join(f"{m} {s:.3f}" for m, s in scores.items()) + f" ({notes[name]})", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows).set_index("series")
     methods = ["rnncast", "AutoARIMA", "AutoETS", "seasonal-naive"]
-    summary = {
-        "median MASE": {m: table[m].median() for m in methods},
-        "geo-mean rel. MASE vs seasonal-naive": {m: float(np.exp(np.log(table[m] / table["seasonal-naive"]).mean())) for m in methods},
-        "series better than seasonal-naive": {m: int((table[m] < table["seasonal-naive"]).sum()) for m in methods},
-    }
-    print(table[["n", "season", "horizon", *methods]].to_string(float_format=lambda v: f"{v:.3f}"))
-    print()
-    print(pd.DataFrame(summary).T[methods].to_string(float_format=lambda v: f"{v:.3f}"))
+    print(table[["kind", "n", "season", "horizon", *methods]].to_string(float_format="{:.3f}".format))
+    for kind in ("real", "synthetic"):
+        part = table[table["kind"] == kind]
+        if len(part):
+            print(f"\n{kind} series ({len(part)})\n" + summary(part, methods).to_string())
+    print(f"\nall series ({len(table)})\n" + summary(table, methods).to_string())
     print()
     for name, note in notes.items():
-        print(f"{name}: rnncast preprocessing {note}")
+        print(f"{name}: rnncast {note}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def train(
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
-            ``evaluate.AUTO_CANDIDATES`` on the validation part and keeps the best (``metrics["selection"]``);
+            ``evaluate.AUTO_CANDIDATES``, with preprocessing variants (``evaluate.rank_models``), on the
+            validation part and keeps the best (``metrics["selection"]``);
             ``ensemble`` K above 1 trains K seeds of the model, or the best K candidates of "auto",
             and forecasts their median (``rnncast.ensemble``).
         data_options: how to read the CSV.

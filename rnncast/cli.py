@@ -134,7 +134,8 @@ def train(
     seed: Annotated[Optional[int], _train_option("seed", "--seed", help="Seed for reproducible training on CPU.")] = None,
     id_column: IdColumn = None,
     distribute: Annotated[Optional[str], _train_option("distribute", "--distribute", help="none, mirrored (every local GPU, or the CPU) or multi-worker (the cluster in TF_CONFIG; see docs/distributed.md).")] = None,
-    preprocess: Annotated[Optional[str], _train_option("preprocess", "--preprocess", help="What the network learns: none (levels), difference, seasonal-difference, window-relative (each window minus its last value), or auto: the best on validation.")] = None,
+    preprocess: Annotated[Optional[str], _train_option("preprocess", "--preprocess", help="What the network learns: none (levels), difference, seasonal-difference, window-relative (each window minus its last value), seasonal-residual (the error of seasonal-naive, from the window minus its last value), or auto: the best on validation.")] = None,
+    fallback: Annotated[Optional[bool], typer.Option("--fallback/--no-fallback", help="Keep naive or seasonal-naive instead of the network when it forecasts the validation part better (single models).", show_default="fallback")] = None,
     ensemble: Annotated[Optional[int], _train_option("ensemble", "--ensemble", help="Train K members and forecast their median: K seeds of --model (--seed, --seed+1, ...), or the best K of --model auto; MC error bars pool their samples.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait while another rnncast trains into the same --model-dir.")] = 60.0,
@@ -150,7 +151,7 @@ def train(
         "bidirectional": bidirectional, "seq2seq": seq2seq, "learning_rate": lr,
         "epochs": epochs, "batch_size": batch_size, "patience": patience, "loss": loss, "clipnorm": clipnorm,
         "season": season, "validation_fraction": validation_fraction, "seed": seed, "distribute": distribute, "preprocess": preprocess,
-        "ensemble": ensemble,
+        "fallback": fallback, "ensemble": ensemble,
     }
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     options = DataOptions(
@@ -182,14 +183,24 @@ def train(
         if "distribute" in run and not run["distribute"]["chief"]:
             _stderr_console().print("This worker is not the chief: its copy of the model was not kept.", markup=False)
         if "selection" in card.metrics:
-            scores = ", ".join(f"{row['model']} {row['mase']:.3g}" for row in card.metrics["selection"]["scores"])
-            chose = f"the best {len(card.ensemble['members'])}" if card.ensemble else card.config["model"]
-            _stderr_console().print(f"auto chose {chose}; backtest MASE on validation: {scores}.", markup=False, soft_wrap=True)
+            selection = card.metrics["selection"]
+            scores = ", ".join(f"{_candidate(row['model'], row['preprocess'])} {row['mase']:.3g}" for row in selection["scores"])
+            chose = f"the best {len(card.ensemble['members'])}" if card.ensemble else _candidate(selection["chosen"], selection["preprocess"])
+            _stderr_console().print(f"auto chose {chose} ({selection['fits']} fits); backtest MASE on validation: {scores}.",
+                                    markup=False, soft_wrap=True)
         if "preprocessing" in card.metrics:
             _stderr_console().print(f"preprocessing: {_preprocessing_fact(card.config, card.metrics['preprocessing'])}.", markup=False, soft_wrap=True)
+        if "fallback" in card.metrics:
+            _stderr_console().print(f"fallback: {_fallback_fact(card.metrics['fallback'])}; --no-fallback keeps the network.",
+                                    markup=False, soft_wrap=True)
     from rnncast.render import records_text
 
     _emit(records_text(_validation_rows(card.metrics), output_format), None)
+
+
+def _candidate(model: str, preprocess: str) -> str:
+    """A candidate of `--model auto` with its preprocessing, e.g. gru/difference."""
+    return model if preprocess == "none" else f"{model}/{preprocess}"
 
 
 def _validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
@@ -202,10 +213,13 @@ def _validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for target, model_errors in metrics["model"].items():
         naive = metrics["naive"][target]
+        seasonal = metrics.get("seasonal_naive", {}).get(target)
         rows.append({
             "target": target,
             "mae": model_errors["mae"], "naive_mae": naive["mae"],
+            **({"seasonal_naive_mae": seasonal["mae"]} if seasonal else {}),
             "rmse": model_errors["rmse"], "naive_rmse": naive["rmse"],
+            **({"seasonal_naive_rmse": seasonal["rmse"]} if seasonal else {}),
             "mae_vs_naive": model_errors["mae"] / naive["mae"] if naive["mae"] else float("nan"),
         })
     return rows
@@ -315,10 +329,14 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
         "created": f"{card.created} by rnncast {card.rnncast_version}",
     }
     for target, errors in card.metrics["model"].items():
-        naive = card.metrics["naive"][target]
-        facts[f"validation {target}"] = (
-            f"MAE {errors['mae']:.4g} (naive {naive['mae']:.4g}), RMSE {errors['rmse']:.4g} (naive {naive['rmse']:.4g})"
+        baselines = [(name, card.metrics[key][target]) for name, key in (("naive", "naive"), ("seasonal-naive", "seasonal_naive"))
+                     if key in card.metrics]
+        facts[f"validation {target}"] = ", ".join(
+            f"{metric.upper()} {errors[metric]:.4g} (" + ", ".join(f"{name} {e[metric]:.4g}" for name, e in baselines) + ")"
+            for metric in ("mae", "rmse")
         )
+    if "fallback" in card.metrics:
+        facts["fallback"] = _fallback_fact(card.metrics["fallback"])
     if card.ensemble is not None:
         facts["ensemble"] = f"{_ensemble_fact(card.ensemble)}; the validation above is of their median"
         for i, member in enumerate(card.ensemble["members"], start=1):
@@ -516,6 +534,13 @@ def _preprocessing_fact(config: dict[str, Any], selection: dict[str, Any] | None
         return method
     scores = ", ".join(f"{m} {s:.4g}" for m, s in selection["scores"].items() if s is not None)
     return f"{method}, chosen on validation (standardised MAE of a linear model: {scores})"
+
+
+def _fallback_fact(fallback: dict[str, Any]) -> str:
+    network = fallback["network"]
+    maes = ", ".join(f"{target} {errors['mae']:.4g}" for target, errors in network["validation"].items())
+    return (f"kept {fallback['kept']}, not the trained {network['model']} (preprocessing {network['preprocess']}): "
+            f"{fallback['reason']} (the {network['model']}'s validation MAE: {maes})")
 
 
 def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:

@@ -13,7 +13,7 @@ FILL_METHODS = ("ffill", "interpolate")
 LOSSES = ("mse", "mae", "huber")
 DISTRIBUTE = ("none", "mirrored", "multi-worker")
 # "auto" picks one of the others on the validation part (rnncast.preprocessing.select_preprocessing).
-PREPROCESS_CHOICES = ("auto", "none", "difference", "seasonal-difference", "window-relative")
+PREPROCESS_CHOICES = ("auto", "none", "difference", "seasonal-difference", "window-relative", "seasonal-residual")
 
 
 def _require(condition: bool, option: str, expected: str, received: Any) -> None:
@@ -82,6 +82,9 @@ class TrainConfig:
     seed: int | None = None
     distribute: str = "none"
     preprocess: str = "auto"
+    # Keep naive or seasonal-naive instead of the network when it forecasts the validation part
+    # better (training.fit); backtests of a named model turn it off, so they measure that model.
+    fallback: bool = True
     # Members of an ensemble forecasting their median (rnncast.ensemble); 1 is a single model.
     ensemble: int = 1
 

@@ -181,8 +181,9 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         configs = ranked[:count]
     else:
         configs = [config] * count
+    # Each member is the model it names: a baseline kept in place of a seed would not be a seed of it.
     members = [
-        fit(series, dataclasses.replace(c, seed=seed, ensemble=1), on_epoch)
+        fit(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
         for c, seed in zip(configs, member_seeds(config.seed, count))
     ]
     first = members[0]

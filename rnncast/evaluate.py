@@ -35,6 +35,10 @@ log = logging.getLogger("rnncast")
 BASELINES = ("naive", "seasonal-naive", "linear")
 AUTO = "auto"
 AUTO_CANDIDATES = ("naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru")
+# `--model auto` tries these models with the AUTO_PREPROCESSING preprocessing methods that the ridge
+# ranks best, the other trainable candidates with its first choice only: a bounded number of fits.
+AUTO_VARIED = ("gru",)
+AUTO_PREPROCESSING = 3
 INTERVAL = 0.9
 SCHEMA_VERSION = 1
 METRICS = ("mae", "rmse", "mase", "smape", "coverage", "width")
@@ -412,7 +416,8 @@ def backtest(
 def _model_config(config: TrainConfig, name: str) -> TrainConfig:
     # Seasonal-naive repeats the last season, so its window must hold one.
     window = max(config.window, config.season) if name == "seasonal-naive" else config.window
-    return dataclasses.replace(config, model=name, window=window)
+    # A backtest measures the model it names, never a baseline kept in its place.
+    return dataclasses.replace(config, model=name, window=window, fallback=False)
 
 
 def _check_length(series: TimeSeries, configs: list[TrainConfig], options: BacktestOptions, origins: np.ndarray) -> None:
@@ -481,30 +486,55 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
     tail of ``series`` and rank them by mean MASE.
 
     The origins tile the validation part (``config.validation_fraction`` of the rows) every
-    ``horizon`` steps; every candidate is fitted on the rows before it.
+    ``horizon`` steps; every candidate is fitted once on the rows before it. Trainable candidates
+    use the preprocessing that ``select_preprocessing`` ranks first on those rows; the models of
+    ``AUTO_VARIED`` are also tried with the next ``AUTO_PREPROCESSING - 1``, so the cost is one
+    fit per trainable candidate plus ``AUTO_PREPROCESSING - 1`` per varied one (six fits by default).
 
     Returns:
         The configs (window and season resolved), best first, and a summary for the model card.
     """
-    from rnncast.training import resolve_config
+    from rnncast.training import rank_preprocessing, resolve_config
 
     config = resolve_config(series, config)
     held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
-    folds = (held_out - config.horizon) // config.horizon + 1
-    report = backtest(series, candidates or AUTO_CANDIDATES, config, BacktestOptions(folds=folds))
-    best = report.models[0]
+    options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
+    origins = backtest_origins(len(series), config.horizon, options)
+    names = [n for n in dict.fromkeys([*(candidates or AUTO_CANDIDATES), *BASELINES]) if n != "seasonal-naive" or config.season]
+    _check_length(series, [_model_config(config, name) for name in names], options, origins)
+    methods = rank_preprocessing(_before(series, int(origins[0])), config)
+    configs = []
+    for name in names:
+        tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if ZOO[name].trainable else ["none"]
+        configs += [dataclasses.replace(_model_config(config, name), preprocess=method) for method in tries]
+
+    values = series.frame.to_numpy(dtype=np.float64)
+    target_index = [series.columns.index(t) for t in series.targets]
+    actual = values[origins[:, None] + np.arange(config.horizon)][..., target_index]
+    scale = seasonal_scale(values[: origins[0], target_index], config.season)
+    results = []
+    for candidate in configs:
+        started = time.perf_counter()
+        forecast = run_backtest(series, zoo_fitter(candidate), origins, retrain=False)
+        seconds = round(time.perf_counter() - started, 2)
+        results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
+    _rank(results, series.targets)
+    best = results[0]
     summary = {
         "chosen": best.model,
-        "candidates": [r.model for r in report.models],
-        "folds": folds,
-        "horizon": report.horizon,
-        "season": report.season,
+        "preprocess": best.config.preprocess,
+        "candidates": [r.model for r in results],
+        "fits": sum(ZOO[r.model].trainable for r in results),
+        "folds": options.folds,
+        "horizon": config.horizon,
+        "season": config.season,
         "scores": [
-            {"model": r.model, "mase": r.mase, "smape": r.smape, "targets": {t: s["overall"] for t, s in r.targets.items()}}
-            for r in report.models
+            {"model": r.model, "preprocess": r.config.preprocess, "mase": r.mase, "smape": r.smape,
+             "targets": {t: s["overall"] for t, s in r.targets.items()}}
+            for r in results
         ],
     }
-    return [r.config for r in report.models], _json_safe(summary)
+    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], _json_safe(summary)
 
 
 def _ratio(value: float, reference: float) -> float:

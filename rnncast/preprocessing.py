@@ -44,29 +44,45 @@ class Standardizer:
 
 # How the network sees a standardised series, so that trends and levels outside the training
 # range do not break it: "difference" and "seasonal-difference" predict changes over one step or
-# one season; "window-relative" expresses each window relative to its own last value.
+# one season; "window-relative" expresses each window relative to its own last value;
+# "seasonal-residual" predicts what seasonal-naive gets wrong, from the window relative to its
+# last value (a whole window, unlike seasonal differencing, which loses its first season).
 PREPROCESS_METHODS = PREPROCESS_CHOICES[1:]
+DIFFERENCING = ("difference", "seasonal-difference")
 # Enough windows for a stable linear fit per candidate, few enough that "auto" takes well under a second.
 SELECTION_WINDOWS = 2000
 SELECTION_RIDGE = 1.0
 
 
 def lag_of(method: str, season: int | None) -> int:
-    """Rows the method differences over: the network sees ``window - lag`` rows.
+    """Rows the method looks back over: the differencing lag, or the season of the seasonal-naive reference.
 
     Raises:
-        UsageError: seasonal differencing without a season.
+        UsageError: a seasonal method without a season.
     """
     if method == "difference":
         return 1
-    if method == "seasonal-difference":
+    if method in ("seasonal-difference", "seasonal-residual"):
         if not season or season < 2:
             raise UsageError(
-                f"`--preprocess seasonal-difference` needs a season of at least 2; the frequency gave {season}. "
+                f"`--preprocess {method}` needs a season of at least 2; the frequency gave {season}. "
                 "Pass --season N, or use --preprocess difference."
             )
         return season
     return 0
+
+
+def check_window(method: str, season: int | None, window: int) -> None:
+    """Raises UsageError when ``window`` is too short for what ``method`` looks back over."""
+    lag = lag_of(method, season)
+    if method in DIFFERENCING and lag >= window:
+        raise UsageError(
+            f"`--preprocess {method}` differences over {lag} rows, so --window must be longer than that. Received: {window}."
+        )
+    if method == "seasonal-residual" and lag > window:
+        raise UsageError(
+            f"`--preprocess {method}` repeats the last season ({lag} rows), so --window must be at least that. Received: {window}."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,28 +111,58 @@ class Preprocessing:
 
     @property
     def relative(self) -> bool:
-        return self.method == "window-relative"
+        """Whether the network sees each window minus its last row."""
+        return self.method in ("window-relative", "seasonal-residual")
+
+    @property
+    def dropped(self) -> int:
+        """Rows the network's window is shorter than the model's: differencing loses the first ``lag``."""
+        return self.lag if self.method in DIFFERENCING else 0
 
     def series(self, values: np.ndarray) -> np.ndarray:
         """The training array of the network: changes over ``lag`` rows, or the rows rescaled
-        (window-relative windows subtract their last row when they are cut)."""
-        if self.lag:
+        (cut into windows, those are then mapped by ``window_map``)."""
+        if self.dropped:
             values = values[self.lag :] - values[: -self.lag]
         return (values / self.scale).astype(np.float32)
 
+    def window_map(self, window: int, steps: int) -> np.ndarray | None:
+        """The linear map over time that turns ``window + steps`` rows cut from ``series()`` into
+        the network's input rows, then its target rows; None where they are used as they are."""
+        if not self.relative:
+            return None
+        size = window + steps
+        mapping = np.eye(size)
+        mapping[:, window - 1] -= 1  # every row minus the window's last
+        if self.method == "seasonal-residual":
+            mapping[window:] = np.eye(size)[window:]
+            mapping[np.arange(window, size), self._reference_rows(window, steps)] -= 1
+        return mapping.astype(np.float32)
+
+    def _reference_rows(self, window: int, steps: int) -> np.ndarray:
+        """Rows of the window that seasonal-naive repeats at each future step."""
+        return window - self.lag + np.arange(steps) % self.lag
+
     def inputs(self, windows: np.ndarray) -> np.ndarray:
         """Standardised windows ``[n, window, columns]`` as the network sees them."""
-        if self.lag:
+        if self.dropped:
             windows = windows[:, self.lag :] - windows[:, : -self.lag]
         elif self.relative:
             windows = windows - windows[:, -1:]
         return (windows / self.scale).astype(np.float32)
 
+    def _reference(self, windows: np.ndarray, steps: int, outputs: list[int]) -> np.ndarray:
+        """What the network's target is relative to, for ``steps`` future rows: the window's last
+        row (window-relative) or the seasonal-naive forecast (seasonal-residual)."""
+        if self.method == "seasonal-residual":
+            return windows[:, self._reference_rows(windows.shape[1], steps)][..., outputs]
+        return windows[:, -1:, outputs]
+
     def encode(self, windows: np.ndarray, future: np.ndarray, outputs: list[int]) -> np.ndarray:
         """The network's target for the standardised ``future [n, steps, len(outputs)]`` after ``windows``."""
         scale = self.scale[outputs]
         if self.relative:
-            return (future - windows[:, -1:, outputs]) / scale
+            return (future - self._reference(windows, future.shape[1], outputs)) / scale
         if self.lag:
             full = np.concatenate([windows[..., outputs], future], axis=1)
             return (full[:, self.lag :] - full[:, : -self.lag])[:, -future.shape[1] :] / scale
@@ -126,7 +172,7 @@ class Preprocessing:
         """Standardised values of the output columns from the network's ``encoded [n, steps, len(outputs)]``."""
         changes = np.asarray(encoded, dtype=np.float64) * self.scale[outputs]
         if self.relative:
-            return changes + windows[:, -1:, outputs]
+            return changes + self._reference(windows, changes.shape[1], outputs)
         if not self.lag:
             return changes
         # Each step adds its change to the value ``lag`` rows earlier, observed or already rebuilt.
@@ -159,8 +205,7 @@ def select_preprocessing(scaled: np.ndarray, train_end: int, window: int, horizo
 
     A linear model whose outputs are clipped to the training targets' range reveals what the
     choice is mostly about (can forecasts follow a level the training part never reached?) in
-    milliseconds, where training the network once per method
-    would multiply training time by four.
+    milliseconds, where training the network once per method would multiply training time by five.
 
     Returns:
         The method, and the standardised validation MAE of each candidate (None where the window
@@ -170,10 +215,8 @@ def select_preprocessing(scaled: np.ndarray, train_end: int, window: int, horizo
     steps = np.arange(window + horizon)
     for method in PREPROCESS_METHODS:
         try:
-            lag = lag_of(method, season)
+            check_window(method, season, window)
         except UsageError:
-            lag = window
-        if lag >= window:
             scores[method] = None
             continue
         prep = Preprocessing.fit(method, scaled[:train_end], season)

@@ -16,10 +16,10 @@ from rnncast import distribute
 from rnncast._keras import import_keras
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
-from rnncast.errors import DataError, TrainingDiverged, UsageError
+from rnncast.errors import DataError, TrainingDiverged
 from rnncast.forecast import has_dropout, keras_predictor, rollout
 from rnncast.models import SEQUENCE_LAYER, NetworkShape, build_model, configure, get_spec
-from rnncast.preprocessing import Preprocessing, Standardizer, lag_of, select_preprocessing
+from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 
 MAX_VALIDATION_ORIGINS = 1000
 
@@ -66,11 +66,8 @@ def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
     season = config.season or infer_season(series.freq)
     window = config.window or default_window(season, config.horizon, len(series))
     config = dataclasses.replace(config, season=season, window=window)
-    if config.preprocess not in ("auto", "none") and lag_of(config.preprocess, season) >= window:
-        raise UsageError(
-            f"`--preprocess {config.preprocess}` differences over {lag_of(config.preprocess, season)} rows, "
-            f"so --window must be longer than that. Received: {window}."
-        )
+    if config.preprocess != "auto":
+        check_window(config.preprocess, season, window)
     needed = minimum_rows(window, config.horizon, config.validation_fraction)
     if len(series) < needed:
         raise DataError(
@@ -91,13 +88,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
     config = resolve_config(series, configure(config))
     keras = start(config)
 
-    values = series.frame.to_numpy(dtype=np.float64)
-    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
-    scaler = Standardizer.fit(values[:train_end])
-    scaled = scaler.transform(values)
-
+    values, train_end, scaler, scaled, target_index = _split(series, config)
     columns = list(series.columns)
-    target_index = [columns.index(t) for t in series.targets]
     outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
     selection = None
     if not get_spec(config.model).trainable:
@@ -107,19 +99,25 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         method, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, scaled[:train_end], config.season)
-    shape = NetworkShape(config.window - preprocessing.lag, len(columns), config.output_steps, tuple(outputs))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if get_spec(config.model).trainable:
-            history = _train(keras, network, preprocessing.series(scaled), train_end - preprocessing.lag, shape, config, on_epoch,
-                             preprocessing.relative)
+            history = _train(keras, network, preprocessing.series(scaled), train_end - preprocessing.dropped, shape, config, on_epoch,
+                             preprocessing.window_map(shape.window, shape.steps))
 
     validation = scaled[train_end - config.window :]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
     metrics = score(predict, validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
     if selection is not None:
         metrics["preprocessing"] = selection
+    kept = better_baseline(metrics, scaler.scale[target_index]) if config.fallback and get_spec(config.model).trainable else None
+    if kept is not None:
+        config, metrics, history = _fall_back(kept, config, metrics, history)
+        preprocessing = Preprocessing()
+        shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+        network = build_model(shape, config)
     uncertainty = None
     if has_dropout(network):
         from rnncast.uncertainty import calibrate
@@ -130,6 +128,54 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         )
         uncertainty = calibration.to_dict()
     return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
+
+
+# Validation-metric keys of the baselines a trained network must beat, and their zoo names.
+FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive"}
+
+
+def better_baseline(metrics: dict[str, Any], scale: np.ndarray) -> str | None:
+    """The baseline (zoo name) with the lowest validation MAE, if it is lower than the model's;
+    MAEs are divided by the targets' training standard deviations so that targets weigh alike."""
+
+    def mae(key: str) -> float:
+        return float(np.mean([errors["mae"] for errors in metrics[key].values()] / scale))
+
+    best = min((key for key in FALLBACKS if key in metrics), key=mae)
+    return FALLBACKS[best] if mae(best) < mae("model") else None
+
+
+def _fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], history: dict[str, Any]):
+    """The config, metrics and history of ``baseline`` kept instead of the trained network; the
+    network's own are kept under ``metrics["fallback"]`` for the card."""
+    key = next(k for k, name in FALLBACKS.items() if name == baseline)
+    network = {"model": config.model, "preprocess": config.preprocess, "validation": metrics["model"], "training": history}
+    if "preprocessing" in metrics:
+        network["preprocessing"] = metrics.pop("preprocessing")
+    metrics = {
+        **metrics,
+        "model": metrics[key],
+        "fallback": {"kept": baseline, "reason": f"its validation MAE is lower than the trained {config.model}'s", "network": network},
+    }
+    config = dataclasses.replace(config, model=baseline, preprocess="none")
+    return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+
+
+def _split(series: TimeSeries, config: TrainConfig):
+    """The values, the first validation row, the scaler fitted before it, the scaled values and the targets' columns."""
+    values = series.frame.to_numpy(dtype=np.float64)
+    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
+    scaler = Standardizer.fit(values[:train_end])
+    return values, train_end, scaler, scaler.transform(values), [series.columns.index(t) for t in series.targets]
+
+
+def rank_preprocessing(series: TimeSeries, config: TrainConfig) -> list[str]:
+    """The preprocessing methods that apply to ``series``, best first by ``select_preprocessing``'s validation score."""
+    config = resolve_config(series, config)
+    _, train_end, _, scaled, target_index = _split(series, config)
+    _, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
+    scores = {method: value for method, value in selection["scores"].items() if value is not None}
+    return sorted(scores, key=scores.__getitem__) or ["none"]
 
 
 def start(config: TrainConfig):
@@ -146,9 +192,9 @@ def start(config: TrainConfig):
 
 
 def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
-                    relative: bool = False, sequence_times: Sequence[int] | None = None):
+                    window_map: np.ndarray | None = None, sequence_times: Sequence[int] | None = None):
     """Lazily cut (window, next ``steps`` rows of the output columns) pairs from ``values``;
-    ``relative``: both minus the window's last row (window-relative preprocessing); with
+    ``window_map`` (``Preprocessing.window_map``) maps each cut over time first; with
     ``sequence_times``, seq2seq targets (see ``split_windows``)."""
     import tensorflow as tf
 
@@ -157,8 +203,8 @@ def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, sh
         values, None, sequence_length=shape.window + shape.steps,
         batch_size=batch_size, shuffle=shuffle, seed=seed,
     )
-    if relative:
-        dataset = dataset.map(lambda w: w - w[:, shape.window - 1 : shape.window], num_parallel_calls=tf.data.AUTOTUNE)
+    if window_map is not None:
+        dataset = dataset.map(lambda w: tf.einsum("ij,bjc->bic", window_map, w), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.map(
         lambda w: split_windows(w, shape, sequence_times), num_parallel_calls=tf.data.AUTOTUNE,
     ).prefetch(tf.data.AUTOTUNE)
@@ -185,11 +231,11 @@ def _sequence_times(config: TrainConfig, window: int) -> list[int] | None:
     return list(get_spec(config.model).sequence_times(window)) if config.seq2seq else None
 
 
-def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch, relative: bool = False) -> dict[str, Any]:
+def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch, window_map: np.ndarray | None = None) -> dict[str, Any]:
     seed = distribute.shuffle_seed(config.distribute, config.seed)
     times = _sequence_times(config, shape.window)
-    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed, relative=relative, sequence_times=times)
-    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None, relative=relative,
+    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed, window_map=window_map, sequence_times=times)
+    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None, window_map=window_map,
                                  sequence_times=times)
     return train_network(keras, network, train, validation, config, on_epoch)
 
@@ -317,8 +363,8 @@ def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_
 
 def score(predict, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, config: TrainConfig,
           target_index: list[int], targets: tuple[str, ...]) -> dict[str, Any]:
-    """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline,
-    in original units, on the same windows."""
+    """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline
+    (and seasonal-naive, when the window holds a season), in original units, on the same windows."""
     starts = origins(len(scaled), config.window, config.horizon)
     steps = np.arange(config.window)
     windows = scaled[starts[:, None] + steps]
@@ -326,12 +372,17 @@ def score(predict, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer,
     actual = values[starts[:, None] + future][..., target_index]
     predicted = scaler.inverse(rollout(predict, windows, config.horizon, target_index), target_index)
     naive = np.repeat(values[starts + config.window - 1][:, None, target_index], config.horizon, axis=1)
-    return {
+    metrics = {
         "windows": int(len(starts)),
         "horizon": config.horizon,
         "model": _errors(predicted, actual, targets),
         "naive": _errors(naive, actual, targets),
     }
+    season = config.season
+    if season and 1 < season <= config.window:
+        repeated = config.window - season + np.arange(config.horizon) % season
+        metrics["seasonal_naive"] = _errors(values[starts[:, None] + repeated][..., target_index], actual, targets)
+    return metrics
 
 
 def _errors(predicted: np.ndarray, actual: np.ndarray, targets: tuple[str, ...]) -> dict[str, dict[str, float]]:

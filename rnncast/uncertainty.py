@@ -159,6 +159,12 @@ def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: 
     """
     from rnncast.ensemble import pooled_paths
 
+    if "fallback" in card.metrics:
+        raise UsageError(
+            f"`--mc-samples` needs a network with dropout, and this model is the {card.config['model']} baseline kept instead of "
+            f"the trained {card.metrics['fallback']['network']['model']}, which forecast the validation part worse (see `rnncast info`); "
+            "retrain with --no-fallback to keep the network, or forecast without --mc-samples."
+        )
     if card.uncertainty is None or all(m.engine.stochastic is None for m in members):
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this {card.config['model']} model has none "

@@ -107,7 +107,7 @@ def test_backtest_of_an_ensemble_forecasts_the_median_of_its_seeds(daily_csv):
     from rnncast.evaluate import zoo_fitter
 
     series = load_csv(daily_csv)
-    linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none")
+    linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none", fallback=False)
     histories = [series.frame.to_numpy()[:end] for end in (90, 100)]
     ensemble = zoo_fitter(dataclasses.replace(linear, seed=5, ensemble=2))(series)(histories).point
     seeds = [zoo_fitter(dataclasses.replace(linear, seed=seed))(series)(histories).point for seed in (5, 6)]

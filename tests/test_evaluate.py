@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
 from rnncast.evaluate import (
     BacktestOptions,
@@ -220,16 +222,27 @@ def test_compare_json_is_the_documented_document(cli, multivariate_csv):
 
 
 def test_train_auto_keeps_the_best_and_records_the_choice(cli, daily_csv, tmp_path, monkeypatch):
+    from rnncast.data import load_csv
+    from rnncast.training import rank_preprocessing
+
     monkeypatch.setattr("rnncast.evaluate.AUTO_CANDIDATES", ("naive", "seasonal-naive", "linear"))
+    monkeypatch.setattr("rnncast.evaluate.AUTO_VARIED", ("linear",))
+    monkeypatch.setattr("rnncast.evaluate.AUTO_PREPROCESSING", 2)
     model_dir = tmp_path / "auto"
-    result = cli("train", daily_csv, "--model", "auto", "--window", "8", "--horizon", "3", "--epochs", "1", "--units", "4",
+    result = cli("train", daily_csv, "--model", "auto", "--window", "8", "--horizon", "3", "--epochs", "1",
                  "--seed", "1", "--model-dir", model_dir)
     assert result.code == 0, result.err
     card = json.loads((model_dir / "card.json").read_text())
     selection = card["metrics"]["selection"]
-    assert card["config"]["model"] == selection["chosen"] == selection["scores"][0]["model"]
-    assert sorted(selection["candidates"]) == ["linear", "naive", "seasonal-naive"]
-    assert f"auto chose {selection['chosen']};" in result.err
+    best = selection["scores"][0]
+    assert (card["config"]["model"], card["config"]["preprocess"]) == (selection["chosen"], selection["preprocess"]) == (best["model"], best["preprocess"])
+    assert sorted(selection["candidates"]) == ["linear", "linear", "naive", "seasonal-naive"] and selection["fits"] == 2
+    assert [r["mase"] for r in selection["scores"]] == sorted(r["mase"] for r in selection["scores"])
+    # The linear model is tried with the two methods the ridge ranks best on the rows before the validation part.
+    fitting = load_csv(daily_csv).frame.iloc[:96]
+    ranked = rank_preprocessing(dataclasses.replace(load_csv(daily_csv), frame=fitting), TrainConfig(window=8, horizon=3))
+    assert [r["preprocess"] for r in selection["scores"] if r["model"] == "linear"] in (ranked[:2], ranked[1::-1])
+    assert f"auto chose {selection['chosen']}" in result.err and "(2 fits); backtest MASE on validation: " in result.err
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_saved_network_predicts_like_the_trained_one(daily_csv, tmp_path):
     from rnncast.store import load_card, load_network, save
     from rnncast.training import fit
 
-    fitted = fit(load_csv(daily_csv), TrainConfig(model="lstm", epochs=1, units=4, window=8, horizon=3, seed=0))
+    fitted = fit(load_csv(daily_csv), TrainConfig(model="lstm", epochs=1, units=4, window=8, horizon=3, seed=0, fallback=False))
     windows = np.random.default_rng(0).standard_normal((5, 8, 1)).astype(np.float32)
     from rnncast.api import ModelCard
 

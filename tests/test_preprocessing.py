@@ -38,7 +38,24 @@ def test_each_method_is_inverted_exactly(method):
     inputs = prep.inputs(windows[:1])[0]
     expected = series - series[-1] if prep.relative else series
     np.testing.assert_allclose(inputs, expected, rtol=1e-6)
-    assert inputs.shape == (9 - prep.lag, 3)
+    assert inputs.shape == (9 - prep.dropped, 3)
+
+
+@pytest.mark.parametrize("method", PREPROCESS_METHODS)
+def test_training_windows_are_what_forecasting_sees_and_decodes(method):
+    """The lazily cut training pairs equal the forecast-time inputs and targets of the same rows."""
+    from rnncast.models import NetworkShape
+    from rnncast.training import windows_dataset
+
+    values = np.sin(np.arange(40.0)[:, None] * [0.5, 0.9]) + np.arange(40.0)[:, None] * 0.1
+    prep = Preprocessing.fit(method, values[:30], season=4)
+    shape = NetworkShape(9 - prep.dropped, 2, 3, (0, 1))
+    dataset = windows_dataset(prep.series(values), shape, 64, shuffle=False, seed=None, window_map=prep.window_map(shape.window, 3))
+    inputs, targets = (np.asarray(t) for t in next(iter(dataset)))
+    starts = np.arange(len(inputs))[:, None]
+    windows, future = values[starts + np.arange(9)], values[starts + np.arange(9, 12)]
+    np.testing.assert_allclose(inputs, prep.inputs(windows), atol=1e-5)
+    np.testing.assert_allclose(targets, prep.encode(windows, future, [0, 1]), atol=1e-5)
 
 
 def test_seasonal_difference_rebuilds_steps_beyond_one_season():
@@ -46,6 +63,14 @@ def test_seasonal_difference_rebuilds_steps_beyond_one_season():
     prep = Preprocessing("seasonal-difference", 3, np.ones(1))
     decoded = prep.decode(windows, np.zeros((1, 7, 1)), [0])
     np.testing.assert_array_equal(decoded[0, :, 0], [1, 5, 2, 1, 5, 2, 1])  # zero change = seasonal-naive
+
+
+def test_seasonal_residual_is_the_error_of_seasonal_naive_from_the_whole_window():
+    windows = np.array([9.0, 1.0, 5.0, 2.0, 4.0, 6.0, 8.0])[None, :, None]  # the last season is 4, 6, 8
+    prep = Preprocessing("seasonal-residual", 3, np.full(1, 2.0))
+    np.testing.assert_array_equal(prep.decode(windows, np.zeros((1, 5, 1)), [0])[0, :, 0], [4, 6, 8, 4, 6])
+    np.testing.assert_array_equal(prep.encode(windows, np.full((1, 2, 1), 10.0), [0])[0, :, 0], [3, 2])
+    np.testing.assert_array_equal(prep.inputs(windows)[0, :, 0], [0.5, -3.5, -1.5, -3, -2, -1, 0])  # all 7 rows, minus the last, / scale
 
 
 def test_selection_prefers_changes_when_the_level_leaves_the_training_range():
@@ -62,7 +87,7 @@ def test_differencing_and_window_relative_beat_plain_standardisation_on_a_trend(
     mae = {}
     for method in ("none", "difference", "window-relative"):
         model_dir = tmp_path / method
-        settings = ["--units", "8", "--layers", "1", "--epochs", "20", "--window", "14", "--horizon", "3", "--lr", "0.02", "--seed", "1", "--quiet"]
+        settings = ["--units", "8", "--layers", "1", "--epochs", "20", "--window", "14", "--horizon", "3", "--lr", "0.02", "--seed", "1", "--no-fallback", "--quiet"]
         assert run(["train", str(csv), "--model-dir", str(model_dir), "--preprocess", method, *settings]) == 0
         mae[method] = load_card(model_dir).metrics["model"]["y"]["mae"]
     assert mae["difference"] < mae["none"] / 2 and mae["window-relative"] < mae["none"] / 2
@@ -74,7 +99,7 @@ def trending_model(tmp_path_factory) -> tuple[Path, Path]:
     csv = root / "trend.csv"
     trending_frame().to_csv(csv, index=False)
     model_dir = root / "model"
-    assert run(["train", str(csv), "--model-dir", str(model_dir), "--window", "14", "--horizon", "3", "--epochs", "2", "--units", "4", "--seed", "1", "-q"]) == 0
+    assert run(["train", str(csv), "--model-dir", str(model_dir), "--window", "14", "--horizon", "3", "--epochs", "2", "--units", "4", "--seed", "1", "--no-fallback", "-q"]) == 0
     return csv, model_dir
 
 
@@ -88,13 +113,16 @@ def test_card_records_the_choice_and_info_shows_it(cli, trending_model):
     assert result.code == 0 and f"{chosen}, chosen on validation" in result.out
 
 
-@pytest.mark.parametrize("method", ["difference", "seasonal-difference", "window-relative"])
-def test_forecast_undoes_the_preprocessing(method, write_csv, tmp_path):
+@pytest.mark.parametrize(("method", "strategy"), [
+    ("difference", "direct"), ("seasonal-difference", "direct"), ("window-relative", "direct"), ("seasonal-residual", "autoregressive"),
+])
+def test_forecast_undoes_the_preprocessing(method, strategy, write_csv, tmp_path):
     """A forecast equals the network's output decoded by hand, for both engines, MC samples and new data."""
     frame = trending_frame()
     csv = write_csv(frame)
     model_dir = tmp_path / "model"
-    assert run(["train", str(csv), "--model-dir", str(model_dir), "--preprocess", method, "--window", "14", "--horizon", "3", "--epochs", "2", "--units", "4", "--seed", "1", "-q"]) == 0
+    assert run(["train", str(csv), "--model-dir", str(model_dir), "--preprocess", method, "--strategy", strategy, "--window", "14",
+                "--horizon", "3", "--epochs", "2", "--units", "4", "--seed", "1", "--no-fallback", "-q"]) == 0
     card = load_card(model_dir)
     assert card.preprocessing["method"] == method and "preprocessing" not in card.metrics
 
@@ -103,8 +131,11 @@ def test_forecast_undoes_the_preprocessing(method, write_csv, tmp_path):
 
     scaler, prep = Standardizer.from_dict(card.scaler), Preprocessing.from_dict(card.preprocessing)
     windows = scaler.transform(frame[["y"]].to_numpy()[-14:])[None]
-    network_output = load_network(model_dir, card).predict(prep.inputs(windows), verbose=0)
-    expected = scaler.inverse(prep.decode(windows, network_output, [0]), [0])[0, :, 0]
+    network = load_network(model_dir, card)
+    for _ in range(3 if strategy == "autoregressive" else 1):  # one step at a time, fed back
+        step = prep.decode(windows, network.predict(prep.inputs(windows[:, -14:]), verbose=0), [0])
+        windows = np.concatenate([windows, step], axis=1)
+    expected = scaler.inverse(windows[:, 14:], [0])[0, :, 0]
     for engine in ("keras", "onnx"):
         np.testing.assert_allclose(rnncast.forecast(model_dir, engine=engine)["y"], expected, rtol=1e-4)
 
@@ -118,12 +149,17 @@ def test_forecast_undoes_the_preprocessing(method, write_csv, tmp_path):
     assert sampled["y"].min() > frame["y"][:128].max() - 10
 
 
-def test_window_too_short_for_the_season_is_a_usage_error(cli, write_csv):
-    result = cli("train", write_csv(trending_frame()), "--preprocess", "seasonal-difference", "--window", "7", *TINY[:4], *TINY[6:])
-    assert result.code == 2
-    assert "`--preprocess seasonal-difference` differences over 7 rows, so --window must be longer than that. Received: 7." in result.err
+@pytest.mark.parametrize(("method", "window", "message"), [
+    ("seasonal-difference", "7", "`--preprocess seasonal-difference` differences over 7 rows, so --window must be longer than that. Received: 7."),
+    ("seasonal-residual", "6", "`--preprocess seasonal-residual` repeats the last season (7 rows), so --window must be at least that. Received: 6."),
+])
+def test_window_too_short_for_the_season_is_a_usage_error(cli, write_csv, method, window, message):
+    result = cli("train", write_csv(trending_frame()), "--preprocess", method, "--window", window, *TINY[:4], *TINY[6:])
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"rnncast: error: {message}\n"
 
 
 def test_config_rejects_unknown_method():
     with pytest.raises(Exception, match="`--preprocess` must be one of auto, none"):
         TrainConfig(preprocess="log")
+

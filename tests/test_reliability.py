@@ -175,7 +175,7 @@ def test_kill_during_training_keeps_the_previous_model(cli, two_models, tmp_path
     model_dir = tmp_path / "m"
     shutil.copytree(model_a, model_dir)
     before = (model_dir / CARD_NAME).read_text()
-    train = rnncast_process("train", csv, "-d", model_dir, "--epochs", "50", "--patience", "50", "--units", "4", "--window", "8", "--horizon", "3")
+    train = rnncast_process("train", csv, "-d", model_dir, "--epochs", "50", "--patience", "50", "--units", "4", "--window", "8", "--horizon", "3", "--no-fallback")
     time.sleep(random.Random(1).uniform(3, 8))
     train.send_signal(signal.SIGKILL)
     train.wait()

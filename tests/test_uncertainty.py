@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
     seasonal, walk = root / "seasonal.csv", root / "walk.csv"
     seasonal_frame().to_csv(seasonal, index=False)
     noisy_walk().to_csv(walk, index=False)
-    tiny = dict(epochs=2, units=4, window=8, horizon=3, seed=1)
+    tiny = dict(epochs=2, units=4, window=8, horizon=3, seed=1, fallback=False)
     rnncast.train(seasonal, TrainConfig(dropout=0.2, **tiny), model_dir=root / "direct")
     # Trained long enough to learn persistence, so that fed-back samples carry their errors forward.
     walker = {**tiny, "epochs": 20, "units": 8}

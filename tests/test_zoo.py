@@ -36,7 +36,7 @@ def test_every_model_trains_forecasts_and_round_trips(name, strategy, extra, wri
     targets = ("load", "temp") if multivariate else ()
     series = load_csv(write_csv(frame), DataOptions(targets=targets))
     options = {k: v for k, v in {**TINY_OPTIONS, **extra}.items() if k in spec.accepted}  # baselines take none
-    config = TrainConfig(model=name, strategy=strategy, window=8, horizon=3, season=7, seed=1, **options)
+    config = TrainConfig(model=name, strategy=strategy, window=8, horizon=3, season=7, seed=1, fallback=False, **options)
 
     fitted = fit(series, config)
 
