@@ -89,7 +89,7 @@ def csv_task(path: Path, config: TrainConfig):
     """Train with rnncast on all but the last 20% of rows; MC-sample windows of that held-out tail."""
     from rnncast.api import train
     from rnncast.data import load_csv
-    from rnncast.preprocessing import Standardizer
+    from rnncast.preprocessing import Preprocessing, Standardizer
     from rnncast.store import load_network
     from rnncast.training import origins
 
@@ -106,7 +106,10 @@ def csv_task(path: Path, config: TrainConfig):
     starts = origins(len(scaled), window, horizon, limit=TEST_WINDOWS)
     windows = scaled[starts[:, None] + np.arange(window)]
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
-    paths = scaler.inverse(mc_rollout(stochastic_predictor(network, 0), windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
+    # The network sees what the card's preprocessing makes of the windows, as at forecast time.
+    outputs = target_index if card.config["strategy"] == "direct" else list(range(len(card.columns)))
+    predict = Preprocessing.from_dict(card.preprocessing).wrap(stochastic_predictor(network, 0), outputs)
+    paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
     return card, paths, actual
 
 

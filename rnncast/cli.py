@@ -547,10 +547,12 @@ def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:
     if uncertainty is None:
         return "none (trained without dropout, so --mc-samples is refused)"
     i = uncertainty["levels"].index(0.9)
-    factors = [f for step in uncertainty["factors"][i] for f in step]
+    # Cards from before signed calibration hold one symmetric "factors" table.
+    tables = [uncertainty[key][i] for key in ("lower_factors", "upper_factors", "factors") if key in uncertainty]
+    factors = [f for table in tables for step in table for f in step]
     return (
         f"MC Dropout; raw 90% intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
-        f"{uncertainty['windows']} validation windows, so forecasts rescale them by a per-step factor "
+        f"{uncertainty['windows']} validation windows, so forecasts rescale each side by a per-step factor "
         f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)"
     )
 

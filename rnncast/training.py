@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -276,10 +277,11 @@ def train_network(keras, network, train, validation, config: TrainConfig, on_epo
             on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, config.epochs, dict(logs or {})),
         ))
     started = time.perf_counter()
-    if config.distribute == "multi-worker":
-        epochs = distribute.fit_across_workers(keras, trainee, train, validation, config.epochs, callbacks)
-    else:
-        epochs = trainee.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0).history
+    with xla_for_training(trainee):
+        if config.distribute == "multi-worker":
+            epochs = distribute.fit_across_workers(keras, trainee, train, validation, config.epochs, callbacks)
+        else:
+            epochs = trainee.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0).history
     losses_seen = epochs.get("loss", []) + epochs.get("val_loss", [])
     if not np.isfinite(losses_seen).all():
         raise TrainingDiverged(
@@ -318,6 +320,29 @@ def generic_kernel_warning(keras, network) -> str | None:
         f"--recurrent-dropout keeps {', '.join(slow)} off the GPU's cuDNN kernel, several times slower; "
         "MC-Dropout error bars work with --dropout alone, which keeps it."
     )
+
+
+@contextlib.contextmanager
+def xla_for_training(model):
+    """Train the compiled ``model`` with XLA on CPU even when ``--seed`` turned on TensorFlow's op determinism.
+
+    Keras drops ``jit_compile`` whenever op determinism is on, because some GPU kernels have no
+    deterministic XLA form; on CPU, XLA's kernels are deterministic, and without XLA a seeded run
+    took two to three times the CPU seconds per epoch of an unseeded one for the recurrent models
+    (benchmarks/README.md). Layers that cannot be compiled (a cuDNN LSTM or GRU) still say so through
+    ``supports_jit``. Afterwards the model predicts as Keras compiled it, i.e. exactly as the same
+    network loaded from disk.
+    """
+    import tensorflow as tf
+
+    chosen = model.jit_compile
+    if not chosen and not tf.config.list_physical_devices("GPU") and all(layer.supports_jit for layer in model._flatten_layers()):
+        # Private, as Keras has no public switch past its determinism check (keras 3 trainer.py).
+        model._jit_compile = True
+    try:
+        yield
+    finally:
+        model._jit_compile = chosen
 
 
 def _last_step(keras, loss: str):

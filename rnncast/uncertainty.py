@@ -2,10 +2,13 @@
 
 The raw interval at level ``p`` is the normal one, ``mean ± z(p)·std`` of the MC passes.
 MC Dropout measures only the model's own uncertainty, so that interval is usually too narrow.
-Calibration is split-conformal on residuals scaled by the MC std: on validation windows the
-score ``|actual - mean| / std`` is computed per horizon step and target, and its conformal
-quantile ``q(p)`` replaces ``z(p)``. The card keeps only ``q(p) / z(p)`` (a widening factor)
-for a few levels, per step and target; other levels interpolate between them.
+Calibration is split-conformal on signed residuals scaled by the MC std: on validation windows the
+score ``(actual - mean) / std`` is computed per horizon step and target, and its conformal lower
+and upper quantiles (``(1 - p) / 2`` of the scores below and above, each) replace ``-z(p)`` and
+``+z(p)``. Signed scores keep a bias of the mean that validation shows (a trend the network lags
+behind) on its own side instead of spreading it over both. The card keeps only the two
+half-widths over ``z(p)`` (widening factors, at least 0 so the interval holds the mean) for a few
+levels, per step and target; other levels interpolate between them.
 """
 
 from __future__ import annotations
@@ -41,74 +44,88 @@ def z_value(level: float) -> float:
 class Calibration:
     """Widening factors fitted on validation, and how the raw intervals fared there.
 
-    ``factors[l, h, t]`` multiplies the raw half-width at ``levels[l]``, horizon step ``h`` and
-    target ``t``. ``raw_coverage[l]`` is the share of validation values the raw interval held.
+    The calibrated interval at ``levels[l]``, horizon step ``h`` and target ``t`` runs from
+    ``mean - lower[l, h, t]·z·std`` to ``mean + upper[l, h, t]·z·std``. ``raw_coverage[l]`` is the
+    share of validation values the raw interval held.
     """
 
     levels: tuple[float, ...]
-    factors: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
     raw_coverage: tuple[float, ...]
     samples: int
     windows: int
 
-    def factor(self, level: float, steps: int) -> np.ndarray:
-        """Factors ``[steps, targets]`` for ``level``: between the stored levels the half-width is
-        interpolated linearly; outside them, the nearest level's factor; steps beyond the
-        validated horizon reuse its last step."""
+    def factor(self, level: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper factors ``[steps, targets]`` for ``level``: between the stored levels each
+        half-width is interpolated linearly; outside them, the nearest level's factors; steps beyond
+        the validated horizon reuse its last step."""
+        return self._interpolate(self.lower, level, steps), self._interpolate(self.upper, level, steps)
+
+    def _interpolate(self, factors: np.ndarray, level: float, steps: int) -> np.ndarray:
         # Interpolate the half-widths q = factor * z, which grow with the level, not the factors.
         level = min(max(level, self.levels[0]), self.levels[-1])
-        widths = (self.factors * np.array([z_value(p) for p in self.levels])[:, None, None]).reshape(len(self.levels), -1)
+        widths = (factors * np.array([z_value(p) for p in self.levels])[:, None, None]).reshape(len(self.levels), -1)
         per_level = np.array([np.interp(level, self.levels, column) for column in widths.T])
-        factors = per_level.reshape(self.factors.shape[1:]) / z_value(level)
-        rows = np.minimum(np.arange(steps), len(factors) - 1)
-        return factors[rows]
+        at_level = per_level.reshape(factors.shape[1:]) / z_value(level)
+        rows = np.minimum(np.arange(steps), len(at_level) - 1)
+        return at_level[rows]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "method": "mc-dropout, split-conformal on |error| / MC std per horizon step",
+            "method": "mc-dropout, split-conformal on signed error / MC std per horizon step",
             "samples": self.samples,
             "windows": self.windows,
             "levels": list(self.levels),
             "raw_coverage": [round(c, 4) for c in self.raw_coverage],
-            "factors": np.round(self.factors, 4).tolist(),
+            "lower_factors": np.round(self.lower, 4).tolist(),
+            "upper_factors": np.round(self.upper, 4).tolist(),
         }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Calibration":
+        # Cards written before signed scores hold one symmetric "factors" table.
+        lower = values.get("lower_factors", values.get("factors"))
+        upper = values.get("upper_factors", values.get("factors"))
         return cls(
             levels=tuple(values["levels"]),
-            factors=np.asarray(values["factors"], dtype=np.float64),
+            lower=np.asarray(lower, dtype=np.float64),
+            upper=np.asarray(upper, dtype=np.float64),
             raw_coverage=tuple(values["raw_coverage"]),
             samples=values["samples"],
             windows=values["windows"],
         )
 
 
-def summarize(paths: np.ndarray, level: float, factors: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def summarize(paths: np.ndarray, level: float, factors: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Mean, std and interval bounds over the sample axis of ``paths [..., samples, steps, targets]``.
 
-    ``factors [steps, targets]`` widens the raw normal interval (None: raw).
+    ``factors``: the lower and upper factors ``[steps, targets]`` of ``Calibration.factor`` (None: raw).
     """
     mean = paths.mean(axis=-3)
     std = paths.std(axis=-3)
-    half = z_value(level) * std * (1.0 if factors is None else factors)
-    return {"mean": mean, "std": std, "lower": mean - half, "upper": mean + half}
+    half = z_value(level) * std
+    lower, upper = (1.0, 1.0) if factors is None else factors
+    return {"mean": mean, "std": std, "lower": mean - lower * half, "upper": mean + upper * half}
 
 
 def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS) -> Calibration:
     """Fit per-step factors from MC ``paths [n, samples, steps, targets]`` and ``actual [n, steps, targets]``."""
     mean = paths.mean(axis=1)
     std = np.maximum(paths.std(axis=1), 1e-12)
-    scores = np.abs(actual - mean) / std
+    scores = np.sort((actual - mean) / std, axis=0)
     n = len(scores)
-    factors, coverage = [], []
+    lower, upper, coverage = [], [], []
     for level in levels:
         z = z_value(level)
-        # The conformal quantile: the ceil((n + 1) p)-th smallest score, for finite-sample coverage.
-        rank = min(1.0, math.ceil((n + 1) * level) / n)
-        factors.append(np.quantile(scores, rank, axis=0, method="higher") / z)
-        coverage.append(float((scores <= z).mean()))
-    return Calibration(levels, np.stack(factors), tuple(coverage), paths.shape[1], n)
+        # Conformal ranks: at most (1 - level) / 2 of new scores fall below the k_low-th smallest
+        # score or above the k_high-th, for finite-sample coverage; too few windows take the extremes.
+        k_low = max(1, math.floor((n + 1) * (1 - level) / 2))
+        k_high = min(n, math.ceil((n + 1) * (1 + level) / 2))
+        lower.append(np.maximum(-scores[k_low - 1], 0.0) / z)
+        upper.append(np.maximum(scores[k_high - 1], 0.0) / z)
+        coverage.append(float((np.abs(scores) <= z).mean()))
+    return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), paths.shape[1], n)
 
 
 def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, window: int, horizon: int,

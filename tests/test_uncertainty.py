@@ -82,17 +82,28 @@ def test_chained_direct_blocks_carry_each_sample_forward():
 
 def test_calibration_factors_interpolate_widths_between_levels_and_reuse_the_last_step():
     levels = (0.5, 0.9)
-    factors = np.array([[[1.0], [2.0]], [[3.0], [4.0]]])  # levels x steps x targets
-    calibration = Calibration(levels, factors, (0.3, 0.5), samples=10, windows=50)
-    widths = factors[:, :, 0] * np.array([[z_value(0.5)], [z_value(0.9)]])
+    lower = np.array([[[1.0], [2.0]], [[3.0], [4.0]]])  # levels x steps x targets
+    upper = 2 * lower
+    calibration = Calibration(levels, lower, upper, (0.3, 0.5), samples=10, windows=50)
+    widths = lower[:, :, 0] * np.array([[z_value(0.5)], [z_value(0.9)]])
     middle = (widths[0] + widths[1]) / 2 / z_value(0.7)
 
-    np.testing.assert_allclose(calibration.factor(0.7, 2)[:, 0], middle)
-    np.testing.assert_allclose(calibration.factor(0.99, 4)[:, 0], [3.0, 4.0, 4.0, 4.0])
-    np.testing.assert_allclose(calibration.factor(0.2, 1)[:, 0], [1.0])
+    np.testing.assert_allclose(calibration.factor(0.7, 2)[0][:, 0], middle)
+    np.testing.assert_allclose(calibration.factor(0.7, 2)[1][:, 0], 2 * middle)
+    np.testing.assert_allclose(calibration.factor(0.99, 4)[0][:, 0], [3.0, 4.0, 4.0, 4.0])
+    np.testing.assert_allclose(calibration.factor(0.2, 1)[1][:, 0], [2.0])
     restored = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
-    np.testing.assert_allclose(restored.factors, factors)
+    np.testing.assert_allclose(restored.lower, lower)
+    np.testing.assert_allclose(restored.upper, upper)
     assert (restored.levels, restored.raw_coverage, restored.samples, restored.windows) == (levels, (0.3, 0.5), 10, 50)
+
+
+def test_cards_with_one_symmetric_factor_table_still_load():
+    old = {"levels": [0.9], "factors": [[[1.5]]], "raw_coverage": [0.7], "samples": 10, "windows": 50}
+
+    lower, upper = Calibration.from_dict(old).factor(0.9, 1)
+
+    assert lower.tolist() == upper.tolist() == [[1.5]]
 
 
 def test_mc_forecast_is_reproducible_with_seed_and_bounds_are_ordered(cli, trained):
@@ -115,11 +126,12 @@ def test_calibrated_interval_differs_from_raw_by_the_card_factors(cli, trained):
     raw = read_csv(cli(*base, "--no-calibrate").out)
     calibrated = read_csv(cli(*base).out)
     card = json.loads((trained / "direct" / "card.json").read_text())
-    factors = Calibration.from_dict(card["uncertainty"]).factor(0.8, 3)[:, 0]
+    lower, upper = (side[:, 0] for side in Calibration.from_dict(card["uncertainty"]).factor(0.8, 3))
 
     np.testing.assert_allclose(raw["y"], calibrated["y"])
     np.testing.assert_allclose(raw["y_upper"] - raw["y"], z_value(0.8) * raw["y_std"], rtol=1e-6)
-    np.testing.assert_allclose(calibrated["y_upper"] - calibrated["y"], factors * (raw["y_upper"] - raw["y"]), rtol=1e-3)
+    np.testing.assert_allclose(calibrated["y_upper"] - calibrated["y"], upper * (raw["y_upper"] - raw["y"]), rtol=1e-3)
+    np.testing.assert_allclose(calibrated["y"] - calibrated["y_lower"], lower * (raw["y"] - raw["y_lower"]), rtol=1e-3)
 
 
 def test_mean_of_many_passes_is_close_to_the_deterministic_forecast(cli, trained):
@@ -160,8 +172,29 @@ def test_calibration_moves_coverage_towards_nominal_on_a_constructed_case():
 
         assert np.sign(calibrated - raw) == direction
         assert abs(calibrated - 0.9) < 0.03
-        assert np.all(np.sign(calibration.factors - 1) == direction)
+        assert np.all(np.sign(calibration.lower - 1) == direction) and np.all(np.sign(calibration.upper - 1) == direction)
         assert np.sign(0.9 - calibration.raw_coverage[calibration.levels.index(0.9)]) == direction
+
+
+def test_calibration_puts_a_biased_mean_s_errors_on_their_own_side():
+    rng = np.random.default_rng(1)
+
+    def case(n: int):
+        # Actual values sit one MC std above the mean on average (a trend the network lags behind).
+        paths = rng.standard_normal((n, 300, 2, 1))
+        actual = paths.mean(axis=1) + 1.0 + rng.standard_normal((n, 2, 1))
+        return paths, actual
+
+    calibration = fit_calibration(*case(400))
+    paths, actual = case(2000)
+    factors = calibration.factor(0.9, 2)
+    stats = summarize(paths, 0.9, factors)
+    symmetric = summarize(paths, 0.9, (np.maximum(*factors),) * 2)
+
+    assert np.all(factors[1] > factors[0])
+    assert abs(((actual >= stats["lower"]) & (actual <= stats["upper"])).mean() - 0.9) < 0.03
+    # The symmetric interval that is as wide on both sides covers more only by being wider.
+    assert (stats["upper"] - stats["lower"]).mean() < (symmetric["upper"] - symmetric["lower"]).mean()
 
 
 def test_card_keeps_small_calibration_and_info_says_intervals_are_calibrated(cli, trained):
@@ -169,7 +202,7 @@ def test_card_keeps_small_calibration_and_info_says_intervals_are_calibrated(cli
     result = cli("info", "--model-dir", trained / "direct", "--format", "csv")
 
     assert card["uncertainty"]["levels"] == [0.5, 0.8, 0.9, 0.95, 0.99]
-    assert np.shape(card["uncertainty"]["factors"]) == (5, 3, 1)  # levels x horizon steps x targets
+    assert np.shape(card["uncertainty"]["lower_factors"]) == np.shape(card["uncertainty"]["upper_factors"]) == (5, 3, 1)  # levels x steps x targets
     assert len(json.dumps(card["uncertainty"])) < 1000
     assert result.code == 0
     assert "MC Dropout; raw 90% intervals covered" in result.out

@@ -10,7 +10,7 @@ from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import load_csv
 from rnncast.forecast import keras_predictor, rollout
 from rnncast.models import ZOO, NetworkShape, configure
-from rnncast.training import evaluate_many, fit, fit_many, panel_dataset
+from rnncast.training import evaluate_many, fit, fit_many, panel_dataset, xla_for_training
 
 # One layer keeps the suite fast (compiling dominates); the seq-to-vector variant stacks two.
 TINY_OPTIONS = {"units": 4, "layers": 1, "epochs": 1}
@@ -61,6 +61,23 @@ def test_one_model_trains_on_many_series_at_once():
     naive = np.repeat(series[24:, -3:-2, 0], 2, axis=1) - series[24:, -2:, 0]
     assert fitted.metrics["naive"]["0"]["rmse"] == pytest.approx(np.sqrt((naive**2).mean()))
     assert evaluate_many(fitted, series[24:]) == fitted.metrics
+
+
+def test_seeded_training_compiles_with_xla_and_repeats_exactly():
+    import keras
+
+    series = np.sin(np.linspace(0, 6, 16) + np.random.default_rng(0).uniform(0, 6, (20, 1)))[..., None]
+    config = TrainConfig(model="gru", units=4, layers=1, horizon=2, epochs=1, seed=1)
+    first, second = (fit_many(series[:16], config, validation=series[16:]) for _ in range(2))  # --seed: op determinism on
+    windows = first.scaler.transform(series[16:, :14])
+    np.testing.assert_array_equal(keras_predictor(first.network)(windows), keras_predictor(second.network)(windows))
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(loss="mse", jit_compile=True)
+    assert not model.jit_compile  # what Keras does under op determinism: twice the time per epoch
+    with xla_for_training(model):
+        assert model.jit_compile
+    assert not model.jit_compile  # predictions as from the saved network
 
 
 def test_windows_of_many_series_never_cross_two_series():
