@@ -14,7 +14,8 @@ Both columns standardise the data (fitted on the training series) as rnncast alw
 
 Validation and test MSE are in the data's units, of the forecast from each full window.
 
-    python benchmarks/seed_chapter.py            # full run, the table on stdout
+    python benchmarks/seed_chapter.py            # full run, the table and the total time on stdout
+    python benchmarks/seed_chapter.py --jobs 2   # the same, two rows at a time in their own processes
     python benchmarks/seed_chapter.py --quick    # smoke run on 2% of the data, 1 epoch
 """
 

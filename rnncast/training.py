@@ -330,13 +330,16 @@ def xla_for_training(model):
     deterministic XLA form; on CPU, XLA's kernels are deterministic, and without XLA a seeded run
     took two to three times the CPU seconds per epoch of an unseeded one for the recurrent models
     (benchmarks/README.md). Layers that cannot be compiled (a cuDNN LSTM or GRU) still say so through
-    ``supports_jit``. Afterwards the model predicts as Keras compiled it, i.e. exactly as the same
-    network loaded from disk.
+    ``supports_jit``. Networks with dropout are left as Keras chose: XLA's random masks on CPU made
+    a seeded LSTM with ``--dropout 0.1`` 2.4 times slower per epoch than without XLA, where the same
+    network without dropout trained twice as fast with it (benchmarks/README.md). Afterwards the
+    model predicts as Keras compiled it, i.e. exactly as the same network loaded from disk.
     """
     import tensorflow as tf
 
     chosen = model.jit_compile
-    if not chosen and not tf.config.list_physical_devices("GPU") and all(layer.supports_jit for layer in model._flatten_layers()):
+    if (not chosen and not has_dropout(model) and not tf.config.list_physical_devices("GPU")
+            and all(layer.supports_jit for layer in model._flatten_layers())):
         # Private, as Keras has no public switch past its determinism check (keras 3 trainer.py).
         model._jit_compile = True
     try:
