@@ -193,21 +193,8 @@ def start(config: TrainConfig):
 
 def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
                     window_map: np.ndarray | None = None, sequence_times: Sequence[int] | None = None):
-    """Lazily cut (window, next ``steps`` rows of the output columns) pairs from ``values``;
-    ``window_map`` (``Preprocessing.window_map``) maps each cut over time first; with
-    ``sequence_times``, seq2seq targets (see ``split_windows``)."""
-    import tensorflow as tf
-
-    keras = import_keras()
-    dataset = keras.utils.timeseries_dataset_from_array(
-        values, None, sequence_length=shape.window + shape.steps,
-        batch_size=batch_size, shuffle=shuffle, seed=seed,
-    )
-    if window_map is not None:
-        dataset = dataset.map(lambda w: tf.einsum("ij,bjc->bic", window_map, w), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.map(
-        lambda w: split_windows(w, shape, sequence_times), num_parallel_calls=tf.data.AUTOTUNE,
-    ).prefetch(tf.data.AUTOTUNE)
+    """Batches of (input, target) pairs of one series ``[time, features]``; see ``panel_dataset``."""
+    return panel_dataset(values[None], shape, batch_size, shuffle, seed, sequence_times, window_map)
 
 
 def split_windows(windows, shape: NetworkShape, sequence_times: Sequence[int] | None = None):
@@ -324,24 +311,23 @@ def generic_kernel_warning(keras, network) -> str | None:
 
 @contextlib.contextmanager
 def xla_for_training(model):
-    """Train the compiled ``model`` with XLA on CPU even when ``--seed`` turned on TensorFlow's op determinism.
+    """Train the compiled ``model`` on CPU with XLA exactly when the network has no dropout.
 
-    Keras drops ``jit_compile`` whenever op determinism is on, because some GPU kernels have no
-    deterministic XLA form; on CPU, XLA's kernels are deterministic, and without XLA a seeded run
-    took two to three times the CPU seconds per epoch of an unseeded one for the recurrent models
-    (benchmarks/README.md). Layers that cannot be compiled (a cuDNN LSTM or GRU) still say so through
-    ``supports_jit``. Networks with dropout are left as Keras chose: XLA's random masks on CPU made
-    a seeded LSTM with ``--dropout 0.1`` 2.4 times slower per epoch than without XLA, where the same
-    network without dropout trained twice as fast with it (benchmarks/README.md). Afterwards the
-    model predicts as Keras compiled it, i.e. exactly as the same network loaded from disk.
+    Keras drops ``jit_compile`` whenever ``--seed`` turned on op determinism, because some GPU
+    kernels have no deterministic XLA form; on CPU, XLA's kernels are deterministic, and without XLA
+    a seeded run took two to three times the CPU seconds per epoch of an unseeded one for the
+    recurrent models. Dropout is the opposite case: XLA's random masks on CPU made a GRU with
+    ``--dropout 0.1`` at batch 4096 five times slower per step (4.2 s against 0.8 s), and a seeded
+    LSTM at batch 32 2.4 times slower (benchmarks/README.md). Layers that cannot be compiled
+    (a cuDNN LSTM or GRU) still say so through ``supports_jit``; on a GPU Keras's choice stands.
+    Afterwards the model predicts as Keras compiled it, i.e. exactly as the same network loaded from disk.
     """
     import tensorflow as tf
 
     chosen = model.jit_compile
-    if (not chosen and not has_dropout(model) and not tf.config.list_physical_devices("GPU")
-            and all(layer.supports_jit for layer in model._flatten_layers())):
+    if not tf.config.list_physical_devices("GPU"):
         # Private, as Keras has no public switch past its determinism check (keras 3 trainer.py).
-        model._jit_compile = True
+        model._jit_compile = not has_dropout(model) and all(layer.supports_jit for layer in model._flatten_layers())
     try:
         yield
     finally:
@@ -475,25 +461,37 @@ def evaluate_many(fitted: FittedModel, series: np.ndarray, horizon: int | None =
 
 
 def panel_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
-                  sequence_times: Sequence[int] | None = None):
-    """Batches of (input, target) pairs cut lazily from ``[series, time, features]``: only the
-    (series, start) index pairs are shuffled, the windows are gathered batch by batch."""
+                  sequence_times: Sequence[int] | None = None, window_map: np.ndarray | None = None):
+    """Batches of (input, target) pairs cut lazily from ``[series, time, features]``.
+
+    Only the (series, start) index pairs are shuffled, as one tensor and afresh each epoch, and
+    the windows are gathered a batch at a time: per-window tf.data elements (what
+    ``keras.utils.timeseries_dataset_from_array`` makes) cost 0.65 s per batch of 4,096, slower
+    than the GRU's training step, and a shuffle buffer of 4 million elements held 1.3 GB.
+    ``window_map`` (``Preprocessing.window_map``) maps each cut over time; with
+    ``sequence_times``, seq2seq targets (see ``split_windows``).
+    """
     import tensorflow as tf
 
     length = shape.window + shape.steps
     n_series, n_steps = values.shape[:2]
-    index = np.stack(np.meshgrid(np.arange(n_series), np.arange(n_steps - length + 1), indexing="ij"), axis=-1).reshape(-1, 2)
-    data = tf.constant(values, dtype=tf.float32)
+    index = tf.constant(np.stack(np.meshgrid(np.arange(n_series), np.arange(n_steps - length + 1), indexing="ij"), axis=-1).reshape(-1, 2))
+    rows = tf.constant(values.reshape(n_series * n_steps, -1), dtype=tf.float32)
     offsets = tf.range(length, dtype=tf.int64)
 
     def cut(pairs):
-        windows = tf.gather(tf.gather(data, pairs[:, 0]), pairs[:, 1:2] + offsets, batch_dims=1)
+        windows = tf.gather(rows, pairs[:, :1] * n_steps + pairs[:, 1:] + offsets)
+        if window_map is not None:
+            windows = tf.einsum("ij,bjc->bic", window_map, windows)
         return split_windows(windows, shape, sequence_times)
 
-    dataset = tf.data.Dataset.from_tensor_slices(index)
     if shuffle:
-        dataset = dataset.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        # A new key on every pass over the dataset, the same sequence of keys for the same seed.
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        order = keys.map(lambda key: tf.random.experimental.stateless_shuffle(index, seed=tf.stack([key, 0])))
+    else:
+        order = tf.data.Dataset.from_tensors(index)
+    return order.unbatch().batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _panel(array: np.ndarray, name: str) -> np.ndarray:

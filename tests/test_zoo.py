@@ -80,8 +80,10 @@ def test_seeded_training_compiles_with_xla_and_repeats_exactly():
     assert not model.jit_compile  # predictions as from the saved network
     dropped = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.1), keras.layers.Dense(1)])
     dropped.compile(loss="mse", jit_compile=True)
+    dropped._jit_compile = True  # Keras's choice without --seed
     with xla_for_training(dropped):
         assert not dropped.jit_compile  # XLA's random masks on CPU cost more than XLA saves
+    assert dropped.jit_compile
 
 
 def test_windows_of_many_series_never_cross_two_series():
