@@ -6,7 +6,9 @@ Calibration is split-conformal on signed residuals scaled by the MC std: on vali
 score ``(actual - mean) / std`` is computed per horizon step and target, and its conformal lower
 and upper quantiles (``(1 - p) / 2`` of the scores below and above, each) replace ``-z(p)`` and
 ``+z(p)``. Signed scores keep a bias of the mean that validation shows (a trend the network lags
-behind) on its own side instead of spreading it over both. The card keeps only the two
+behind) on its own side instead of spreading it over both. The validation windows of one
+series are weighted by recency (``recency_half_life``), so errors that grow with time widen the
+interval beyond what an even weighting would. The card keeps only the two
 half-widths over ``z(p)`` (widening factors, at least 0 so the interval holds the mean) for a few
 levels, per step and target; other levels interpolate between them.
 """
@@ -14,7 +16,6 @@ levels, per step and target; other levels interpolate between them.
 from __future__ import annotations
 
 import dataclasses
-import math
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -109,21 +110,37 @@ def summarize(paths: np.ndarray, level: float, factors: tuple[np.ndarray, np.nda
     return {"mean": mean, "std": std, "lower": mean - lower * half, "upper": mean + upper * half}
 
 
-def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS) -> Calibration:
-    """Fit per-step factors from MC ``paths [n, samples, steps, targets]`` and ``actual [n, steps, targets]``."""
+def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS,
+                    half_life: float | None = None) -> Calibration:
+    """Fit per-step factors from MC ``paths [n, samples, steps, targets]`` and ``actual [n, steps, targets]``.
+
+    ``half_life``: the windows are in time order, and a window ``half_life`` windows older than the
+    newest counts half as much (None: all count the same). Weighted split-conformal prediction
+    (Barber et al., "Conformal prediction beyond exchangeability", 2023) keeps its coverage on
+    exchangeable data and, weighting recent errors more, follows errors that grow with time.
+    """
     mean = paths.mean(axis=1)
     std = np.maximum(paths.std(axis=1), 1e-12)
-    scores = np.sort((actual - mean) / std, axis=0)
+    scores = (actual - mean) / std
     n = len(scores)
+    age = np.arange(n)[::-1]
+    weights = np.ones(n) if half_life is None else 0.5 ** (age / half_life)
+    # The new window's own score, of weight 1, is unknown: its mass sits beyond every score, so a
+    # bound the others cannot reach falls back to the most extreme score.
+    weights = weights / (weights.sum() + 1.0)
+    order = np.argsort(scores, axis=0)
+    ascending = np.take_along_axis(scores, order, axis=0)
+    below = np.cumsum(weights[order], axis=0)
+    above = np.cumsum(weights[order][::-1], axis=0)
     lower, upper, coverage = [], [], []
     for level in levels:
         z = z_value(level)
-        # Conformal ranks: at most (1 - level) / 2 of new scores fall below the k_low-th smallest
-        # score or above the k_high-th, for finite-sample coverage; too few windows take the extremes.
-        k_low = max(1, math.floor((n + 1) * (1 - level) / 2))
-        k_high = min(n, math.ceil((n + 1) * (1 + level) / 2))
-        lower.append(np.maximum(-scores[k_low - 1], 0.0) / z)
-        upper.append(np.maximum(scores[k_high - 1], 0.0) / z)
+        share = (1 + level) / 2
+        # The smallest score with at least ``share`` of the weight at or below it, and the mirror image.
+        k_high = np.where((below >= share).any(axis=0), np.argmax(below >= share, axis=0), n - 1)
+        k_low = np.where((above >= share).any(axis=0), np.argmax(above >= share, axis=0), n - 1)
+        upper.append(np.maximum(np.take_along_axis(ascending, k_high[None], axis=0)[0], 0.0) / z)
+        lower.append(np.maximum(-np.take_along_axis(ascending[::-1], k_low[None], axis=0)[0], 0.0) / z)
         coverage.append(float((np.abs(scores) <= z).mean()))
     return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), paths.shape[1], n)
 
@@ -145,7 +162,15 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
     predict = wrap(stochastic_predictor(network, seed))
     paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
-    return fit_calibration(paths, actual)
+    return fit_calibration(paths, actual, half_life=recency_half_life(len(starts)))
+
+
+def recency_half_life(windows: int) -> float:
+    """Half-life, in windows, of the calibration weights of ``windows`` evenly spaced validation
+    windows: the newest quarter of the validation part carries about half the weight. On
+    hourly_energy, whose temperature and solar output rise beyond the validation part, that lifted
+    held-out coverage of the 90% interval from 83.5% to 87.6% (benchmarks/README.md)."""
+    return windows / 4
 
 
 def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,

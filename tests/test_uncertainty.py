@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import numpy as np
@@ -164,9 +165,9 @@ def test_calibration_moves_coverage_towards_nominal_on_a_constructed_case():
         stats = summarize(paths, 0.9, factors)
         return ((actual >= stats["lower"]) & (actual <= stats["upper"])).mean()
 
-    for error_scale, direction in ((3.0, 1), (0.3, -1)):  # intervals far too narrow, then far too wide
-        calibration = fit_calibration(*case(error_scale, 400))
-        fresh = case(error_scale, 2000)
+    for (error_scale, direction), half_life in itertools.product(((3.0, 1), (0.3, -1)), (None, 250)):  # too narrow, too wide
+        calibration = fit_calibration(*case(error_scale, 1000), half_life=half_life)
+        fresh = case(error_scale, 4000)
         raw = coverage(*fresh, None)
         calibrated = coverage(*fresh, calibration.factor(0.9, 2))
 
@@ -174,6 +175,25 @@ def test_calibration_moves_coverage_towards_nominal_on_a_constructed_case():
         assert abs(calibrated - 0.9) < 0.03
         assert np.all(np.sign(calibration.lower - 1) == direction) and np.all(np.sign(calibration.upper - 1) == direction)
         assert np.sign(0.9 - calibration.raw_coverage[calibration.levels.index(0.9)]) == direction
+
+
+def test_recency_weights_follow_errors_that_grow_with_time():
+    rng = np.random.default_rng(2)
+
+    def case(error_scale, n: int):
+        paths = rng.standard_normal((n, 300, 1, 1))
+        return paths, paths.mean(axis=1) + error_scale * rng.standard_normal((n, 1, 1))
+
+    def coverage(paths, actual, calibration):
+        stats = summarize(paths, 0.9, calibration.factor(0.9, 1))
+        return ((actual >= stats["lower"]) & (actual <= stats["upper"])).mean()
+
+    growing = case(np.linspace(1.0, 3.0, 400)[:, None, None], 400)  # oldest window first
+    even, recent = fit_calibration(*growing), fit_calibration(*growing, half_life=100)
+    following = case(3.0, 2000)  # the windows after validation: errors as large as the newest
+
+    assert np.all(recent.lower > even.lower) and np.all(recent.upper > even.upper)
+    assert coverage(*following, even) + 0.05 < coverage(*following, recent)
 
 
 def test_calibration_puts_a_biased_mean_s_errors_on_their_own_side():
