@@ -153,7 +153,7 @@ def mase(forecast: np.ndarray, actual: np.ndarray, history: np.ndarray, season: 
     return float(np.abs(forecast - actual).mean() / scale)
 
 
-def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: int, model: str) -> tuple[np.ndarray, str]:
+def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: int, model: str, ensemble: int = 1) -> tuple[np.ndarray, str]:
     import rnncast
     from rnncast.config import TrainConfig
     from rnncast.store import load_card
@@ -161,7 +161,7 @@ def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: i
     with tempfile.TemporaryDirectory() as root:
         csv = Path(root) / "series.csv"
         history.to_csv(csv, index=False)
-        config = TrainConfig(model=model, horizon=horizon, epochs=epochs, seed=0, season=season if season > 1 else None)
+        config = TrainConfig(model=model, horizon=horizon, epochs=epochs, seed=0, season=season if season > 1 else None, ensemble=ensemble)
         rnncast.train(csv, config, model_dir=Path(root) / "model")
         card = load_card(Path(root) / "model")
         values = rnncast.forecast(Path(root) / "model", engine="keras")["y"].to_numpy()
@@ -195,6 +195,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=list(SERIES), help="Series to run (default: all).")
     parser.add_argument("--epochs", type=int, default=100, help="Most rnncast epochs (early stopping usually ends sooner).")
     parser.add_argument("--rnncast-model", default="gru", help="rnncast's --model (default gru; auto backtests the zoo).")
+    parser.add_argument("--rnncast-ensemble", type=int, default=1, help="rnncast's --ensemble (default 1, a single model).")
     args = parser.parse_args()
     rows, notes = [], {}
     for name in args.only or SERIES:
@@ -205,7 +206,7 @@ def main() -> None:
         forecasts = statsforecast_forecasts(history, freq, season, horizon)
         classical_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        forecasts["rnncast"], notes[name] = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model)
+        forecasts["rnncast"], notes[name] = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model, args.rnncast_ensemble)
         notes[name] += f"; rnncast {time.perf_counter() - started:.0f} s, statsforecast {classical_seconds:.0f} s"
         scores = {method: mase(f, actual, history["y"].to_numpy(), season) for method, f in forecasts.items()}
         rows.append({"series": name, "kind": "real" if name in REAL else "synthetic", "n": len(history), "season": season,
