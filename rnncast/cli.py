@@ -546,10 +546,11 @@ def _fallback_fact(fallback: dict[str, Any]) -> str:
 def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:
     if uncertainty is None:
         return "none (trained without dropout, so --mc-samples is refused)"
-    i = uncertainty["levels"].index(0.9)
-    # Cards from before signed calibration hold one symmetric "factors" table.
-    tables = [uncertainty[key][i] for key in ("lower_factors", "upper_factors", "factors") if key in uncertainty]
-    factors = [f for table in tables for step in table for f in step]
+    from rnncast.uncertainty import Calibration
+
+    calibration = Calibration.from_dict(uncertainty)
+    i = calibration.levels.index(0.9)
+    factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
     return (
         f"MC Dropout; raw 90% intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
         f"{uncertainty['windows']} validation windows, so forecasts rescale each side by a per-step factor "

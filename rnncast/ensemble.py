@@ -214,7 +214,7 @@ def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) 
     member was scored on; and, when a member has dropout, the calibration of the pooled samples."""
     from rnncast.evaluate import point_metrics, seasonal_scale
     from rnncast.training import MAX_VALIDATION_ORIGINS, origins, validation_rows
-    from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration, recency_half_life
+    from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration
 
     config, scaler, target_index = members[0].config, members[0].scaler, members[0].target_index
     values = series.frame.to_numpy(dtype=np.float64)
@@ -243,4 +243,4 @@ def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) 
         return metrics, None
     _, recent, actual = cut(CALIBRATION_WINDOWS)
     paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed)
-    return metrics, fit_calibration(scaler.inverse(paths, target_index), actual, half_life=recency_half_life(len(recent))).to_dict()
+    return metrics, fit_calibration(scaler.inverse(paths, target_index), actual, time_ordered=True).to_dict()

@@ -191,12 +191,6 @@ def start(config: TrainConfig):
     return keras
 
 
-def windows_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
-                    window_map: np.ndarray | None = None, sequence_times: Sequence[int] | None = None):
-    """Batches of (input, target) pairs of one series ``[time, features]``; see ``panel_dataset``."""
-    return panel_dataset(values[None], shape, batch_size, shuffle, seed, sequence_times, window_map)
-
-
 def split_windows(windows, shape: NetworkShape, sequence_times: Sequence[int] | None = None):
     """Split a batch of ``window + steps`` rows into the network's input and its target.
 
@@ -221,8 +215,9 @@ def _sequence_times(config: TrainConfig, window: int) -> list[int] | None:
 def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch, window_map: np.ndarray | None = None) -> dict[str, Any]:
     seed = distribute.shuffle_seed(config.distribute, config.seed)
     times = _sequence_times(config, shape.window)
-    train = windows_dataset(scaled[:train_end], shape, config.batch_size, shuffle=True, seed=seed, window_map=window_map, sequence_times=times)
-    validation = windows_dataset(scaled[train_end - shape.window :], shape, 1024, shuffle=False, seed=None, window_map=window_map,
+    train = panel_dataset(scaled[None, :train_end], shape, config.batch_size, shuffle=True, seed=seed, window_map=window_map,
+                          sequence_times=times)
+    validation = panel_dataset(scaled[None, train_end - shape.window :], shape, 1024, shuffle=False, seed=None, window_map=window_map,
                                  sequence_times=times)
     return train_network(keras, network, train, validation, config, on_epoch)
 
@@ -322,10 +317,8 @@ def xla_for_training(model):
     (a cuDNN LSTM or GRU) still say so through ``supports_jit``; on a GPU Keras's choice stands.
     Afterwards the model predicts as Keras compiled it, i.e. exactly as the same network loaded from disk.
     """
-    import tensorflow as tf
-
     chosen = model.jit_compile
-    if not tf.config.list_physical_devices("GPU"):
+    if not _gpu_available():
         # Private, as Keras has no public switch past its determinism check (keras 3 trainer.py).
         model._jit_compile = not has_dropout(model) and all(layer.supports_jit for layer in model._flatten_layers())
     try:
@@ -462,7 +455,7 @@ def evaluate_many(fitted: FittedModel, series: np.ndarray, horizon: int | None =
 
 def panel_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
                   sequence_times: Sequence[int] | None = None, window_map: np.ndarray | None = None):
-    """Batches of (input, target) pairs cut lazily from ``[series, time, features]``.
+    """Batches of (input, target) pairs cut lazily from ``[series, time, features]`` (one series: ``values[None]``).
 
     Only the (series, start) index pairs are shuffled, as one tensor and afresh each epoch, and
     the windows are gathered a batch at a time: per-window tf.data elements (what

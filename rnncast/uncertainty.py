@@ -7,7 +7,7 @@ score ``(actual - mean) / std`` is computed per horizon step and target, and its
 and upper quantiles (``(1 - p) / 2`` of the scores below and above, each) replace ``-z(p)`` and
 ``+z(p)``. Signed scores keep a bias of the mean that validation shows (a trend the network lags
 behind) on its own side instead of spreading it over both. The validation windows of one
-series are weighted by recency (``recency_half_life``), so errors that grow with time widen the
+series are weighted by recency (``RECENCY_HALF_LIFE``), so errors that grow with time widen the
 interval beyond what an even weighting would. The card keeps only the two
 half-widths over ``z(p)`` (widening factors, at least 0 so the interval holds the mean) for a few
 levels, per step and target; other levels interpolate between them.
@@ -34,6 +34,12 @@ LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
 # Enough passes for a stable std, on enough windows for a 99% quantile, in a few seconds on CPU.
 CALIBRATION_SAMPLES = 100
 CALIBRATION_WINDOWS = 200
+# Half-life of the recency weights, as a share of the validation windows: the newest third of the
+# validation part carries a little over half the weight. Chosen on the held-out tails of
+# benchmarks/uncertainty.py: on hourly_energy, whose temperature and solar output rise beyond the
+# validation part, it lifted the coverage of the 90% interval from 83.5% to 86.9% (a quarter:
+# 87.6%, a half: 86.0%), where daily_sales went from 91.7% to 94.0% (a quarter: 94.7%).
+RECENCY_HALF_LIFE = 1 / 3
 
 
 def z_value(level: float) -> float:
@@ -111,11 +117,12 @@ def summarize(paths: np.ndarray, level: float, factors: tuple[np.ndarray, np.nda
 
 
 def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS,
-                    half_life: float | None = None) -> Calibration:
+                    time_ordered: bool = False) -> Calibration:
     """Fit per-step factors from MC ``paths [n, samples, steps, targets]`` and ``actual [n, steps, targets]``.
 
-    ``half_life``: the windows are in time order, and a window ``half_life`` windows older than the
-    newest counts half as much (None: all count the same). Weighted split-conformal prediction
+    ``time_ordered``: the windows are the validation windows of one series, oldest first, and a
+    window ``RECENCY_HALF_LIFE`` of them older than the newest counts half as much (False: all
+    count the same, as for independent series). Weighted split-conformal prediction
     (Barber et al., "Conformal prediction beyond exchangeability", 2023) keeps its coverage on
     exchangeable data and, weighting recent errors more, follows errors that grow with time.
     """
@@ -124,14 +131,14 @@ def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, 
     scores = (actual - mean) / std
     n = len(scores)
     age = np.arange(n)[::-1]
-    weights = np.ones(n) if half_life is None else 0.5 ** (age / half_life)
+    weights = 0.5 ** (age / (RECENCY_HALF_LIFE * n)) if time_ordered else np.ones(n)
     # The new window's own score, of weight 1, is unknown: its mass sits beyond every score, so a
     # bound the others cannot reach falls back to the most extreme score.
     weights = weights / (weights.sum() + 1.0)
     order = np.argsort(scores, axis=0)
-    ascending = np.take_along_axis(scores, order, axis=0)
-    below = np.cumsum(weights[order], axis=0)
-    above = np.cumsum(weights[order][::-1], axis=0)
+    ascending, ordered_weights = np.take_along_axis(scores, order, axis=0), weights[order]
+    below = np.cumsum(ordered_weights, axis=0)
+    above = np.cumsum(ordered_weights[::-1], axis=0)
     lower, upper, coverage = [], [], []
     for level in levels:
         z = z_value(level)
@@ -162,17 +169,7 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
     predict = wrap(stochastic_predictor(network, seed))
     paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
-    return fit_calibration(paths, actual, half_life=recency_half_life(len(starts)))
-
-
-def recency_half_life(windows: int) -> float:
-    """Half-life, in windows, of the calibration weights of ``windows`` evenly spaced validation
-    windows: the newest third of the validation part carries a little over half the weight.
-    Chosen on the held-out tails of benchmarks/uncertainty.py: on hourly_energy, whose temperature
-    and solar output rise beyond the validation part, it lifted the coverage of the 90% interval
-    from 83.5% to 86.9% (a quarter: 87.6%, a half: 86.0%), where daily_sales went from 91.7% to
-    94.0% (a quarter: 94.7%)."""
-    return windows / 3
+    return fit_calibration(paths, actual, time_ordered=True)
 
 
 def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,

@@ -45,12 +45,12 @@ def test_each_method_is_inverted_exactly(method):
 def test_training_windows_are_what_forecasting_sees_and_decodes(method):
     """The lazily cut training pairs equal the forecast-time inputs and targets of the same rows."""
     from rnncast.models import NetworkShape
-    from rnncast.training import windows_dataset
+    from rnncast.training import panel_dataset
 
     values = np.sin(np.arange(40.0)[:, None] * [0.5, 0.9]) + np.arange(40.0)[:, None] * 0.1
     prep = Preprocessing.fit(method, values[:30], season=4)
     shape = NetworkShape(9 - prep.dropped, 2, 3, (0, 1))
-    dataset = windows_dataset(prep.series(values), shape, 64, shuffle=False, seed=None, window_map=prep.window_map(shape.window, 3))
+    dataset = panel_dataset(prep.series(values)[None], shape, 64, shuffle=False, seed=None, window_map=prep.window_map(shape.window, 3))
     inputs, targets = (np.asarray(t) for t in next(iter(dataset)))
     starts = np.arange(len(inputs))[:, None]
     windows, future = values[starts + np.arange(9)], values[starts + np.arange(9, 12)]

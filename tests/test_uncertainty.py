@@ -165,8 +165,8 @@ def test_calibration_moves_coverage_towards_nominal_on_a_constructed_case():
         stats = summarize(paths, 0.9, factors)
         return ((actual >= stats["lower"]) & (actual <= stats["upper"])).mean()
 
-    for (error_scale, direction), half_life in itertools.product(((3.0, 1), (0.3, -1)), (None, 250)):  # too narrow, too wide
-        calibration = fit_calibration(*case(error_scale, 1000), half_life=half_life)
+    for (error_scale, direction), time_ordered in itertools.product(((3.0, 1), (0.3, -1)), (False, True)):  # too narrow, too wide
+        calibration = fit_calibration(*case(error_scale, 1000), time_ordered=time_ordered)
         fresh = case(error_scale, 4000)
         raw = coverage(*fresh, None)
         calibrated = coverage(*fresh, calibration.factor(0.9, 2))
@@ -189,7 +189,7 @@ def test_recency_weights_follow_errors_that_grow_with_time():
         return ((actual >= stats["lower"]) & (actual <= stats["upper"])).mean()
 
     growing = case(np.linspace(1.0, 3.0, 400)[:, None, None], 400)  # oldest window first
-    even, recent = fit_calibration(*growing), fit_calibration(*growing, half_life=100)
+    even, recent = fit_calibration(*growing), fit_calibration(*growing, time_ordered=True)
     following = case(3.0, 2000)  # the windows after validation: errors as large as the newest
 
     assert np.all(recent.lower > even.lower) and np.all(recent.upper > even.upper)
