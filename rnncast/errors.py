@@ -18,6 +18,7 @@ class ExitStatus(enum.IntEnum):
     MODEL = 4
     LOCK_TIMEOUT = 5
     DIVERGED = 6
+    ENVIRONMENT = 7
     INTERRUPTED = 130
 
 
@@ -55,3 +56,10 @@ class TrainingDiverged(RnncastError):
     """The loss became NaN or infinite."""
 
     exit_status = ExitStatus.DIVERGED
+
+
+class EnvironmentFailure(RnncastError):
+    """The machine, not the user's input, stopped the command: a full disk, a read-only
+    directory, a closed or full standard output."""
+
+    exit_status = ExitStatus.ENVIRONMENT
