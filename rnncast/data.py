@@ -119,7 +119,7 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path, sep=delimiter, encoding=encoding, skipinitialspace=True,
-            low_memory=False, na_values=["", "NA", "NaN", "nan", "null", "NULL", "None", "-", "?"],
+            low_memory=False, float_precision="round_trip", na_values=["", "NA", "NaN", "nan", "null", "NULL", "None", "-", "?"],
             keep_default_na=False,
         )
     except UnicodeDecodeError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,17 @@ from rnncast.cli import run
 TINY_SHAPE = ["--window", "8", "--horizon", "3", "--seed", "1", "--no-fallback", "--quiet"]
 TINY = ["--epochs", "2", "--units", "4", *TINY_SHAPE]
 TINY_OPTIONS = {"naive": TINY_SHAPE, "linear": ["--epochs", "2", *TINY_SHAPE]}
+
+
+@pytest.fixture(autouse=True)
+def _library_logging():
+    """The CLI sends the 'rnncast' logger to stderr and stops its propagation; undo that after
+    each test, so that caplog in a later test of the same worker sees the library's warnings."""
+    yield
+    logger = logging.getLogger("rnncast")
+    logger.handlers.clear()
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 @dataclasses.dataclass

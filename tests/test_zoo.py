@@ -46,7 +46,8 @@ def test_every_model_trains_forecasts_and_round_trips(name, strategy, extra, wri
     path = tmp_path / "model.keras"
     fitted.network.save(path)
     loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
-    np.testing.assert_array_equal(rollout(keras_predictor(loaded), windows, 3, fitted.target_index), predicted)
+    # oneDNN (on some CPUs) may run the loaded graph's kernels in another order: equal to round-off.
+    np.testing.assert_allclose(rollout(keras_predictor(loaded), windows, 3, fitted.target_index), predicted, rtol=1e-5, atol=1e-6)
 
 
 def test_one_model_trains_on_many_series_at_once():
