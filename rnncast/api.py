@@ -59,13 +59,7 @@ def train(
     from rnncast.training import fit
 
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
-    if isinstance(series, Panel) and config.model == "auto":
-        raise UsageError(
-            "`--model auto` chooses on one series; for many, compare candidates with "
-            "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
-        )
-    if isinstance(series, Panel) and config.ensemble > 1:
-        raise UsageError("`--ensemble` is not available for global models of many series yet; train without it.")
+    _refuse_for_panels(series, config)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         if isinstance(series, Panel):
             fitted_panel = fit_panel(series, config, on_epoch)
@@ -83,6 +77,44 @@ def train(
         fitted = fit(series, config, on_epoch)
         card = _card(series, fitted, data_options, selection)
         return save(model_dir, fitted.network, card)
+
+
+def check(
+    data: str | os.PathLike[str], config: TrainConfig = TrainConfig(), data_options: DataOptions = DataOptions()
+) -> tuple[list[dict[str, str]], str | None]:
+    """What ``rnncast check`` reports: the loader's findings, and the error ``train`` would raise
+    with these settings before fitting (None when it accepts the file).
+
+    The verdict runs ``train``'s own acceptance (loading, the refusals, and the window and
+    horizon resolution that ``fit`` runs first), so that the two cannot disagree.
+    """
+    from rnncast.data import describe_csv
+    from rnncast.panel import Panel, load_data, resolve_panel_config
+    from rnncast.training import resolve_config
+
+    try:
+        series = load_data(data, data_options)
+        _refuse_for_panels(series, config)
+        if isinstance(series, Panel):
+            resolve_panel_config(series, config)
+        else:
+            resolve_config(series, config)
+        verdict = None
+    except (DataError, UsageError) as error:
+        verdict = str(error)
+    return describe_csv(data, data_options), verdict
+
+
+def _refuse_for_panels(series, config: TrainConfig) -> None:
+    from rnncast.panel import Panel
+
+    if isinstance(series, Panel) and config.model == "auto":
+        raise UsageError(
+            "`--model auto` chooses on one series; for many, compare candidates with "
+            "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
+        )
+    if isinstance(series, Panel) and config.ensemble > 1:
+        raise UsageError("`--ensemble` is not available for global models of many series yet; train without it.")
 
 
 def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,
@@ -159,6 +191,7 @@ def forecast(
     mc: MCOptions | None = None,
     engine: str = "auto",
     ids: Sequence[str] | None = None,
+    data_options: DataOptions = DataOptions(),
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -171,6 +204,8 @@ def forecast(
             (of each member of an ensemble, pooled).
         engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
         ids: for a global model of many series, the series to forecast (default: all).
+        data_options: how to read ``data`` where it differs from the training CSV (e.g. ``fill``
+            for missing values that the training data did not have).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
@@ -182,7 +217,7 @@ def forecast(
     Raises:
         UsageError: ``mc`` was asked of a model trained without dropout, or of a global model.
     """
-    result = predict(model_dir, horizon, data, mc, engine, ids)
+    result = predict(model_dir, horizon, data, mc, engine, ids, data_options)
     return result.frame() if isinstance(result, Forecast) else result
 
 
@@ -193,6 +228,7 @@ def predict(
     mc: MCOptions | None = None,
     engine: str = "auto",
     ids: Sequence[str] | None = None,
+    data_options: DataOptions = DataOptions(),
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
@@ -207,7 +243,7 @@ def predict(
 
         if mc is not None:
             raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        return forecast_panel(card, members[0].engine.deterministic, horizon, data, ids)
+        return forecast_panel(card, members[0].engine.deterministic, horizon, data, ids, data_options)
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
@@ -215,7 +251,7 @@ def predict(
         recent = np.asarray(card.last_window, dtype=np.float64)
         last_time: Any = card.last_time
     else:
-        recent, last_time = _recent_rows(data, card, window)
+        recent, last_time = _recent_rows(data, data_options.over(card.data_options), card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
     if mc is not None:
@@ -227,7 +263,8 @@ def predict(
     return Forecast(card, last_time, {name: values[:, t] for t, name in enumerate(card.targets)})
 
 
-def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None,
+                   data_options: DataOptions = DataOptions()) -> pd.DataFrame:
     """The newest observed rows of the targets that a forecast continues, with their time stamps.
 
     From ``data``, the last rows (a window, or three horizons if longer); without it, the
@@ -245,14 +282,14 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
         index = past_index(card.last_time, card.freq, len(values), card.time_column)
         return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
     rows = max(card.config["window"], 3 * card.config["horizon"])
-    return load_csv(data, DataOptions.from_dict(card.data_options)).frame[card.targets].iloc[-rows:]
+    return load_csv(data, data_options.over(card.data_options)).frame[card.targets].iloc[-rows:]
 
 
-def _recent_rows(data: str | os.PathLike[str], card: ModelCard, window: int) -> tuple[np.ndarray, Any]:
+def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[np.ndarray, Any]:
     from rnncast.data import load_csv
 
     name = os.path.basename(os.fspath(data))
-    series = load_csv(data, DataOptions.from_dict(card.data_options))
+    series = load_csv(data, options)
     missing = [c for c in card.columns if c not in series.columns]
     if missing:
         raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(card.columns)}.")

@@ -239,6 +239,10 @@ def forecast(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this PNG file.")] = None,
     engine: Annotated[str, typer.Option("--engine", help="onnx (onnxruntime, no TensorFlow), keras, or auto: ONNX where the model has an export.")] = "auto",
+    fill: Fill = None,
+    resample: Resample = None,
+    delimiter: Delimiter = None,
+    encoding: Encoding = "utf-8",
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -252,37 +256,46 @@ def forecast(
     from rnncast.api import Forecast, predict
     from rnncast.render import forecast_text
 
-    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
+    # How to read --data where it differs from the training CSV; the rest comes from the card.
+    reading = DataOptions(fill=fill, resample=resample, delimiter=delimiter, encoding=encoding)
+    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
 
         frame = result.frame() if isinstance(result, Forecast) else result
-        write_plot(plot, recent_history(model_dir, data), frame, interval if mc else None)
+        write_plot(plot, recent_history(model_dir, data, reading), frame, interval if mc else None)
     _emit(forecast_text(result, output_format), output)
 
 
 @app.command()
 def check(
     data: Annotated[Path, typer.Argument(help="CSV file to inspect.", show_default=False)],
+    horizon: Annotated[Optional[int], _train_option("horizon", "--horizon", "-H", help="Steps `train` would forecast.")] = None,
+    window: Annotated[Optional[int], _train_option("window", "--window", "-w", help="Past steps `train` would use (auto: a few seasons).")] = None,
+    season: Annotated[Optional[int], _train_option("season", "--season", help="Seasonal period in steps (auto: from the frequency).")] = None,
+    validation_fraction: Annotated[Optional[float], _train_option("validation_fraction", "--validation-fraction", help="Share of the newest rows held out for validation.")] = None,
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    id_column: IdColumn = None,
     output_format: Format = OutputFormat.table,
 ) -> None:
-    """Report what the loader sees in DATA and what to do; exit 0 if `train` would accept it."""
-    from rnncast.data import check_csv
+    """Report what the loader sees in DATA and what to do; exit 0 exactly when `train` with the same options would accept it."""
+    from rnncast.api import check as check_data
     from rnncast.render import records_text
 
+    given = {"horizon": horizon, "window": window, "season": season, "validation_fraction": validation_fraction}
+    config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
-        delimiter=delimiter, encoding=encoding,
+        delimiter=delimiter, encoding=encoding, id_column=id_column,
     )
     _setup_output(quiet=True, verbose=False)
-    findings, problem = check_csv(data, options)
+    findings, problem = check_data(data, config, options)
     verdict = {"check": "verdict", "finding": "train accepts this file" if problem is None else problem, "advice": ""}
     _emit(records_text([*findings, verdict], output_format), None)
     if problem is not None:
@@ -427,6 +440,9 @@ def evaluate(
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
+    resample: Resample = None,
+    delimiter: Delimiter = None,
+    encoding: Encoding = "utf-8",
     id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -439,7 +455,8 @@ def evaluate(
         raise UsageError("pass either --model or --model-dir, not both.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
-    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
+    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
+                                      delimiter=delimiter, encoding=encoding, id_column=id_column)
     if not model:
         from rnncast.evaluate import saved_settings
 
@@ -474,6 +491,9 @@ def compare(
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
+    resample: Resample = None,
+    delimiter: Delimiter = None,
+    encoding: Encoding = "utf-8",
     id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -488,7 +508,8 @@ def compare(
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
     config, backtest_options = _backtest_settings(given, folds, stride, retrain, mc_samples=mc_samples)
-    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
+    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
+                          delimiter=delimiter, encoding=encoding, id_column=id_column)
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:

@@ -46,6 +46,13 @@ class DataOptions:
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "targets": list(self.targets)}
 
+    def over(self, saved: dict[str, Any]) -> "DataOptions":
+        """The options a model was trained with (``saved``, from its card), with those set here
+        (the ones that differ from the defaults) replacing them."""
+        default = DataOptions()
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(default, f.name)}
+        return dataclasses.replace(DataOptions.from_dict(saved), **given)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DataOptions":
         return cls(**{**values, "targets": tuple(values.get("targets", ()))})

@@ -24,6 +24,8 @@ log = logging.getLogger("rnncast")
 
 TIME_COLUMN_NAMES = ("date", "datetime", "time", "timestamp", "ds", "period", "month", "year", "day", "week", "hour")
 INTEGER_TIME_NAMES = ("step", "t", "index", "idx", "time", "period", "year")
+# Integer columns named like these can be series ids in a long-format file (store, item_id, sku...).
+ID_NAME_ENDINGS = ("id", "store", "series", "item", "sku", "key")
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
 
@@ -77,6 +79,14 @@ def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source
     line_numbers = raw.index.to_numpy() + 2
 
     time_column = _find_time_column(raw, options, name)
+    series_column = series_id_column(raw, time_column)
+    if series_column is not None:
+        examples = ", ".join(repr(str(v)) for v in raw[series_column].drop_duplicates().iloc[:2])
+        raise DataError(
+            f"{name}: time stamps repeat, once for each value of '{series_column}' ({raw[series_column].nunique()} "
+            f"series, e.g. {examples}): a long-format file of many series; pass --id-column {series_column} "
+            "to train one model on all of them."
+        )
     numeric = _numeric_columns(raw.drop(columns=[time_column] if time_column else []), options, name)
     # Column order, not the order given, so that a forecast of every column can be fed back as a row.
     targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
@@ -191,6 +201,25 @@ def _find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> s
             continue
         parsed = _to_datetime(values)
         if parsed.notna().mean() >= 0.9 or (column in by_name and parsed.notna().any()):
+            return column
+    return None
+
+
+def series_id_column(raw: pd.DataFrame, time_column: str | None) -> str | None:
+    """The column that makes repeated time stamps many series in long format, if there is one.
+
+    Averaging such a file onto one grid (``--resample``) would merge the series, so its repeats
+    are named for what they are: a column of labels (text, or integers named like an id) with
+    several values, each on several rows, within each of which no time stamp repeats.
+    """
+    if time_column is None or not raw[time_column].duplicated().any():
+        return None
+    for column in raw.columns:
+        values = raw[column]
+        labels = not pd.api.types.is_numeric_dtype(values) or (
+            pd.api.types.is_integer_dtype(values) and column.lower().replace("_", "").endswith(ID_NAME_ENDINGS)
+        )
+        if column != time_column and labels and 1 < values.nunique() <= len(values) / 2 and not raw.duplicated([column, time_column]).any():
             return column
     return None
 
@@ -417,28 +446,19 @@ def future_index(last: Any, freq: str | int | None, horizon: int, name: str | No
     return index.rename(name or "step")
 
 
-def check_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions()) -> tuple[list[dict[str, str]], str | None]:
-    """What the loader sees in a CSV, and what to do about each problem, before any training.
-
-    Returns:
-        Findings as rows of ``check``, ``finding`` and ``advice``, and the error ``load_csv``
-        would raise (None when the file is accepted as it is).
-    """
-    try:
-        load_csv(path, options)
-        verdict = None
-    except (DataError, UsageError) as error:
-        verdict = str(error)
+def describe_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions()) -> list[dict[str, str]]:
+    """What the loader sees in a CSV, and what to do about each problem, as rows of ``check``,
+    ``finding`` and ``advice``; whether ``train`` accepts it is ``rnncast.api.check``'s verdict."""
     name = os.path.basename(os.fspath(path))
     try:
         raw = _read_frame(os.fspath(path), options)
     except DataError as error:
-        return [{"check": "file", "finding": str(error), "advice": ""}], verdict
+        return [{"check": "file", "finding": str(error), "advice": ""}]
     rows = [{"check": "file", "finding": f"{len(raw)} rows, {len(raw.columns)} columns", "advice": ""}]
     try:
         time_column = _find_time_column(raw, options, name)
     except UsageError as error:
-        return rows + [{"check": "time column", "finding": str(error), "advice": ""}], verdict
+        return rows + [{"check": "time column", "finding": str(error), "advice": ""}]
     rows += _time_findings(raw, time_column)
     for column in raw.columns:
         if column == time_column:
@@ -458,7 +478,7 @@ def check_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions()
             findings.append("constant")
             advice.append("drop it: it carries no information")
         rows.append({"check": f"column '{column}'", "finding": ", ".join(findings), "advice": "; ".join(advice)})
-    return rows, verdict
+    return rows
 
 
 def _time_findings(raw: pd.DataFrame, time_column: str | None) -> list[dict[str, str]]:
@@ -476,6 +496,11 @@ def _time_findings(raw: pd.DataFrame, time_column: str | None) -> list[dict[str,
     index = pd.DatetimeIndex(valid)
     unsorted = int((np.diff(index.asi8) < 0).sum())
     duplicates = int(index.duplicated().sum())
+    series_column = series_id_column(raw, time_column)
+    if series_column is not None:
+        rows.append({"check": "long format", "finding": f"'{series_column}' names {raw[series_column].nunique()} series",
+                     "advice": f"--id-column {series_column}"})
+        return rows
     if unsorted:
         rows.append({"check": "order", "finding": f"{unsorted} step(s) back in time", "advice": "sort the file, or --resample FREQ"})
     if duplicates:

@@ -164,24 +164,24 @@ def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig
     Raises:
         DataError: no series is long enough.
     """
-    from rnncast.training import default_window, minimum_rows
+    from rnncast.training import default_window, minimum_rows, window_phrase
 
     season = config.season or infer_season(panel.freq)
     lengths = {key: len(one) for key, one in panel.series.items()}
     window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))))
-    config = dataclasses.replace(config, season=season, window=window)
+    given_window, config = config.window, dataclasses.replace(config, season=season, window=window)
     needed = minimum_rows(window, config.horizon, config.validation_fraction)
     skipped = {key: n for key, n in lengths.items() if n < needed}
     name = os.path.basename(panel.source)
     if len(skipped) == len(panel):
         raise DataError(
-            f"{name}: every series is too short: the longest has {max(lengths.values())} rows, but --window {window} and "
+            f"{name}: every series is too short: the longest has {max(lengths.values())} rows, but {window_phrase(given_window, window)} and "
             f"--horizon {config.horizon} need at least {needed}; use a smaller --window or --horizon, or more data."
         )
     if skipped:
         log.warning(
-            "%s: skipping %d of %d series with fewer than the %d rows --window %d and --horizon %d need: %s.",
-            name, len(skipped), len(panel), needed, window, config.horizon, _some(f"{k} ({n} rows)" for k, n in skipped.items()),
+            "%s: skipping %d of %d series with fewer than the %d rows %s and --horizon %d need: %s.",
+            name, len(skipped), len(panel), needed, window_phrase(given_window, window), config.horizon, _some(f"{k} ({n} rows)" for k, n in skipped.items()),
         )
     return config, panel.subset([key for key in panel.series if key not in skipped]), skipped
 
@@ -329,7 +329,8 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
     )
 
 
-def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None) -> pd.DataFrame:
+def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
+                   data_options: DataOptions = DataOptions()) -> pd.DataFrame:
     """Forecast every series of a global model (or those in ``ids``) in one batched pass.
 
     Returns:
@@ -349,7 +350,7 @@ def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | N
         recent = {key: np.asarray(known[key]["last_window"], dtype=np.float64) for key in wanted}
         last = {key: known[key]["last_time"] for key in wanted}
     else:
-        recent, last = _recent_rows(data, card, wanted, window)
+        recent, last = _recent_rows(data, data_options.over(card.data_options), card, wanted, window)
     scalers = {key: Standardizer.from_dict(known[key]["scaler"]) for key in wanted}
     windows = np.stack([scalers[key].transform(recent[key]) for key in wanted])
     target_index = [card.columns.index(t) for t in card.targets]
@@ -370,11 +371,11 @@ def _check_ids(wanted: list[str], card) -> None:
             raise UsageError(f"`--id` {key} is not a series of this model. Series: {_some(known)}.")
 
 
-def _recent_rows(data, card, wanted: list[str], window: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from rnncast.api import _time_to_json
 
     name = os.path.basename(os.fspath(data))
-    loaded = load_data(data, DataOptions.from_dict(card.data_options))
+    loaded = load_data(data, options)
     if not isinstance(loaded, Panel):
         raise DataError(f"{name}: has no id column {card.panel['id_column']!r}; the model forecasts series in long format.")
     missing = [c for c in card.columns if c not in loaded.columns]

@@ -65,17 +65,22 @@ def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
     """Fill in the choices left to rnncast (season, window) and check the series is long enough."""
     season = config.season or infer_season(series.freq)
     window = config.window or default_window(season, config.horizon, len(series))
-    config = dataclasses.replace(config, season=season, window=window)
+    given_window, config = config.window, dataclasses.replace(config, season=season, window=window)
     if config.preprocess != "auto":
         check_window(config.preprocess, season, window)
     needed = minimum_rows(window, config.horizon, config.validation_fraction)
     if len(series) < needed:
         raise DataError(
-            f"{os.path.basename(series.source)}: has {len(series)} rows, but --window {window} and --horizon "
-            f"{config.horizon} need at least {needed} (training windows plus a validation tail); "
+            f"{os.path.basename(series.source)}: has {len(series)} rows, but {window_phrase(given_window, window)} and "
+            f"--horizon {config.horizon} need at least {needed} (training windows plus a validation tail); "
             "use a smaller --window or --horizon, or more data."
         )
     return config
+
+
+def window_phrase(given: int | None, window: int) -> str:
+    """How a message names the window: the option the user passed, or the size rnncast chose."""
+    return f"--window {window}" if given else f"the default window of {window} rows"
 
 
 def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None) -> FittedModel:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnncast.config import DataOptions
-from rnncast.data import check_csv, load_csv
+from rnncast.data import describe_csv, load_csv
 from rnncast.errors import RnncastError
 
 EXAMPLES = int(os.environ.get("RNNCAST_FUZZ_EXAMPLES", "150"))
@@ -32,7 +32,7 @@ def _load(content: bytes, options: DataOptions) -> None:
         series = load_csv(handle.name, options)
         values = series.frame.to_numpy()
         assert np.isfinite(values).all() and len(series.targets) >= 1
-        check_csv(handle.name, options)
+        describe_csv(handle.name, options)
     except RnncastError as error:
         assert str(error) and "\n" not in str(error)
     finally:
