@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -57,6 +58,9 @@ IdColumn = Annotated[Optional[str], typer.Option("--id-column", help="Column of 
 def _setup_output(quiet: bool, verbose: bool) -> None:
     if verbose:
         os.environ["RNNCAST_VERBOSE"] = "1"
+    else:
+        # Libraries' deprecation and runtime warnings are for rnncast's developers, not a cron job's mail.
+        warnings.simplefilter("ignore")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     logger = logging.getLogger("rnncast")
