@@ -167,8 +167,9 @@ def forecast(
         horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
-        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one
-            (of each member of an ensemble, pooled).
+        mc: error bars: ``mc.samples`` MC-Dropout passes instead of one deterministic one (of each
+            member of an ensemble, pooled); a model without dropout gives its intervals calibrated
+            on validation residuals instead.
         engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
         ids: for a global model of many series, the series to forecast (default: all).
 
@@ -180,7 +181,7 @@ def forecast(
         and ``<target>_upper``.
 
     Raises:
-        UsageError: ``mc`` was asked of a model trained without dropout, or of a global model.
+        UsageError: ``mc`` was asked of a model saved without any calibration of its intervals, or of a global model.
     """
     result = predict(model_dir, horizon, data, mc, engine, ids)
     return result.frame() if isinstance(result, Forecast) else result

@@ -233,7 +233,7 @@ def forecast(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this file instead of stdout.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
-    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (needs a model trained with dropout).", show_default="off")] = None,
+    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, whatever N).", show_default="off")] = None,
     interval: Annotated[float, typer.Option("--interval", help="Central interval of the error bars.")] = 0.9,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
@@ -344,7 +344,9 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
             # A baseline has nothing to train, so its seed means nothing.
             seed = f", seed {member['seed']}" if member["training"]["epochs"] else ""
             facts[f"member {i}"] = f"{member['model']}{seed}, validation MAE {errors}"
-    facts["error bars"] = _uncertainty_fact(card.uncertainty)
+    from rnncast.uncertainty import describe
+
+    facts["error bars"] = describe(card)
     facts["forecast engine"] = _engine_fact(network_files(card))
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
 
@@ -541,21 +543,6 @@ def _fallback_fact(fallback: dict[str, Any]) -> str:
     maes = ", ".join(f"{target} {errors['mae']:.4g}" for target, errors in network["validation"].items())
     return (f"kept {fallback['kept']}, not the trained {network['model']} (preprocessing {network['preprocess']}): "
             f"{fallback['reason']} (the {network['model']}'s validation MAE: {maes})")
-
-
-def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:
-    if uncertainty is None:
-        return "none (trained without dropout, so --mc-samples is refused)"
-    from rnncast.uncertainty import Calibration
-
-    calibration = Calibration.from_dict(uncertainty)
-    i = calibration.levels.index(0.9)
-    factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
-    return (
-        f"MC Dropout; raw 90% intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
-        f"{uncertainty['windows']} validation windows, so forecasts rescale each side by a per-step factor "
-        f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)"
-    )
 
 
 def run(argv: list[str] | None = None) -> int:
