@@ -234,11 +234,12 @@ def forecast(
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
     mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, whatever N).", show_default="off")] = None,
-    interval: Annotated[float, typer.Option("--interval", help="Central interval of the error bars.")] = 0.9,
+    interval: Annotated[Optional[float], typer.Option("--interval", help="Central interval of the --mc-samples error bars.", show_default="0.9")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this PNG file.")] = None,
     engine: Annotated[str, typer.Option("--engine", help="onnx (onnxruntime, no TensorFlow), keras, or auto: ONNX where the model has an export.")] = "auto",
+    allow_negative: Annotated[bool, typer.Option("--allow-negative", help="Keep negative forecasts of a target that was never negative in training (clipped at 0 by default).")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -246,19 +247,21 @@ def forecast(
     _setup_output(quiet, verbose)
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
+    if interval is not None and mc_samples is None:
+        raise UsageError(f"`--interval {interval}` sets the error bars of --mc-samples, which was not given; add --mc-samples N (e.g. 200) or drop --interval.")
     from rnncast.forecast import MCOptions
 
-    mc = MCOptions(mc_samples, interval, calibrate, seed) if mc_samples is not None else None
+    mc = MCOptions(mc_samples, MCOptions.interval if interval is None else interval, calibrate, seed) if mc_samples is not None else None
     from rnncast.api import Forecast, predict
     from rnncast.render import forecast_text
 
-    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids)
+    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, allow_negative=allow_negative)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
 
         frame = result.frame() if isinstance(result, Forecast) else result
-        write_plot(plot, recent_history(model_dir, data), frame, interval if mc else None)
+        write_plot(plot, recent_history(model_dir, data), frame, mc.interval if mc else None)
     _emit(forecast_text(result, output_format), output)
 
 
@@ -307,10 +310,9 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
 
     card = load_card(model_dir)
     if output_format is OutputFormat.json:
-        document = {k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}
-        import json
+        from rnncast.render import json_text
 
-        _emit(json.dumps(document, indent=2) + "\n", None)
+        _emit(json_text({k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}), None)
         return
     config = card.config
     facts = {
@@ -399,13 +401,9 @@ def _fit_progress(enabled: bool):
 
 
 def _report_text(report, command: str, rows, output_format: OutputFormat) -> str:
-    if output_format is OutputFormat.json:
-        import json
+    from rnncast.render import json_text, records_text
 
-        return json.dumps(report.to_dict(command), indent=2) + "\n"
-    from rnncast.render import records_text
-
-    return records_text(rows, output_format)
+    return json_text(report.to_dict(command)) if output_format is OutputFormat.json else records_text(rows, output_format)
 
 
 @app.command()

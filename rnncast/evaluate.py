@@ -25,6 +25,7 @@ from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, ModelFileError, UsageError
 from rnncast.models import ZOO
+from rnncast.render import json_safe
 from rnncast.training import default_window, minimum_rows, validation_rows
 
 if TYPE_CHECKING:
@@ -235,7 +236,8 @@ class Report:
     requested: tuple[str, ...]
 
     def to_dict(self, command: str) -> dict[str, Any]:
-        """The JSON document, schema version ``SCHEMA_VERSION`` (``docs/json-output.md``)."""
+        """The JSON document, schema version ``SCHEMA_VERSION`` (``docs/json-output.md``); an undefined
+        score is NaN, which ``render.json_text`` prints as null."""
         index = self.series.frame.index
         document = {
             "schema_version": SCHEMA_VERSION,
@@ -273,7 +275,7 @@ class Report:
                 for result in self.models
             ],
         }
-        return _json_safe(document)
+        return document
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """One row per model and target, best model first."""
@@ -534,7 +536,8 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
             for r in results
         ],
     }
-    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], _json_safe(summary)
+    # The summary goes into the card, which stays strict JSON too.
+    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
 
 
 def _ratio(value: float, reference: float) -> float:
@@ -548,14 +551,3 @@ def _mean(values) -> float:
 
 def _json_time(value: Any) -> str | int:
     return value.isoformat() if hasattr(value, "isoformat") else int(value)
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities (undefined scores) become null, so the document is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

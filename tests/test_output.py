@@ -1,0 +1,144 @@
+"""What rnncast prints: strict JSON from every command, precision, warnings, clipping, plot formats."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY
+
+
+def strict(text: str):
+    """Parse as a strict parser would: NaN and Infinity are not JSON."""
+
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def constant(tmp_path_factory):
+    """A constant series (every error and scale 0, so ratios are undefined) and a model trained on it."""
+    from rnncast.cli import run
+
+    root = tmp_path_factory.mktemp("constant")
+    path = root / "constant.csv"
+    pd.DataFrame({"date": pd.date_range("2020-01-01", periods=120, freq="D").astype(str), "y": 5.0}).to_csv(path, index=False)
+    assert run([str(a) for a in ("train", path, "-d", root / "m", *TINY)]) == 0
+    return path, root / "m"
+
+
+def test_every_command_prints_strict_json_even_for_a_constant_series(cli, constant):
+    path, model_dir = constant
+    shape = ["--window", "8", "--horizon", "3", "--folds", "2", "-q"]
+    commands = {
+        "train": ["train", path, "-d", model_dir.parent / "again", "--model", "naive", "--window", "8", "--horizon", "3", "-q"],
+        "forecast": ["forecast", "-d", model_dir],
+        "forecast --mc-samples": ["forecast", "-d", model_dir, "--mc-samples", "5", "--seed", "1"],
+        "info": ["info", "-d", model_dir],
+        "evaluate": ["evaluate", path, "--model", "naive", *shape],
+        "compare": ["compare", path, "--models", "naive", *shape],
+        "check": ["check", path],
+        "models": ["models"],
+    }
+    documents = {}
+    for name, args in commands.items():
+        result = cli(*args, "--format", "json")
+        assert result.code == 0, (name, result.err)
+        documents[name] = strict(result.out)
+
+    (row,) = documents["train"]
+    assert (row["mae"], row["naive_mae"], row["mae_vs_naive"]) == (0.0, 0.0, None)
+    assert documents["evaluate"]["models"][0]["mase"] is None  # the in-sample MAE that scales MASE is 0
+    assert [r["y"] for r in documents["forecast"]["forecast"]] == pytest.approx([5.0] * 3, abs=1e-3)
+
+
+def test_json_text_writes_null_for_undefined_numbers_at_any_depth():
+    from rnncast.render import json_text
+
+    document = {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": (np.float64("nan"), 2)}
+
+    assert strict(json_text(document)) == {"a": None, "b": [1.5, None, {"c": None}], "d": [None, 2]}
+
+
+def test_interval_without_mc_samples_is_refused(cli, constant):
+    result = cli("forecast", "-d", constant[1], "--interval", "0.8")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        "rnncast: error: `--interval 0.8` sets the error bars of --mc-samples, which was not given; "
+        "add --mc-samples N (e.g. 200) or drop --interval.\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def counts(tmp_path_factory):
+    """Whole counts near 2863 (never negative) and a naive model of them."""
+    from rnncast.cli import run
+
+    root = tmp_path_factory.mktemp("counts")
+    path = root / "counts.csv"
+    y = 2800 + (np.arange(60) * 37) % 101
+    y[-1] = 2863
+    pd.DataFrame({"date": pd.date_range("2020-01-01", periods=60, freq="D").astype(str), "y": y}).to_csv(path, index=False)
+    assert run([str(a) for a in ("train", path, "-d", root / "m", "--model", "naive", "--window", "8", "--horizon", "3", "-q")]) == 0
+    return path, root / "m"
+
+
+def test_forecasts_keep_the_data_s_precision_plus_two_digits_in_every_format(cli, counts):
+    from rnncast.store import load_card
+
+    path, model_dir = counts
+    assert load_card(model_dir).source["decimals"] == {"y": 0} and load_card(model_dir).source["non_negative"] == {"y": True}
+    csv = cli("forecast", "-d", model_dir, "--mc-samples", "2").out.splitlines()
+    table = cli("forecast", "-d", model_dir, "--format", "table").out
+    document = strict(cli("forecast", "-d", model_dir, "--format", "json").out)
+
+    assert csv[0] == "date,y,y_std,y_lower,y_upper"
+    assert csv[1].startswith("2020-03-01,2863.0,")
+    assert all(len(cell.partition(".")[2]) <= 2 for line in csv[1:] for cell in line.split(",")[1:])
+    assert [row["y"] for row in document["forecast"]] == [2863.0] * 3
+    assert "2863 " in table and "2862.99" not in table
+
+
+def test_a_card_without_the_data_s_decimals_is_not_rounded(cli, counts, tmp_path):
+    import shutil
+
+    model_dir = shutil.copytree(counts[1], tmp_path / "old")
+    card = json.loads((model_dir / "card.json").read_text())
+    del card["source"]["decimals"]
+    (model_dir / "card.json").write_text(json.dumps(card))
+    (row,) = strict(cli("forecast", "-d", model_dir, "--format", "json", "--horizon", "1").out)["forecast"]
+
+    assert row["y"] == pytest.approx(2863, abs=1e-3) and row["y"] != 2863.0  # float32 round-off shows
+
+
+def test_a_series_never_negative_is_clipped_at_zero_unless_allowed(cli, counts, write_csv):
+    path, model_dir = counts
+    frame = pd.read_csv(path)
+    frame.loc[frame.index[-1], "y"] = -40  # the updated data ends below zero: naive forecasts -40
+    updated = write_csv(frame, "updated.csv")
+    args = ["forecast", "-d", model_dir, "--data", updated, "--mc-samples", "2", "--format", "json"]
+
+    clipped = strict(cli(*args).out)["forecast"]
+    allowed = strict(cli(*args, "--allow-negative").out)["forecast"]
+
+    assert [(r["y"], r["y_lower"]) for r in clipped] == [(0.0, 0.0)] * 3 and all(r["y_upper"] >= 0 for r in clipped)
+    assert [r["y"] for r in allowed] == [-40.0] * 3 and all(r["y_lower"] < -40 for r in allowed)
+
+
+def test_a_horizon_far_past_the_trained_one_warns_once_unless_quiet(cli, counts):
+    model_dir = counts[1]
+    far, near, quiet = (cli("forecast", "-d", model_dir, "--horizon", h, *q) for h, q in (("100", ()), ("12", ()), ("100", ("-q",))))
+
+    assert far.code == near.code == quiet.code == 0
+    assert far.err == (
+        "warning: --horizon 100 is 33 times the trained horizon 3: beyond it the model feeds its own forecasts back, so errors "
+        "compound unchecked (and a trend may carry values anywhere); train with a longer --horizon to validate that far.\n"
+    )
+    assert near.err == quiet.err == ""
+    assert len(far.out.splitlines()) == 101
