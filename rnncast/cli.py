@@ -237,7 +237,7 @@ def forecast(
     interval: Annotated[Optional[float], typer.Option("--interval", help="Central interval of the --mc-samples error bars.", show_default="0.9")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this PNG file.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this image (.png, .jpg, .svg or .pdf).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="onnx (onnxruntime, no TensorFlow), keras, or auto: ONNX where the model has an export.")] = "auto",
     allow_negative: Annotated[bool, typer.Option("--allow-negative", help="Keep negative forecasts of a target that was never negative in training (clipped at 0 by default).")] = False,
     quiet: Quiet = False,
@@ -249,6 +249,10 @@ def forecast(
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
     if interval is not None and mc_samples is None:
         raise UsageError(f"`--interval {interval}` sets the error bars of --mc-samples, which was not given; add --mc-samples N (e.g. 200) or drop --interval.")
+    if plot is not None:
+        from rnncast.plot import image_format
+
+        image_format(plot)  # before forecasting, which may take a while
     from rnncast.forecast import MCOptions
 
     mc = MCOptions(mc_samples, MCOptions.interval if interval is None else interval, calibrate, seed) if mc_samples is not None else None

@@ -142,3 +142,24 @@ def test_a_horizon_far_past_the_trained_one_warns_once_unless_quiet(cli, counts)
     )
     assert near.err == quiet.err == ""
     assert len(far.out.splitlines()) == 101
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".jpg", b"\xff\xd8\xff"), (".svg", b"<?xml"), (".PDF", b"%PDF")])
+def test_plot_writes_the_format_its_suffix_names(cli, counts, tmp_path, suffix, magic):
+    plot = tmp_path / f"forecast{suffix}"
+    result = cli("forecast", "-d", counts[1], "--plot", plot)
+
+    assert result.code == 0, result.err
+    assert plot.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("f.gif", ".gif is not an image format rnncast writes"), ("forecast", "the file name has no suffix"),
+])
+def test_plot_to_an_unknown_suffix_is_a_usage_error(cli, counts, tmp_path, name, reason):
+    plot = tmp_path / name
+    result = cli("forecast", "-d", counts[1], "--plot", plot)
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"rnncast: error: `--plot` {plot}: {reason}; end it in .png, .jpg, .jpeg, .svg, .pdf.\n"
+    assert not plot.exists()
