@@ -452,7 +452,8 @@ def evaluate(
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
-        report = backtest(data, model or [config.model], config, backtest_options, data_options=options, on_fit=on_fit)
+        report = backtest(data, model or [config.model], config, backtest_options, data_options=options, on_fit=on_fit,
+                          given=[k for k, v in given.items() if v is not None])
     if not quiet:
         _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
     _emit(_report_text(report, "evaluate", report.details(), output_format), output)
@@ -496,7 +497,8 @@ def compare(
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
-        report = backtest(data, names, config, backtest_options, data_options=options, on_fit=on_fit)
+        report = backtest(data, names, config, backtest_options, data_options=options, on_fit=on_fit,
+                          given=[k for k, v in given.items() if v is not None])
     if not quiet:
         _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
     _emit(_report_text(report, "compare", report.leaderboard(), output_format), output)

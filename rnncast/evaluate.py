@@ -24,7 +24,7 @@ from rnncast._keras import import_keras
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, ModelFileError, UsageError
-from rnncast.models import ZOO
+from rnncast.models import ZOO, check_options
 from rnncast.render import json_safe
 from rnncast.training import default_window, minimum_rows, validation_rows
 
@@ -348,6 +348,7 @@ def backtest(
     *,
     data_options: DataOptions = DataOptions(),
     on_fit: Callable[[str, int, int], None] | None = None,
+    given: Sequence[str] = (),
 ) -> "Report | PanelReport":
     """Backtest ``models`` and the baselines on the same origins at the tail of ``data``.
 
@@ -362,14 +363,17 @@ def backtest(
         options: folds, stride and whether to refit at each origin.
         data_options: how to read the CSV.
         on_fit: called as ``on_fit(model, done, total)`` before each model is backtested.
+        given: the ``config`` fields the user set; one that no model of the backtest takes is
+            refused, as ``train`` refuses one its model does not take (``models.check_options``).
 
     Raises:
-        UsageError: an unknown model name, or an ensemble of models with nothing to train.
+        UsageError: an unknown model name, an option no model takes, or an ensemble of models with nothing to train.
         DataError: too few rows for the folds, window and horizon.
     """
     unknown = [name for name in models if name not in ZOO]
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
+    check_options(list(dict.fromkeys([*models, *BASELINES])), given)
     from rnncast.panel import Panel, load_data
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.

@@ -163,3 +163,29 @@ def test_plot_to_an_unknown_suffix_is_a_usage_error(cli, counts, tmp_path, name,
     assert (result.code, result.out) == (2, "")
     assert result.err == f"rnncast: error: `--plot` {plot}: {reason}; end it in .png, .jpg, .jpeg, .svg, .pdf.\n"
     assert not plot.exists()
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("train", ["--model", "simple-rnn", "--layers", "1"],
+     "`--layers` does not apply to --model simple-rnn, which takes --units, --dropout, --recurrent-dropout, "
+     "--bidirectional, --seq2seq, --lr, --epochs, --batch-size, --patience, --loss, --clipnorm."),
+    ("evaluate", ["--model", "simple-rnn", "--layers", "1"],
+     "`--layers` does not apply to any of simple-rnn, naive, seasonal-naive, linear, which take --units, --dropout, "
+     "--recurrent-dropout, --bidirectional, --seq2seq, --lr, --epochs, --batch-size, --patience, --loss, --clipnorm."),
+    ("compare", ["--models", "naive", "--units", "4"],
+     "`--units` does not apply to any of naive, seasonal-naive, linear, which take --lr, --epochs, --batch-size, "
+     "--patience, --loss, --clipnorm."),
+])
+def test_train_evaluate_and_compare_refuse_options_that_no_model_takes(cli, daily_csv, tmp_path, command, args, message):
+    destination = ["-d", tmp_path / "m"] if command == "train" else []
+    result = cli(command, daily_csv, *destination, *args)
+
+    assert (result.code, result.out, result.err) == (2, "", f"rnncast: error: {message}\n")
+
+
+def test_a_backtest_takes_an_option_that_one_of_its_models_takes(cli, daily_csv):
+    result = cli("compare", daily_csv, "--models", "naive,simple-rnn", "--units", "4", "--epochs", "1", "--window", "8",
+                 "--horizon", "3", "--folds", "1", "-q", "--format", "json")
+
+    assert result.code == 0, result.err
+    assert {row["model"] for row in strict(result.out)["models"]} == {"naive", "simple-rnn", "seasonal-naive", "linear"}
