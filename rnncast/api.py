@@ -217,7 +217,8 @@ def predict(
 
         if mc is not None:
             raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        return forecast_panel(card, members[0].engine.deterministic, horizon, data, ids)
+        frame = forecast_panel(card, members[0].engine.deterministic, horizon, data, ids)
+        return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]

@@ -189,3 +189,21 @@ def test_a_backtest_takes_an_option_that_one_of_its_models_takes(cli, daily_csv)
 
     assert result.code == 0, result.err
     assert {row["model"] for row in strict(result.out)["models"]} == {"naive", "simple-rnn", "seasonal-naive", "linear"}
+
+
+def test_a_global_model_of_many_series_is_rounded_and_clipped_alike(cli, write_csv, tmp_path):
+    dates = pd.date_range("2020-01-01", periods=40, freq="D").astype(str)
+    frame = pd.concat([pd.DataFrame({"store": store, "date": dates, "y": 2800 + (np.arange(40) * 37 + shift) % 101})
+                       for store, shift in (("north", 0), ("south", 50))])
+    model_dir = tmp_path / "m"
+    assert cli("train", write_csv(frame), "--id-column", "store", "--model", "naive", "--window", "8", "--horizon", "3",
+               "-d", model_dir, "-q").code == 0
+    frame.loc[(frame["store"] == "south") & (frame["date"] == dates[-1]), "y"] = -12
+    updated = write_csv(frame, "updated.csv")
+
+    rows = strict(cli("forecast", "-d", model_dir, "--data", updated, "--format", "json").out)["forecast"]
+    allowed = strict(cli("forecast", "-d", model_dir, "--data", updated, "--format", "json", "--allow-negative").out)["forecast"]
+
+    last = frame.groupby("store")["y"].last()
+    assert [(r["store"], r["y"]) for r in rows] == [("north", float(last["north"]))] * 3 + [("south", 0.0)] * 3
+    assert [r["y"] for r in allowed[3:]] == [-12.0] * 3
