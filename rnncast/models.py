@@ -260,7 +260,7 @@ def check_options(models: Sequence[str], given: Iterable[str]) -> None:
     if not rejected:
         return
     takes = ", ".join(OPTION_FLAGS[name] for name in OPTION_FLAGS if name in accepted)
-    which, take = (f"--model {models[0]}", "takes") if len(models) == 1 else (f"any of {', '.join(models)}", "take")
+    which, take = (f"--model {models[0]}", "takes") if len(models) == 1 else (f"any model of the backtest ({', '.join(models)})", "take")
     raise UsageError(
         f"`{'`, `'.join(rejected)}` {'does' if len(rejected) == 1 else 'do'} not apply to {which}, "
         + (f"which {take} {takes}." if takes else "a baseline with nothing to train; drop the option.")

@@ -15,8 +15,9 @@ log = logging.getLogger("rnncast")
 EXTRA_DIGITS = 2
 # Data written with more decimal places than this is treated as full precision: not rounded.
 MAX_DECIMALS = 10
-# A horizon beyond this many trained horizons warns: every step past the first trained horizon
-# feeds forecasts back as inputs, so errors compound with nothing in validation to bound them.
+# A horizon beyond this many trained horizons warns: validation measured the errors up to the
+# trained horizon only, and further steps rest on forecasts fed back as inputs (chained direct
+# blocks, autoregressive steps), so their errors compound with nothing to bound them.
 FAR = 4
 
 
@@ -62,7 +63,7 @@ def warn_if_far(horizon: int, trained: int) -> None:
     """One warning when ``horizon`` is more than ``FAR`` trained horizons."""
     if horizon > FAR * trained:
         log.warning(
-            "--horizon %d is %.0f times the trained horizon %d: beyond it the model feeds its own forecasts back, "
-            "so errors compound unchecked (and a trend may carry values anywhere); train with a longer --horizon to validate that far.",
+            "--horizon %d is %.0f times the trained horizon %d, the furthest validated: the model feeds its own forecasts back "
+            "that far, so errors compound unchecked (a trend may carry values anywhere); train with a longer --horizon to validate it.",
             horizon, horizon / trained, trained,
         )

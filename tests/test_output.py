@@ -137,8 +137,8 @@ def test_a_horizon_far_past_the_trained_one_warns_once_unless_quiet(cli, counts)
 
     assert far.code == near.code == quiet.code == 0
     assert far.err == (
-        "warning: --horizon 100 is 33 times the trained horizon 3: beyond it the model feeds its own forecasts back, so errors "
-        "compound unchecked (and a trend may carry values anywhere); train with a longer --horizon to validate that far.\n"
+        "warning: --horizon 100 is 33 times the trained horizon 3, the furthest validated: the model feeds its own forecasts "
+        "back that far, so errors compound unchecked (a trend may carry values anywhere); train with a longer --horizon to validate it.\n"
     )
     assert near.err == quiet.err == ""
     assert len(far.out.splitlines()) == 101
@@ -170,10 +170,10 @@ def test_plot_to_an_unknown_suffix_is_a_usage_error(cli, counts, tmp_path, name,
      "`--layers` does not apply to --model simple-rnn, which takes --units, --dropout, --recurrent-dropout, "
      "--bidirectional, --seq2seq, --lr, --epochs, --batch-size, --patience, --loss, --clipnorm."),
     ("evaluate", ["--model", "simple-rnn", "--layers", "1"],
-     "`--layers` does not apply to any of simple-rnn, naive, seasonal-naive, linear, which take --units, --dropout, "
+     "`--layers` does not apply to any model of the backtest (simple-rnn, naive, seasonal-naive, linear), which take --units, --dropout, "
      "--recurrent-dropout, --bidirectional, --seq2seq, --lr, --epochs, --batch-size, --patience, --loss, --clipnorm."),
     ("compare", ["--models", "naive", "--units", "4"],
-     "`--units` does not apply to any of naive, seasonal-naive, linear, which take --lr, --epochs, --batch-size, "
+     "`--units` does not apply to any model of the backtest (naive, seasonal-naive, linear), which take --lr, --epochs, --batch-size, "
      "--patience, --loss, --clipnorm."),
 ])
 def test_train_evaluate_and_compare_refuse_options_that_no_model_takes(cli, daily_csv, tmp_path, command, args, message):
