@@ -120,6 +120,7 @@ def _refuse_for_panels(series, config: TrainConfig) -> None:
 def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,
           ensemble: dict[str, Any] | None = None) -> ModelCard:
     from rnncast.timeaxis import fixed_step_seconds
+    from rnncast.values import observed
 
     frame = series.frame
     return ModelCard(
@@ -140,6 +141,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
             "rows": len(frame),
             "start": _time_to_json(frame.index[0]),
             "end": _time_to_json(frame.index[-1]),
+            **observed(frame[list(series.targets)].to_numpy(dtype=np.float64), series.targets),
         },
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
@@ -192,6 +194,7 @@ def forecast(
     engine: str = "auto",
     ids: Sequence[str] | None = None,
     data_options: DataOptions = DataOptions(),
+    allow_negative: bool = False,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -200,24 +203,28 @@ def forecast(
         horizon: steps to forecast; beyond a direct model's horizon, blocks are chained.
         data: an updated CSV with the model's columns; the forecast starts after its last row.
             Without it, the forecast starts after the data the model was trained on.
-        mc: MC-Dropout error bars: ``mc.samples`` stochastic passes instead of one deterministic one
-            (of each member of an ensemble, pooled).
+        mc: error bars: ``mc.samples`` MC-Dropout passes instead of one deterministic one (of each
+            member of an ensemble, pooled); a model without dropout gives its intervals calibrated
+            on validation residuals instead.
         engine: "onnx" (onnxruntime, no TensorFlow), "keras", or "auto": ONNX where the model has an export.
         ids: for a global model of many series, the series to forecast (default: all).
         data_options: how to read ``data`` where it differs from the training CSV (e.g. ``fill``
             for missing values that the training data did not have).
+        allow_negative: keep negative forecasts of a target that was never negative in training
+            (by default they, and their interval bounds, are clipped at 0).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
-        in the original units (an ensemble's: the median of its members' forecasts);
+        in the original units (an ensemble's: the median of its members' forecasts), rounded to
+        two digits beyond the training data's decimal places;
         for a global model, indexed by (id, time) in long format.
         With ``mc``, each target's mean followed by its ``<target>_std``, ``<target>_lower``
         and ``<target>_upper``.
 
     Raises:
-        UsageError: ``mc`` was asked of a model trained without dropout, or of a global model.
+        UsageError: ``mc`` was asked of a model saved without any calibration of its intervals, or of a global model.
     """
-    result = predict(model_dir, horizon, data, mc, engine, ids, data_options)
+    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative)
     return result.frame() if isinstance(result, Forecast) else result
 
 
@@ -229,21 +236,25 @@ def predict(
     engine: str = "auto",
     ids: Sequence[str] | None = None,
     data_options: DataOptions = DataOptions(),
+    allow_negative: bool = False,
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
     from rnncast.ensemble import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
+    from rnncast.values import held_to_data, warn_if_far
 
     card, engines = load(model_dir, engine)
     members = saved_members(card, engines)
     horizon = horizon or card.config["horizon"]
+    warn_if_far(horizon, card.config["horizon"])
     if card.panel is not None:
         from rnncast.panel import forecast_panel
 
         if mc is not None:
             raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        return forecast_panel(card, members[0].engine.deterministic, horizon, data, ids, data_options)
+        frame = forecast_panel(card, members[0].engine.deterministic, horizon, data, ids, data_options)
+        return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
@@ -257,10 +268,12 @@ def predict(
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_columns
 
-        return Forecast(card, last_time, mc_forecast_columns(members, card, scaler, scaler.transform(recent), horizon, mc))
-    scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
-    values = scaler.inverse(scaled, target_index)
-    return Forecast(card, last_time, {name: values[:, t] for t, name in enumerate(card.targets)})
+        columns = mc_forecast_columns(members, card, scaler, scaler.transform(recent), horizon, mc)
+    else:
+        scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
+        values = scaler.inverse(scaled, target_index)
+        columns = {name: values[:, t] for t, name in enumerate(card.targets)}
+    return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
 
 
 def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None,

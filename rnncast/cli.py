@@ -237,16 +237,17 @@ def forecast(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this file instead of stdout.")] = None,
     model_dir: ModelDir = Path(DEFAULT_MODEL_DIR),
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
-    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (needs a model trained with dropout).", show_default="off")] = None,
-    interval: Annotated[float, typer.Option("--interval", help="Central interval of the error bars.")] = 0.9,
+    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, whatever N).", show_default="off")] = None,
+    interval: Annotated[Optional[float], typer.Option("--interval", help="Central interval of the --mc-samples error bars.", show_default="0.9")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this PNG file.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the history, forecast and error band to this image (.png, .jpg, .svg or .pdf).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="onnx (onnxruntime, no TensorFlow), keras, or auto: ONNX where the model has an export.")] = "auto",
     fill: Fill = None,
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    allow_negative: Annotated[bool, typer.Option("--allow-negative", help="Keep negative forecasts of a target that was never negative in training (clipped at 0 by default).")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -254,21 +255,28 @@ def forecast(
     _setup_output(quiet, verbose)
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
+    if interval is not None and mc_samples is None:
+        raise UsageError(f"`--interval {interval}` sets the error bars of --mc-samples, which was not given; add --mc-samples N (e.g. 200) or drop --interval.")
+    if plot is not None:
+        from rnncast.plot import image_format
+
+        image_format(plot)  # before forecasting, which may take a while
     from rnncast.forecast import MCOptions
 
-    mc = MCOptions(mc_samples, interval, calibrate, seed) if mc_samples is not None else None
+    mc = MCOptions(mc_samples, MCOptions.interval if interval is None else interval, calibrate, seed) if mc_samples is not None else None
     from rnncast.api import Forecast, predict
     from rnncast.render import forecast_text
 
     # How to read --data where it differs from the training CSV; the rest comes from the card.
     reading = DataOptions(fill=fill, resample=resample, delimiter=delimiter, encoding=encoding)
-    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading)
+    result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading,
+                     allow_negative=allow_negative)
     if plot is not None:
         from rnncast.api import recent_history
         from rnncast.plot import write_plot
 
         frame = result.frame() if isinstance(result, Forecast) else result
-        write_plot(plot, recent_history(model_dir, data, reading), frame, interval if mc else None)
+        write_plot(plot, recent_history(model_dir, data, reading), frame, mc.interval if mc else None)
     _emit(forecast_text(result, output_format), output)
 
 
@@ -324,10 +332,9 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
 
     card = load_card(model_dir)
     if output_format is OutputFormat.json:
-        document = {k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}
-        import json
+        from rnncast.render import json_text
 
-        _emit(json.dumps(document, indent=2) + "\n", None)
+        _emit(json_text({k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}), None)
         return
     config = card.config
     facts = {
@@ -361,7 +368,9 @@ def info(model_dir: ModelDir = Path(DEFAULT_MODEL_DIR), output_format: Format = 
             # A baseline has nothing to train, so its seed means nothing.
             seed = f", seed {member['seed']}" if member["training"]["epochs"] else ""
             facts[f"member {i}"] = f"{member['model']}{seed}, validation MAE {errors}"
-    facts["error bars"] = _uncertainty_fact(card.uncertainty)
+    from rnncast.uncertainty import describe
+
+    facts["error bars"] = describe(card)
     facts["forecast engine"] = _engine_fact(network_files(card))
     _emit(records_text([{"field": k, "value": str(v)} for k, v in facts.items()], output_format), None)
 
@@ -414,13 +423,9 @@ def _fit_progress(enabled: bool):
 
 
 def _report_text(report, command: str, rows, output_format: OutputFormat) -> str:
-    if output_format is OutputFormat.json:
-        import json
+    from rnncast.render import json_text, records_text
 
-        return json.dumps(report.to_dict(command), indent=2) + "\n"
-    from rnncast.render import records_text
-
-    return records_text(rows, output_format)
+    return json_text(report.to_dict(command)) if output_format is OutputFormat.json else records_text(rows, output_format)
 
 
 @app.command()
@@ -469,7 +474,8 @@ def evaluate(
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
-        report = backtest(data, model or [config.model], config, backtest_options, data_options=options, on_fit=on_fit)
+        report = backtest(data, model or [config.model], config, backtest_options, data_options=options, on_fit=on_fit,
+                          given=[k for k, v in given.items() if v is not None])
     if not quiet:
         _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
     _emit(_report_text(report, "evaluate", report.details(), output_format), output)
@@ -517,7 +523,8 @@ def compare(
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
-        report = backtest(data, names, config, backtest_options, data_options=options, on_fit=on_fit)
+        report = backtest(data, names, config, backtest_options, data_options=options, on_fit=on_fit,
+                          given=[k for k, v in given.items() if v is not None])
     if not quiet:
         _stderr_console().print(report.describe(), markup=False, soft_wrap=True)
     _emit(_report_text(report, "compare", report.leaderboard(), output_format), output)
@@ -566,21 +573,6 @@ def _fallback_fact(fallback: dict[str, Any]) -> str:
     maes = ", ".join(f"{target} {errors['mae']:.4g}" for target, errors in network["validation"].items())
     return (f"kept {fallback['kept']}, not the trained {network['model']} (preprocessing {network['preprocess']}): "
             f"{fallback['reason']} (the {network['model']}'s validation MAE: {maes})")
-
-
-def _uncertainty_fact(uncertainty: dict[str, Any] | None) -> str:
-    if uncertainty is None:
-        return "none (trained without dropout, so --mc-samples is refused)"
-    from rnncast.uncertainty import Calibration
-
-    calibration = Calibration.from_dict(uncertainty)
-    i = calibration.levels.index(0.9)
-    factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
-    return (
-        f"MC Dropout; raw 90% intervals covered {uncertainty['raw_coverage'][i]:.0%} of "
-        f"{uncertainty['windows']} validation windows, so forecasts rescale each side by a per-step factor "
-        f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)"
-    )
 
 
 def run(argv: list[str] | None = None) -> int:

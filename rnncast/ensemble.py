@@ -9,7 +9,8 @@ the band holds each network's own uncertainty and the members' disagreement. A m
 dropout contributes its deterministic path N times: leaving it out would centre the band away
 from a forecast it is part of, and the band stays honest because the calibration (split-conformal,
 per horizon step) is fitted on exactly these pooled samples of the ensemble's validation windows.
-With no member with dropout there is no spread to calibrate, and MC is refused as for one network.
+With no member with dropout there is no spread to sample: the intervals come from the validation
+residuals of the median forecast, as for one network without dropout (``uncertainty.fit_residuals``).
 """
 
 from __future__ import annotations
@@ -209,12 +210,12 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
     return fitted, selection
 
 
-def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validation errors of the median forecast, beside the naive baseline, on the windows each
-    member was scored on; and, when a member has dropout, the calibration of the pooled samples."""
+    member was scored on; and the calibration of the pooled samples when a member has dropout, else of the median's residuals."""
     from rnncast.evaluate import point_metrics, seasonal_scale
     from rnncast.training import MAX_VALIDATION_ORIGINS, origins, validation_rows
-    from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration
+    from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration, fit_residuals
 
     config, scaler, target_index = members[0].config, members[0].scaler, members[0].target_index
     values = series.frame.to_numpy(dtype=np.float64)
@@ -240,7 +241,7 @@ def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) 
         "naive": {t: point_metrics(naive[..., i], actual[..., i], float(scale[i])) for i, t in enumerate(series.targets)},
     }
     if all(r.engine.stochastic is None for r in runners):
-        return metrics, None
+        return metrics, fit_residuals(median, actual).to_dict()
     _, recent, actual = cut(CALIBRATION_WINDOWS)
     paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed)
     return metrics, fit_calibration(scaler.inverse(paths, target_index), actual, time_ordered=True).to_dict()

@@ -24,7 +24,8 @@ from rnncast._keras import import_keras
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, ModelFileError, UsageError
-from rnncast.models import ZOO
+from rnncast.models import ZOO, check_options
+from rnncast.render import json_safe
 from rnncast.training import default_window, minimum_rows, validation_rows
 
 if TYPE_CHECKING:
@@ -235,7 +236,8 @@ class Report:
     requested: tuple[str, ...]
 
     def to_dict(self, command: str) -> dict[str, Any]:
-        """The JSON document, schema version ``SCHEMA_VERSION`` (``docs/json-output.md``)."""
+        """The JSON document, schema version ``SCHEMA_VERSION`` (``docs/json-output.md``); an undefined
+        score is NaN, which ``render.json_text`` prints as null."""
         index = self.series.frame.index
         document = {
             "schema_version": SCHEMA_VERSION,
@@ -273,7 +275,7 @@ class Report:
                 for result in self.models
             ],
         }
-        return _json_safe(document)
+        return document
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """One row per model and target, best model first."""
@@ -346,6 +348,7 @@ def backtest(
     *,
     data_options: DataOptions = DataOptions(),
     on_fit: Callable[[str, int, int], None] | None = None,
+    given: Sequence[str] = (),
 ) -> "Report | PanelReport":
     """Backtest ``models`` and the baselines on the same origins at the tail of ``data``.
 
@@ -360,14 +363,17 @@ def backtest(
         options: folds, stride and whether to refit at each origin.
         data_options: how to read the CSV.
         on_fit: called as ``on_fit(model, done, total)`` before each model is backtested.
+        given: the ``config`` fields the user set; one that no model of the backtest takes is
+            refused, as ``train`` refuses one its model does not take (``models.check_options``).
 
     Raises:
-        UsageError: an unknown model name, or an ensemble of models with nothing to train.
+        UsageError: an unknown model name, an option no model takes, or an ensemble of models with nothing to train.
         DataError: too few rows for the folds, window and horizon.
     """
     unknown = [name for name in models if name not in ZOO]
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
+    check_options(list(dict.fromkeys([*models, *BASELINES])), given)
     from rnncast.panel import Panel, load_data
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
@@ -533,7 +539,8 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
             for r in results
         ],
     }
-    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], _json_safe(summary)
+    # The summary goes into the card, which stays strict JSON too.
+    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
 
 
 def _ratio(value: float, reference: float) -> float:
@@ -547,14 +554,3 @@ def _mean(values) -> float:
 
 def _json_time(value: Any) -> str | int:
     return value.isoformat() if hasattr(value, "isoformat") else int(value)
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities (undefined scores) become null, so the document is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -11,7 +11,7 @@ last time step, so the saved network is the same whichever way it was trained.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from rnncast._keras import import_keras
 from rnncast.config import TrainConfig
@@ -237,13 +237,7 @@ def configure(config: TrainConfig, given: Iterable[str] | None = None) -> TrainC
         UsageError: a given option that does not apply to the model, or options that exclude each other.
     """
     spec = get_spec(config.model)
-    rejected = [OPTION_FLAGS[name] for name in OPTION_FLAGS if name in set(given or ()) - spec.accepted]
-    if rejected:
-        takes = ", ".join(OPTION_FLAGS[name] for name in OPTION_FLAGS if name in spec.accepted)
-        raise UsageError(
-            f"`{'`, `'.join(rejected)}` {'does' if len(rejected) == 1 else 'do'} not apply to --model {spec.name}, "
-            + (f"which takes {takes}." if takes else "a baseline with nothing to train; drop the option.")
-        )
+    check_options([spec.name], given or ())
     if config.bidirectional and config.seq2seq:
         raise UsageError(
             "`--seq2seq` cannot be combined with `--bidirectional`: the backward layer would see the values "
@@ -252,6 +246,25 @@ def configure(config: TrainConfig, given: Iterable[str] | None = None) -> TrainC
     if config.seq2seq is None and spec.sequence_times is not None:
         config = dataclasses.replace(config, seq2seq=SEQ2SEQ_DEFAULT and not config.bidirectional)
     return config
+
+
+def check_options(models: Sequence[str], given: Iterable[str]) -> None:
+    """Refuse the options among ``given`` (``TrainConfig`` fields the user set) that none of ``models``
+    takes: ``train`` checks its one model; a backtest all of its models, which share the options.
+
+    Raises:
+        UsageError: naming the options and what the models take instead.
+    """
+    accepted = frozenset().union(*(get_spec(name).accepted for name in models))
+    rejected = [OPTION_FLAGS[name] for name in OPTION_FLAGS if name in set(given) - accepted]
+    if not rejected:
+        return
+    takes = ", ".join(OPTION_FLAGS[name] for name in OPTION_FLAGS if name in accepted)
+    which, take = (f"--model {models[0]}", "takes") if len(models) == 1 else (f"any model of the backtest ({', '.join(models)})", "take")
+    raise UsageError(
+        f"`{'`, `'.join(rejected)}` {'does' if len(rejected) == 1 else 'do'} not apply to {which}, "
+        + (f"which {take} {takes}." if takes else "a baseline with nothing to train; drop the option.")
+    )
 
 
 def build_model(shape: NetworkShape, config: TrainConfig):

@@ -290,6 +290,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
     window and span under ``panel``. The top-level ``last_window`` and ``scaler`` are empty."""
     from rnncast.api import _time_to_json
     from rnncast.store import ModelCard
+    from rnncast.values import observed
 
     kept = panel.subset(list(fitted.scalers))
     window = fitted.config.window
@@ -322,6 +323,8 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
             "start": _time_to_json(min(one.frame.index[0] for one in kept.series.values())),
             "end": _time_to_json(max(ends)),
             "series": len(kept),
+            **observed(np.concatenate([one.frame[list(panel.targets)].to_numpy(dtype=np.float64) for one in kept.series.values()]),
+                       panel.targets),
         },
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,

@@ -23,7 +23,7 @@ from rnncast.config import TrainConfig
 from rnncast.data import infer_season
 from rnncast.errors import DataError
 from rnncast.evaluate import (
-    BASELINES, SCHEMA_VERSION, BacktestOptions, _json_safe, _model_config, backtest_origins, backtest_settings_json,
+    BASELINES, SCHEMA_VERSION, BacktestOptions, _model_config, backtest_origins, backtest_settings_json,
     score_forecast,
     seasonal_scale, Forecast,
 )
@@ -166,7 +166,7 @@ class PanelReport:
                 for result in self.models
             ],
         }
-        return _json_safe(document)
+        return document
 
 
 def backtest_panel(

@@ -1,8 +1,10 @@
-"""A forecast as a PNG: the recent history, the forecast mean and its error band, one panel per target."""
+"""A forecast as an image (PNG, JPEG, SVG or PDF, as the file name says): the recent history, the
+forecast mean and its error band, one panel per target."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnncast.errors import UsageError
@@ -10,13 +12,32 @@ from rnncast.errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
+# The suffixes matplotlib writes without extra software, and the format each names.
+FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg", ".pdf": "pdf"}
+
+
+def image_format(path: str | os.PathLike[str]) -> str:
+    """The image format the suffix of ``path`` names.
+
+    Raises:
+        UsageError: a suffix that names no supported format.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(
+            f"`--plot` {path}: {f'{suffix} is not an image format rnncast writes' if suffix else 'the file name has no suffix'}; "
+            f"end it in {', '.join(FORMATS)}."
+        )
+    return FORMATS[suffix]
+
 
 def write_plot(path: str | os.PathLike[str], history: "pd.DataFrame", forecast: "pd.DataFrame",
                interval: float | None = None) -> None:
-    """Draw ``history`` and ``forecast`` (with ``<target>_lower``/``_upper`` columns when present) to a PNG.
+    """Draw ``history`` and ``forecast`` (with ``<target>_lower``/``_upper`` columns when present) to an
+    image in the format of the file's suffix.
 
     Raises:
-        UsageError: the file cannot be written.
+        UsageError: the suffix names no supported format, or the file cannot be written.
     """
     # A bare Figure renders with Agg and leaves pyplot's global state and any display alone.
     from matplotlib.figure import Figure
@@ -40,6 +61,6 @@ def write_plot(path: str | os.PathLike[str], history: "pd.DataFrame", forecast: 
     axes[-1].set_xlabel(history.index.name or "step")
     axes[-1].tick_params(axis="x", labelrotation=20)
     try:
-        figure.savefig(path, format="png", dpi=100)
+        figure.savefig(path, format=image_format(path), dpi=100)
     except OSError as error:
         raise UsageError(f"`--plot` {path}: cannot write ({error.strerror or error}).") from None

@@ -6,6 +6,7 @@ import csv
 import enum
 import io
 import json
+import math
 import shutil
 import sys
 from typing import TYPE_CHECKING, Any
@@ -30,9 +31,8 @@ def forecast_text(forecast: "Forecast | pd.DataFrame", output_format: OutputForm
     JSON shape: ``{"time_column": str, "targets": [str], "forecast": [{time_column: str|int, target: float}]}``,
     with ``"id_column": str`` first and the id in each row for many series.
     """
-    from rnncast.api import Forecast
-
-    if isinstance(forecast, Forecast):
+    # A Forecast, recognised by what it offers: rendering sits below the API and imports nothing of it.
+    if hasattr(forecast, "time_labels"):
         index_names = [forecast.card.time_column or "step"]
         labels = [[label] for label in forecast.time_labels()]
         columns = {name: values.tolist() for name, values in forecast.columns.items()}
@@ -54,8 +54,25 @@ def forecast_text(forecast: "Forecast | pd.DataFrame", output_format: OutputForm
             "targets": list(columns),
             "forecast": [dict(zip(names, row)) for row in rows],
         }
-        return json.dumps(document, indent=2) + "\n"
+        return json_text(document)
     return rich_table_text(names, rows)
+
+
+def json_text(document: Any) -> str:
+    """``document`` as strict JSON, the one way rnncast prints JSON: a number that is undefined
+    (NaN, an infinity) is ``null``, which every parser accepts, where ``NaN`` is not JSON."""
+    return json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities, at any depth of dicts, lists and tuples, replaced by None."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _index_values(index: "pd.Index") -> list[Any]:
@@ -67,7 +84,7 @@ def _index_values(index: "pd.Index") -> list[Any]:
 def records_text(rows: list[dict[str, Any]], output_format: OutputFormat) -> str:
     """Rows of plain values (one dict per row) as CSV, JSON (a list of objects) or a table."""
     if output_format is OutputFormat.json:
-        return json.dumps(rows, indent=2) + "\n"
+        return json_text(rows)
     columns = list(rows[0]) if rows else []
     values = [[row[c] for c in columns] for row in rows]
     if output_format is OutputFormat.csv:

@@ -123,15 +123,13 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         preprocessing = Preprocessing()
         shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
         network = build_model(shape, config)
-    uncertainty = None
-    if has_dropout(network):
-        from rnncast.uncertainty import calibrate
+    from rnncast.uncertainty import calibrate
 
-        calibration = calibrate(
-            network, validation, values[train_end - config.window :], scaler, config.window, config.horizon, target_index, config.seed,
-            wrap=lambda p: preprocessing.wrap(p, outputs),
-        )
-        uncertainty = calibration.to_dict()
+    calibration = calibrate(
+        network, validation, values[train_end - config.window :], scaler, config.window, config.horizon, target_index, config.seed,
+        wrap=lambda p: preprocessing.wrap(p, outputs),
+    )
+    uncertainty = calibration.to_dict()
     return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
 
 

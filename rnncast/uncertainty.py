@@ -11,6 +11,11 @@ series are weighted by recency (``RECENCY_HALF_LIFE``), so errors that grow with
 interval beyond what an even weighting would. The card keeps only the two
 half-widths over ``z(p)`` (widening factors, at least 0 so the interval holds the mean) for a few
 levels, per step and target; other levels interpolate between them.
+
+A model without dropout (a baseline kept by the fallback, ``linear``, ``--dropout 0``) has no MC
+spread; its intervals come from its validation residuals instead, calibrated the same way with the
+root mean square of the validation errors per step and target (``Calibration.scale``) in place
+of the MC std: the interval is the point forecast plus calibrated quantiles of those errors.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 
 from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
-from rnncast.forecast import MCOptions, Predictor, mc_rollout, stochastic_predictor
+from rnncast.forecast import MCOptions, Predictor, has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
 from rnncast.preprocessing import Standardizer
 
 if TYPE_CHECKING:
@@ -53,7 +58,8 @@ class Calibration:
 
     The calibrated interval at ``levels[l]``, horizon step ``h`` and target ``t`` runs from
     ``mean - lower[l, h, t]·z·std`` to ``mean + upper[l, h, t]·z·std``. ``raw_coverage[l]`` is the
-    share of validation values the raw interval held.
+    share of validation values the raw interval held. ``scale`` ``[steps, targets]``, for a model
+    without dropout, is the RMS validation error that stands in for the MC std (None: MC Dropout).
     """
 
     levels: tuple[float, ...]
@@ -62,6 +68,7 @@ class Calibration:
     raw_coverage: tuple[float, ...]
     samples: int
     windows: int
+    scale: np.ndarray | None = None
 
     def factor(self, level: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper factors ``[steps, targets]`` for ``level``: between the stored levels each
@@ -74,13 +81,18 @@ class Calibration:
         level = min(max(level, self.levels[0]), self.levels[-1])
         widths = (factors * np.array([z_value(p) for p in self.levels])[:, None, None]).reshape(len(self.levels), -1)
         per_level = np.array([np.interp(level, self.levels, column) for column in widths.T])
-        at_level = per_level.reshape(factors.shape[1:]) / z_value(level)
-        rows = np.minimum(np.arange(steps), len(at_level) - 1)
-        return at_level[rows]
+        return _steps(per_level.reshape(factors.shape[1:]) / z_value(level), steps)
+
+    def std(self, steps: int) -> np.ndarray:
+        """The residual scale ``[steps, targets]``, steps beyond the validated horizon reusing its last."""
+        return _steps(self.scale, steps)
 
     def to_dict(self) -> dict[str, Any]:
+        residual = {} if self.scale is None else {"scale": self.scale.tolist()}
         return {
-            "method": "mc-dropout, split-conformal on signed error / MC std per horizon step",
+            "method": ("mc-dropout, split-conformal on signed error / MC std per horizon step" if self.scale is None
+                       else "validation residuals, split-conformal on signed error / RMS error per horizon step"),
+            **residual,
             "samples": self.samples,
             "windows": self.windows,
             "levels": list(self.levels),
@@ -101,7 +113,13 @@ class Calibration:
             raw_coverage=tuple(values["raw_coverage"]),
             samples=values["samples"],
             windows=values["windows"],
+            scale=np.asarray(values["scale"], dtype=np.float64) if "scale" in values else None,
         )
+
+
+def _steps(table: np.ndarray, steps: int) -> np.ndarray:
+    """The first ``steps`` rows of a per-step table, the last row repeated beyond it."""
+    return table[np.minimum(np.arange(steps), len(table) - 1)]
 
 
 def summarize(paths: np.ndarray, level: float, factors: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -109,8 +127,11 @@ def summarize(paths: np.ndarray, level: float, factors: tuple[np.ndarray, np.nda
 
     ``factors``: the lower and upper factors ``[steps, targets]`` of ``Calibration.factor`` (None: raw).
     """
-    mean = paths.mean(axis=-3)
-    std = paths.std(axis=-3)
+    return bounds(paths.mean(axis=-3), paths.std(axis=-3), level, factors)
+
+
+def bounds(mean: np.ndarray, std: np.ndarray, level: float, factors: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """``summarize`` from a mean and a std: the interval ``mean ± z·std``, each side rescaled by its factors."""
     half = z_value(level) * std
     lower, upper = (1.0, 1.0) if factors is None else factors
     return {"mean": mean, "std": std, "lower": mean - lower * half, "upper": mean + upper * half}
@@ -126,9 +147,20 @@ def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, 
     (Barber et al., "Conformal prediction beyond exchangeability", 2023) keeps its coverage on
     exchangeable data and, weighting recent errors more, follows errors that grow with time.
     """
-    mean = paths.mean(axis=1)
-    std = np.maximum(paths.std(axis=1), 1e-12)
-    scores = (actual - mean) / std
+    return _conformal(paths.mean(axis=1), paths.std(axis=1), actual, levels, time_ordered, paths.shape[1])
+
+
+def fit_residuals(point: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS) -> Calibration:
+    """Calibrate the intervals of a model without dropout from its validation forecasts
+    ``point [n, steps, targets]`` (oldest window first) and ``actual``: the scores are the signed
+    errors over their RMS per step and target, which is then the forecast's std."""
+    scale = np.sqrt(np.mean((actual - point) ** 2, axis=0))
+    return dataclasses.replace(_conformal(point, scale, actual, levels, True, 1), scale=scale)
+
+
+def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tuple[float, ...], time_ordered: bool,
+               samples: int) -> Calibration:
+    scores = (actual - mean) / np.maximum(std, 1e-12)
     n = len(scores)
     age = np.arange(n)[::-1]
     weights = 0.5 ** (age / (RECENCY_HALF_LIFE * n)) if time_ordered else np.ones(n)
@@ -149,24 +181,29 @@ def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, 
         upper.append(np.maximum(np.take_along_axis(ascending, k_high[None], axis=0)[0], 0.0) / z)
         lower.append(np.maximum(-np.take_along_axis(ascending[::-1], k_low[None], axis=0)[0], 0.0) / z)
         coverage.append(float((np.abs(scores) <= z).mean()))
-    return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), paths.shape[1], n)
+    return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), samples, n)
 
 
 def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, window: int, horizon: int,
               target_index: list[int], seed: int | None, wrap: Callable[[Predictor], Predictor] = lambda p: p) -> Calibration:
-    """MC-sample the network on up to ``CALIBRATION_WINDOWS`` validation windows and fit the factors.
+    """Fit the intervals' calibration on the validation windows: a network with dropout is MC-sampled
+    on up to ``CALIBRATION_WINDOWS`` of them; one without forecasts the windows ``training.score``
+    uses, once each, for its residuals.
 
     Args:
         scaled: the validation rows (with ``window`` rows of context before them), scaled.
         values: the same rows in original units.
-        wrap: turns the network's stochastic predictor into one over scaled windows (preprocessing).
+        wrap: turns the network's predictors into ones over scaled windows (preprocessing).
     """
     # Imported here: training pulls in pandas, which the forecast side of this module avoids.
-    from rnncast.training import origins
+    from rnncast.training import MAX_VALIDATION_ORIGINS, origins
 
-    starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS)
+    sampled = has_dropout(network)
+    starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS)
     windows = scaled[starts[:, None] + np.arange(window)]
     actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
+    if not sampled:
+        return fit_residuals(scaler.inverse(rollout(wrap(keras_predictor(network)), windows, horizon, target_index), target_index), actual)
     predict = wrap(stochastic_predictor(network, seed))
     paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
     return fit_calibration(paths, actual, time_ordered=True)
@@ -174,15 +211,35 @@ def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardi
 
 def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
                         mc: MCOptions) -> dict[str, np.ndarray]:
-    """MC-Dropout forecast of ``horizon`` steps after the scaled ``recent`` window, from the samples
-    of every member pooled (``ensemble.pooled_paths``; a single model is one member): per target,
-    its mean, then ``<target>_std``, ``_lower`` and ``_upper``.
+    """Forecast with error bars of ``horizon`` steps after the scaled ``recent`` window: per target,
+    its mean, then ``<target>_std``, ``_lower`` and ``_upper``. MC Dropout pools the samples of every
+    member (``ensemble.pooled_paths``; a single model is one member); a model calibrated on its
+    residuals gives its point forecast, the RMS validation error as std, and ``mc.samples`` is moot.
 
     Raises:
-        UsageError: the model was trained without dropout, so the passes would all be equal.
+        UsageError: the model has neither dropout nor residual calibration (cards written before it).
     """
-    from rnncast.ensemble import pooled_paths
+    from rnncast.ensemble import median_forecast, pooled_paths
 
+    calibration = Calibration.from_dict(card.uncertainty) if card.uncertainty is not None else None
+    target_index = [card.columns.index(t) for t in card.targets]
+    factors = calibration.factor(mc.interval, horizon) if mc.calibrate and calibration is not None else None
+    if calibration is not None and calibration.scale is not None:
+        point = scaler.inverse(median_forecast(members, recent[None], horizon, target_index)[0], target_index)
+        stats = bounds(point, calibration.std(horizon), mc.interval, factors)
+    else:
+        _refuse_without_dropout(members, card)
+        paths = scaler.inverse(pooled_paths(members, recent[None], horizon, target_index, mc.samples, mc.seed)[0], target_index)
+        stats = summarize(paths, mc.interval, factors)
+    columns = {}
+    for t, name in enumerate(card.targets):
+        columns[name] = stats["mean"][:, t]
+        for key in ("std", "lower", "upper"):
+            columns[f"{name}_{key}"] = stats[key][:, t]
+    return columns
+
+
+def _refuse_without_dropout(members: Sequence["Member"], card: "ModelCard") -> None:
     if "fallback" in card.metrics:
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this model is the {card.config['model']} baseline kept instead of "
@@ -195,13 +252,26 @@ def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: 
             f"(trained with --dropout {card.config['dropout']}, --recurrent-dropout {card.config['recurrent_dropout']}); "
             f"retrain a recurrent model with --dropout {TrainConfig.dropout} (the default), or forecast without --mc-samples."
         )
-    target_index = [card.columns.index(t) for t in card.targets]
-    paths = scaler.inverse(pooled_paths(members, recent[None], horizon, target_index, mc.samples, mc.seed)[0], target_index)
-    factors = Calibration.from_dict(card.uncertainty).factor(mc.interval, horizon) if mc.calibrate else None
-    stats = summarize(paths, mc.interval, factors)
-    columns = {}
-    for t, name in enumerate(card.targets):
-        columns[name] = stats["mean"][:, t]
-        for key in ("std", "lower", "upper"):
-            columns[f"{name}_{key}"] = stats[key][:, t]
-    return columns
+
+
+def describe(card: "ModelCard") -> str:
+    """What error bars the model gives, for `rnncast info`."""
+    if card.uncertainty is None:
+        if card.panel is not None:
+            return "none (--mc-samples is not available for global models of many series yet)"
+        if "fallback" in card.metrics:
+            return (f"none (the {card.config['model']} baseline kept by the fallback has no dropout, and this model was saved "
+                    "before rnncast calibrated intervals on validation residuals, so --mc-samples is refused; retrain for them)")
+        return "none (trained without dropout, so --mc-samples is refused)"
+    calibration = Calibration.from_dict(card.uncertainty)
+    i = calibration.levels.index(0.9)
+    factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
+    rescale = (f"{calibration.windows} validation windows, so forecasts rescale each side by a per-step factor "
+               f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)")
+    if calibration.scale is None:
+        return f"MC Dropout; raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {rescale}"
+    fallback = card.metrics.get("fallback")
+    why = (f"the {card.config['model']} baseline kept by the fallback instead of the trained {fallback['network']['model']}"
+           if fallback else f"this {card.config['model']} model") + " has no dropout"
+    return (f"validation residuals ({why}; --mc-samples N gives them for any N); raw 90% intervals "
+            f"(the validation RMS error per step as std) covered {calibration.raw_coverage[i]:.0%} of {rescale}")

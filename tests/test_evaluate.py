@@ -22,7 +22,8 @@ from rnncast.evaluate import (
     seasonal_scale,
 )
 
-FAST = ["--epochs", "1", "--units", "4", "--seed", "1", "--quiet"]
+# Backtests of baselines: linear is the only one trained, and it takes no --units.
+FAST = ["--epochs", "1", "--seed", "1", "--quiet"]
 
 
 def steps_frame(values: np.ndarray, *extra: tuple[str, np.ndarray]) -> pd.DataFrame:
@@ -193,7 +194,7 @@ def test_evaluate_csv_and_saved_model_settings(cli, daily_csv, tmp_path):
     model_dir = tmp_path / "model"
     trained = cli("train", daily_csv, "--model", "naive", "--window", "8", "--horizon", "2", "--model-dir", model_dir, "--quiet")
     assert trained.code == 0, trained.err
-    result = cli("evaluate", daily_csv, "--model-dir", model_dir, "--folds", "2", "--epochs", "1", "--units", "4", "-f", "csv", "--quiet")
+    result = cli("evaluate", daily_csv, "--model-dir", model_dir, "--folds", "2", "--epochs", "1", "-f", "csv", "--quiet")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0] == "model,target,step,mae,rmse,mase,smape,vs_best_baseline"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,13 +14,26 @@ import pytest
 import rnncast
 from rnncast.store import load_card
 
-from conftest import TINY
+from conftest import TINY, Result, seasonal_frame
 
 
-def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, daily_csv, tmp_path):
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    """A gru trained too little to beat seasonal-naive, with the fallback on: the data, the model and the run."""
+    from rnncast.cli import run
+
+    root = tmp_path_factory.mktemp("fallback")
+    daily_csv, model_dir = root / "data.csv", root / "m"
+    seasonal_frame().to_csv(daily_csv, index=False)
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
+        code = run([str(a) for a in ("train", daily_csv, "-d", model_dir, "--format", "json",
+                                     *[a for a in TINY if a not in ("--no-fallback", "--quiet")])])
+    return daily_csv, model_dir, Result(int(code), out.getvalue(), err.getvalue())
+
+
+def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, kept):
     """One epoch of four units cannot beat seasonal-naive on a clean weekly cycle: the card keeps the baseline and says why."""
-    model_dir = tmp_path / "m"
-    result = cli("train", daily_csv, "-d", model_dir, "--format", "json", *[a for a in TINY if a not in ("--no-fallback", "--quiet")])
+    daily_csv, model_dir, result = kept
     assert result.code == 0, result.err
     card = load_card(model_dir)
     fallback = card.metrics["fallback"]
@@ -33,6 +49,42 @@ def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, 
     starts = np.arange(88, 110)[:, None] + 8 + np.arange(3)
     assert row["seasonal_naive_mae"] == pytest.approx(np.abs(y[starts] - y[starts - 7]).mean())
     np.testing.assert_allclose(rnncast.forecast(model_dir, engine="keras")["y"], y[-7:-4], rtol=1e-6)
+    info = cli("info", "-d", model_dir)
+    assert "kept seasonal-naive, not the trained gru" in info.out and "(naive " in info.out and ", seasonal-naive " in info.out
+
+
+def test_a_kept_baseline_gives_intervals_from_its_validation_residuals_on_both_engines(cli, kept, tmp_path):
+    """The cron job's `--mc-samples 200` keeps working on the night the fallback keeps seasonal-naive."""
+    from rnncast.uncertainty import Calibration, z_value
+
+    daily_csv, model_dir, _ = kept
+    card = load_card(model_dir)
+    assert card.config["model"] == "seasonal-naive"
+    calibration = Calibration.from_dict(card.uncertainty)
+    assert calibration.scale.shape == (3, 1) and calibration.windows == 22  # every validation window, once each
+
+    frames = {}
+    for engine, samples in (("onnx", "200"), ("keras", "2")):
+        result = cli("forecast", "-d", model_dir, "--mc-samples", samples, "--engine", engine)
+        assert (result.code, result.err) == (0, ""), result.err
+        frames[engine] = pd.read_csv(io.StringIO(result.out), index_col=0)
+    frame = frames["onnx"]
+    assert list(frame.columns) == list(frames["keras"].columns) == ["y", "y_std", "y_lower", "y_upper"]
+    np.testing.assert_allclose(frame.to_numpy(), frames["keras"].to_numpy(), rtol=1e-5)  # N does not matter
+    y = pd.read_csv(daily_csv)["y"].to_numpy()
+    np.testing.assert_allclose(frame["y"], y[-7:-4], rtol=1e-5)  # the point forecast, not a mean of passes
+    np.testing.assert_allclose(frame["y_std"], calibration.scale[:, 0], rtol=1e-5)  # the RMS validation error per step
+    lower, upper = calibration.factor(0.9, 3)
+    np.testing.assert_allclose(frame["y_upper"] - frame["y"], upper[:, 0] * z_value(0.9) * frame["y_std"], rtol=1e-4)
+    np.testing.assert_allclose(frame["y"] - frame["y_lower"], lower[:, 0] * z_value(0.9) * frame["y_std"], rtol=1e-4)
+    info = cli("info", "-d", model_dir, "--format", "csv").out
+    assert ("validation residuals (the seasonal-naive baseline kept by the fallback instead of the trained gru has no dropout; "
+            "--mc-samples N gives them for any N); raw 90% intervals (the validation RMS error per step as std) covered ") in info
+
+    # A card saved before residual calibration keeps the old refusal, and info says why.
+    model_dir = shutil.copytree(model_dir, tmp_path / "old")
+    card_path = model_dir / "card.json"
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "uncertainty": None}))
     sampled = cli("forecast", "-d", model_dir, "--mc-samples", "10")
     assert (sampled.code, sampled.out) == (2, "")
     assert sampled.err == (
@@ -40,8 +92,8 @@ def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, 
         "the trained gru, which forecast the validation part worse (see `rnncast info`); retrain with --no-fallback to keep the "
         "network, or forecast without --mc-samples.\n"
     )
-    info = cli("info", "-d", model_dir)
-    assert "kept seasonal-naive, not the trained gru" in info.out and "(naive " in info.out and ", seasonal-naive " in info.out
+    assert ("none (the seasonal-naive baseline kept by the fallback has no dropout, and this model was saved before rnncast "
+            "calibrated intervals on validation residuals, so --mc-samples is refused; retrain for them)") in cli("info", "-d", model_dir).out
 
 
 def test_fallback_picks_the_baseline_only_when_it_beats_the_model():

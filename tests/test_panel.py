@@ -146,7 +146,7 @@ def test_forecast_from_updated_long_data(cli, global_model, write_csv):
 
 def test_evaluate_reports_each_series_and_the_aggregate(cli, write_csv):
     result = cli("evaluate", write_csv(long_frame()), "--model", "linear", "--horizon", "3", "--window", "8",
-                 "--folds", "2", "--epochs", "1", "--units", "4", "--seed", "1", "-f", "csv")
+                 "--folds", "2", "--epochs", "1", "--seed", "1", "-f", "csv")
     assert result.code == 0, result.err
     assert "leaving out 1 of 4 series with fewer than the 20 rows the backtest needs: short (10 rows)" in result.err
     rows = pd.read_csv(io.StringIO(result.out))
@@ -162,7 +162,7 @@ def test_evaluate_reports_each_series_and_the_aggregate(cli, write_csv):
 
 def test_compare_leaderboard_aggregates_over_series(cli, write_csv):
     result = cli("compare", write_csv(long_frame()), "--models", "naive", "--horizon", "3", "--window", "8",
-                 "--folds", "2", "--epochs", "1", "--units", "4", "--seed", "1", "-f", "json", "--quiet")
+                 "--folds", "2", "--epochs", "1", "--seed", "1", "-f", "json", "--quiet")
     assert result.code == 0, result.err
     document = json.loads(result.out)
     assert document["data"]["series"] == 3 and document["data"]["skipped"] == {"short": 10}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 from conftest import TINY, seasonal_frame
 from rnncast.config import TrainConfig
 from rnncast.forecast import MCOptions, mc_rollout
-from rnncast.uncertainty import Calibration, fit_calibration, summarize, z_value
+from rnncast.uncertainty import Calibration, bounds, fit_calibration, fit_residuals, summarize, z_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -229,17 +230,47 @@ def test_card_keeps_small_calibration_and_info_says_intervals_are_calibrated(cli
     assert "calibrated by default; --no-calibrate for the raw interval" in result.out
 
 
-def test_model_without_dropout_refuses_mc_samples(cli, trained):
-    result = cli("forecast", "--model-dir", trained / "plain", "--mc-samples", "10")
+def test_model_without_dropout_gives_residual_intervals_and_an_old_card_refuses(cli, trained, tmp_path):
+    plain = cli("forecast", "--model-dir", trained / "plain")
+    sampled = cli("forecast", "--model-dir", trained / "plain", "--mc-samples", "10", "--interval", "0.8", "--engine", "keras")
 
-    assert result.code == 2
-    assert result.out == ""
+    assert (sampled.code, sampled.err) == (0, "")
+    frame, point = read_csv(sampled.out), read_csv(plain.out)
+    assert list(frame.columns) == ["y", "y_std", "y_lower", "y_upper"]
+    np.testing.assert_allclose(frame["y"], point["y"], rtol=1e-5)
+    assert (frame["y_std"] > 0).all() and (frame["y_lower"] <= frame["y"]).all() and (frame["y"] <= frame["y_upper"]).all()
+    assert "validation residuals (this gru model has no dropout;" in cli("info", "--model-dir", trained / "plain").out
+
+    old = tmp_path / "old"
+    shutil.copytree(trained / "plain", old)
+    card = json.loads((old / "card.json").read_text())
+    (old / "card.json").write_text(json.dumps({**card, "uncertainty": None}))
+    result = cli("forecast", "--model-dir", old, "--mc-samples", "10")
+    assert (result.code, result.out) == (2, "")
     assert result.err == (
         "rnncast: error: `--mc-samples` needs a network with dropout, and this gru model has none "
         "(trained with --dropout 0.0, --recurrent-dropout 0.0); retrain a recurrent model with --dropout 0.1 "
         "(the default), or forecast without --mc-samples.\n"
     )
-    assert json.loads((trained / "plain" / "card.json").read_text())["uncertainty"] is None
+    assert "none (trained without dropout, so --mc-samples is refused)" in cli("info", "--model-dir", old).out
+
+
+def test_residual_intervals_sit_at_calibrated_quantiles_of_the_validation_errors():
+    rng = np.random.default_rng(3)
+    point = rng.standard_normal((2000, 2, 1))
+    actual = point + 1.0 + 2.0 * rng.standard_normal((2000, 2, 1))  # errors biased by +1, std 2
+
+    calibration = fit_residuals(point, actual)
+    fresh = rng.standard_normal((4000, 2, 1))
+    stats = bounds(fresh, calibration.std(2), 0.9, calibration.factor(0.9, 2))
+
+    np.testing.assert_allclose(calibration.scale, np.sqrt(5), rtol=0.05)  # RMS error: sqrt(1² + 2²)
+    np.testing.assert_allclose(stats["upper"] - fresh, 1.0 + z_value(0.9) * 2, rtol=0.08)  # the 95th percentile of the errors
+    np.testing.assert_allclose(fresh - stats["lower"], -1.0 + z_value(0.9) * 2, rtol=0.1)
+    outcome = fresh + 1.0 + 2.0 * rng.standard_normal(fresh.shape)
+    assert abs(((outcome >= stats["lower"]) & (outcome <= stats["upper"])).mean() - 0.9) < 0.02
+    restored = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
+    np.testing.assert_allclose(restored.std(3)[:, 0], [*calibration.scale[:, 0], calibration.scale[-1, 0]])
 
 
 @pytest.mark.parametrize(("args", "message"), [
