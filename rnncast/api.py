@@ -133,7 +133,7 @@ class Forecast:
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        from rnncast.data import future_index
+        from rnncast.timeparse import future_index
 
         index = future_index(self.last_time, self.card.freq, self.horizon, self.card.time_column)
         return pd.DataFrame(self.columns, index=index)
@@ -235,7 +235,8 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     """
     import pandas as pd
 
-    from rnncast.data import load_csv, past_index
+    from rnncast.data import load_csv
+    from rnncast.timeparse import past_index
 
     card = load_card(model_dir)
     if card.panel is not None:
