@@ -51,6 +51,9 @@ Fill = Annotated[Optional[str], typer.Option("--fill", help="Fill missing values
 Resample = Annotated[Optional[str], typer.Option("--resample", help="Put the series on a regular grid of this pandas frequency (D, h, W, MS...), averaging within each step.")]
 Delimiter = Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (detected if not given).")]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the CSV.")]
+DateFormat = Annotated[Optional[str], typer.Option("--date-format", help="Format of every time stamp, e.g. %d.%m.%Y (inferred if not given; dates that read two ways are refused).")]
+DayFirst = Annotated[Optional[bool], typer.Option("--dayfirst/--monthfirst", help="Read dates such as 01.02.2020 day-first or month-first.", show_default="the data decides")]
+Thousands = Annotated[Optional[str], typer.Option("--thousands", help="Thousands separator of the numbers, e.g. , or . (which makes , the decimal mark); detected if not given.")]
 IdColumn = Annotated[Optional[str], typer.Option("--id-column", help="Column of series ids in a long-format CSV of many series (default: unique_id, if there is one).")]
 
 
@@ -117,6 +120,9 @@ def train(
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     units: Annotated[Optional[int], _train_option("units", "--units", help="Units per layer.")] = None,
     layers: Annotated[Optional[int], _train_option("layers", "--layers", help="Stacked recurrent layers.")] = None,
     dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head; MC-Dropout error bars need it (0 for none).")] = None,
@@ -157,6 +163,7 @@ def train(
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
         delimiter=delimiter, encoding=encoding, id_column=id_column,
+        date_format=date_format, dayfirst=dayfirst, thousands=thousands,
     )
     from rnncast.ensemble import check_ensemble
     from rnncast.models import configure
@@ -271,6 +278,9 @@ def check(
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     output_format: Format = OutputFormat.table,
 ) -> None:
     """Report what the loader sees in DATA and what to do; exit 0 if `train` would accept it."""
@@ -279,7 +289,7 @@ def check(
 
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
-        delimiter=delimiter, encoding=encoding,
+        delimiter=delimiter, encoding=encoding, date_format=date_format, dayfirst=dayfirst, thousands=thousands,
     )
     _setup_output(quiet=True, verbose=False)
     findings, problem = check_csv(data, options)
@@ -427,6 +437,9 @@ def evaluate(
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -439,7 +452,10 @@ def evaluate(
         raise UsageError("pass either --model or --model-dir, not both.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
-    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
+    base, options = None, DataOptions(
+        time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column,
+        date_format=date_format, dayfirst=dayfirst, thousands=thousands,
+    )
     if not model:
         from rnncast.evaluate import saved_settings
 
@@ -474,6 +490,9 @@ def compare(
     target: Targets = None,
     time_column: TimeColumn = None,
     fill: Fill = None,
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -488,7 +507,10 @@ def compare(
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
     config, backtest_options = _backtest_settings(given, folds, stride, retrain, mc_samples=mc_samples)
-    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column)
+    options = DataOptions(
+        time_column=time_column, targets=tuple(target or ()), fill=fill, id_column=id_column,
+        date_format=date_format, dayfirst=dayfirst, thousands=thousands,
+    )
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:

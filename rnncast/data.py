@@ -19,7 +19,7 @@ import pandas as pd
 
 from rnncast.config import DataOptions
 from rnncast.errors import DataError, UsageError
-from rnncast.numparse import coerce_numeric, numeric_columns, read_numbers
+from rnncast.numparse import coerce_numeric, numeric_columns, read_number_columns
 from rnncast.timeparse import combine_calendar_parts, find_time_column, infer_season, parse_time, to_datetime
 
 log = logging.getLogger("rnncast")
@@ -124,10 +124,10 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
         raise DataError(f"{name}: contains NUL bytes; it looks like a binary file, not CSV text.")
     delimiter = options.delimiter or _sniff_delimiter(sample)
     try:
-        # With --thousands every cell is read as text first: pandas would read 1.234 as a decimal.
+        # Every cell as text, so that 1.234 is read as a number only where nothing else reads it.
         frame = pd.read_csv(
             path, sep=delimiter, encoding=encoding, skipinitialspace=True, low_memory=False,
-            na_values=MISSING, keep_default_na=False, dtype=str if options.thousands else None,
+            na_values=MISSING, keep_default_na=False, dtype=str,
         )
     except UnicodeDecodeError as error:
         raise _encoding_error(name, encoding, error) from None
@@ -143,9 +143,7 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
     # Rows longer than the header make pandas index by their first fields; the index here
     # numbers data rows instead, which is what error messages turn into line numbers.
     frame = frame.set_axis(pd.RangeIndex(len(frame)))
-    if options.thousands:
-        numbers = {c: read_numbers(frame[c], options.thousands)[0][1] for c in frame.columns}
-        frame = frame.assign(**{c: n for c, n in numbers.items() if n.notna().sum() == frame[c].notna().sum()})
+    frame = read_number_columns(frame, options.thousands, name)
     if len(frame.columns) == 1:
         only = frame.columns[0]
         if any(d in only for d in DELIMITERS if d != delimiter):

@@ -471,7 +471,7 @@ def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions 
             f"{model_dir}: is an ensemble of the best {len(card.ensemble['members'])} models of --model auto, "
             f"which a backtest does not refit; compare them with `rnncast compare DATA.csv --models {names}`."
         )
-    given = {k: v for k, v in dataclasses.asdict(data_options).items() if v and k != "encoding"}
+    given = {k: v for k, v in dataclasses.asdict(data_options).items() if v not in (None, ()) and k != "encoding"}
     return TrainConfig.from_dict(card.config), dataclasses.replace(DataOptions.from_dict(card.data_options), **given)
 
 

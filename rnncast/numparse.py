@@ -1,7 +1,8 @@
-"""Reading the value columns of a CSV as numbers: decimal marks and thousands separators.
+"""Reading the columns of a CSV as numbers: decimal marks and thousands separators.
 
-A column of text is read by the one convention (thousands separator, decimal mark) that reads
-all its values; two conventions that read it differently (1,234) are refused, never guessed.
+Every cell is read as text and a column becomes numbers by the one convention (thousands
+separator, decimal mark) that reads all its values; a column that two conventions read
+differently (1,234 or 1.234 with nothing to tell) is refused, never guessed.
 """
 
 from __future__ import annotations
@@ -22,12 +23,28 @@ log = logging.getLogger("rnncast")
 THOUSANDS = ",. '\u00a0\u202f"
 
 
+def read_number_columns(frame: pd.DataFrame, thousands: str | None, name: str) -> pd.DataFrame:
+    """``frame`` (all text) with each column whose every value is a number as numbers:
+    int64 where all are whole and present, else float64.
+
+    Raises:
+        DataError: a column reads completely as numbers two ways.
+    """
+    numbers = {}
+    for column in frame.columns:
+        readings = read_numbers(frame[column], thousands)
+        if readings[0][1].notna().sum() == frame[column].notna().sum():
+            _refuse_second_reading(readings, frame[column], column, name)
+            numbers[column] = readings[0][1]
+    return frame.assign(**numbers)
+
+
 def numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.DataFrame:
     """The numeric columns of ``frame`` as float64; text columns are left out with a warning
     that names their first cell that is not a number.
 
     Raises:
-        DataError: a column is mostly numbers but not all, reads two ways, or no column is numeric.
+        DataError: a column is mostly numbers but not all, or no column is numeric.
         UsageError: ``--target`` names a column the frame does not have.
     """
     columns: dict[str, pd.Series] = {}
@@ -40,14 +57,8 @@ def numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.
         if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             columns[column] = values.astype("float64")
             continue
-        readings = read_numbers(values, options.thousands)
-        converted = readings[0][1].astype("float64")
         present = values.notna()
-        failed = present & converted.isna()
-        if not failed.any():
-            _refuse_second_reading(readings, values, column, name)
-            columns[column] = converted
-            continue
+        failed = present & coerce_numeric(values, options.thousands).isna()
         first = int(np.argmax(failed.to_numpy()))
         cell = f"{values.iloc[first]!r} at line {values.index[first] + 2}"
         if failed.sum() < 0.5 * present.sum():
@@ -70,6 +81,7 @@ def numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.
 
 
 def coerce_numeric(values: pd.Series, thousands: str | None = None) -> pd.Series:
+    """The reading of a column that reads most of its values as numbers (NaN elsewhere)."""
     return read_numbers(values, thousands)[0][1].astype("float64")
 
 
@@ -93,8 +105,8 @@ def read_numbers(values: pd.Series, thousands: str | None) -> list[tuple[tuple[s
         else:
             digits = rf"[1-9]\d{{0,2}}(?:{re.escape(t)}\d{{3}})+|\d+" if t else r"\d+"
             pattern = rf"[+-]?(?:(?:{digits})(?:{re.escape(d)}\d*)?|{re.escape(d)}\d+)(?:[eE][+-]?\d+)?"
-            plain = text.where(text.str.fullmatch(pattern)).str.replace(t, "", regex=False) if t else text.where(text.str.fullmatch(pattern))
-            numbers = pd.to_numeric(plain.str.replace(d, ".", regex=False), errors="coerce")
+            plain = text.where(text.str.fullmatch(pattern)).str.replace(t, "", regex=False).str.replace(d, ".", regex=False)
+            numbers = pd.to_numeric(plain, errors="coerce")
         readings.append(((t, d), numbers.reindex(values.index)))
     return sorted(readings, key=lambda reading: -reading[1].notna().sum())
 

@@ -307,7 +307,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
     ends = [one.frame.index[-1] for one in kept.series.values()]
     return ModelCard(
         config=fitted.config.to_dict(),
-        data_options={**data_options.to_dict(), "id_column": panel.id_column},
+        data_options={**dataclasses.replace(data_options, date_format=panel.first.date_format).to_dict(), "id_column": panel.id_column},
         columns=list(panel.columns),
         targets=list(panel.targets),
         time_column=panel.time_column,

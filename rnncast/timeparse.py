@@ -105,7 +105,9 @@ def find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> st
             )
         return options.time_column
     names = TIME_COLUMN_NAMES + INTEGER_TIME_NAMES
-    by_name = [c for c in frame.columns if c.lower() in names and c not in options.targets]
+    # A column named like year-month was made of calendar parts by combine_calendar_parts.
+    by_name = [c for c in frame.columns if (c.lower() in names or all(p.lower() in CALENDAR_PARTS for p in c.split("-")))
+               and c not in options.targets]
     text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     for column in by_name + [c for c in text_columns if c not in by_name]:
         values = frame[column]
