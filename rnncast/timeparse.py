@@ -41,8 +41,8 @@ CALENDAR_STAMPS = {
     frozenset({"year", "month", "day"}): ("year", "-", "month", "-", "day"),
     frozenset({"year", "month", "day", "hour"}): ("year", "-", "month", "-", "day", " ", "hour", ":00"),
 }
-# ISO text as short as a year or a month is printed back the same way in forecasts.
-SHORT_ISO = {4: "%Y", 7: "%Y-%m"}
+# ISO months (2020-01) are printed back the same way in forecasts, not as their first day.
+ISO_MONTH = len("2020-01")
 
 
 def combine_calendar_parts(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.DataFrame:
@@ -227,8 +227,8 @@ def parse_time(
         )
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise DataError(f"{name}: time column '{column}' mixes time zones; use one time zone throughout.")
-    lengths = set(values.astype(str).str.strip().str.len()) if fmt == ISO else set()
-    return pd.DatetimeIndex(parsed), fmt, SHORT_ISO.get(lengths.pop()) if len(lengths) == 1 else None
+    months = fmt == ISO and (values.astype(str).str.strip().str.len() == ISO_MONTH).all()
+    return pd.DatetimeIndex(parsed), fmt, "%Y-%m" if months else None
 
 
 def _ambiguity(values: pd.Series, column: str, lines: np.ndarray, name: str, readings: dict[str, pd.Series]) -> DataError:
