@@ -21,6 +21,10 @@ log = logging.getLogger("rnncast")
 # Thousands separators recognised in numbers written as text: comma, dot, space, no-break
 # spaces and apostrophe; each goes with the decimal marks it can stand beside.
 THOUSANDS = ",. '\u00a0\u202f"
+# Values each convention is tried on first: one that fails any of them cannot read the column,
+# so most columns are read by one convention instead of several.
+SAMPLE = 100
+Convention = tuple[str, str]  # (thousands separator or "", decimal mark)
 
 
 def read_number_columns(frame: pd.DataFrame, thousands: str | None, name: str) -> pd.DataFrame:
@@ -32,8 +36,10 @@ def read_number_columns(frame: pd.DataFrame, thousands: str | None, name: str) -
     """
     numbers = {}
     for column in frame.columns:
-        readings = read_numbers(frame[column], thousands)
-        if readings[0][1].notna().sum() == frame[column].notna().sum():
+        text = _text(frame[column])
+        conventions = [c for c in _conventions(text, thousands) if _read(text.head(SAMPLE), c).notna().all()]
+        readings = _readings(frame[column], text, conventions)
+        if readings and readings[0][1].notna().sum() == len(text):
             _refuse_second_reading(readings, frame[column], column, name)
             numbers[column] = readings[0][1]
     return frame.assign(**numbers)
@@ -82,36 +88,42 @@ def numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.
 
 def coerce_numeric(values: pd.Series, thousands: str | None = None) -> pd.Series:
     """The reading of a column that reads most of its values as numbers (NaN elsewhere)."""
-    return read_numbers(values, thousands)[0][1].astype("float64")
+    text = _text(values)
+    return _readings(values, text, _conventions(text, thousands))[0][1].astype("float64")
 
 
-def read_numbers(values: pd.Series, thousands: str | None) -> list[tuple[tuple[str, str], pd.Series]]:
-    """Each (thousands separator, decimal mark) reading of a column of text as numbers, the one
-    that reads most values first; ``thousands`` narrows them to that separator.
+def _text(values: pd.Series) -> pd.Series:
+    return values.dropna().astype(str)
 
-    Digits are only grouped by threes, so that a date such as 12.01.2020 is never a number.
-    """
-    present = values.notna()
-    text = values[present].astype(str).str.strip()
+
+def _conventions(text: pd.Series, thousands: str | None) -> list[Convention]:
+    """The conventions to try: those of ``thousands``, else those of the separators ``text`` holds."""
     if thousands:
-        conventions = [(thousands, d) for d in ".," if d != thousands]
-    else:
-        found = [t for t in THOUSANDS if text.str.contains(t, regex=False).any()]
-        conventions = [("", "."), ("", ","), *((t, d) for t in found for d in ".," if d != t)]
-    readings = []
-    for t, d in conventions:
-        if (t, d) == ("", "."):
-            numbers = pd.to_numeric(text, errors="coerce")
-        else:
-            digits = rf"[1-9]\d{{0,2}}(?:{re.escape(t)}\d{{3}})+|\d+" if t else r"\d+"
-            pattern = rf"[+-]?(?:(?:{digits})(?:{re.escape(d)}\d*)?|{re.escape(d)}\d+)(?:[eE][+-]?\d+)?"
-            plain = text.where(text.str.fullmatch(pattern)).str.replace(t, "", regex=False).str.replace(d, ".", regex=False)
-            numbers = pd.to_numeric(plain, errors="coerce")
-        readings.append(((t, d), numbers.reindex(values.index)))
+        return [(thousands, d) for d in ".," if d != thousands]
+    joined = "".join(text.tolist())
+    comma = [("", ",")] if "," in joined else []
+    return [("", "."), *comma, *((t, d) for t in THOUSANDS if t in joined for d in ".," if d != t)]
+
+
+def _readings(values: pd.Series, text: pd.Series, conventions: list[Convention]) -> list[tuple[Convention, pd.Series]]:
+    """Each convention's reading of ``values`` (``text``, its present values), the one that reads most first."""
+    readings = [(convention, _read(text, convention).reindex(values.index)) for convention in conventions]
     return sorted(readings, key=lambda reading: -reading[1].notna().sum())
 
 
-def _refuse_second_reading(readings: list[tuple[tuple[str, str], pd.Series]], values: pd.Series, column: str, name: str) -> None:
+def _read(text: pd.Series, convention: Convention) -> pd.Series:
+    """Numbers written by a convention, NaN where a value does not follow it. Digits are only
+    grouped by threes, so that a date such as 12.01.2020 is never a number."""
+    t, d = convention
+    if convention == ("", "."):
+        return pd.to_numeric(text, errors="coerce")
+    digits = rf"[1-9]\d{{0,2}}(?:{re.escape(t)}\d{{3}})+|\d+" if t else r"\d+"
+    pattern = rf"\s*[+-]?(?:(?:{digits})(?:{re.escape(d)}\d*)?|{re.escape(d)}\d+)(?:[eE][+-]?\d+)?\s*"
+    plain = text.where(text.str.fullmatch(pattern)).str.replace(t, "", regex=False).str.replace(d, ".", regex=False)
+    return pd.to_numeric(plain, errors="coerce")
+
+
+def _refuse_second_reading(readings: list[tuple[Convention, pd.Series]], values: pd.Series, column: str, name: str) -> None:
     """Refuse a column that two conventions read completely but differently (1,234 with a
     thousands comma or a decimal comma)."""
     (mark, best), count = readings[0], readings[0][1].notna().sum()

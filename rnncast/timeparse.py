@@ -142,10 +142,9 @@ def _readings(values: pd.Series, options: DataOptions) -> dict[str, pd.Series]:
         return {options.date_format: _parse(values, options.date_format)}
     iso = _parse(values, ISO)
     present = values.notna()
-    text = values[present].astype(str).str.strip()
-    if iso[present].notna().all() or text.empty:
+    if iso[present].notna().all() or not present.any():
         return {ISO: iso}
-    first = text.iloc[0]
+    first = str(values[present].iloc[0]).strip()
     with warnings.catch_warnings():  # pandas warns when a day-first guess meets an ISO-like value
         warnings.simplefilter("ignore")
         guesses = [guess_datetime_format(first, dayfirst=dayfirst) for dayfirst in (False, True)]
@@ -227,7 +226,7 @@ def parse_time(
         )
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise DataError(f"{name}: time column '{column}' mixes time zones; use one time zone throughout.")
-    months = fmt == ISO and (values.astype(str).str.strip().str.len() == ISO_MONTH).all()
+    months = fmt == ISO and len(str(values.iloc[0]).strip()) == ISO_MONTH and (values.str.strip().str.len() == ISO_MONTH).all()
     return pd.DatetimeIndex(parsed), fmt, "%Y-%m" if months else None
 
 
