@@ -60,7 +60,7 @@ def numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.
         if values.isna().all() and column not in options.targets:
             log.warning("%s: ignoring empty column '%s'.", name, column)
             continue
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        if pd.api.types.is_numeric_dtype(values):
             columns[column] = values.astype("float64")
             continue
         present = values.notna()

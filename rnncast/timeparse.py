@@ -64,7 +64,7 @@ def combine_calendar_parts(frame: pd.DataFrame, options: DataOptions, name: str)
         return frame
     columns = list(parts.values())
     listed = ", ".join(f"'{c}'" for c in columns)
-    other = find_time_column(frame.drop(columns=columns), options, name)
+    other = options.time_column or find_time_column(frame.drop(columns=columns), options, name)
     if other is not None:
         log.warning("%s: ignoring calendar column(s) %s: the time column '%s' gives the time.", name, listed, other)
         return frame.drop(columns=columns)
