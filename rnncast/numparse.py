@@ -116,7 +116,12 @@ def _read(text: pd.Series, convention: Convention) -> pd.Series:
     grouped by threes, so that a date such as 12.01.2020 is never a number."""
     t, d = convention
     if convention == ("", "."):
-        return pd.to_numeric(text, errors="coerce")
+        numbers = pd.to_numeric(text, errors="coerce")
+        if pd.api.types.is_float_dtype(numbers):
+            # pandas' own parser can be one unit in the last place off; Python's float is exact.
+            read = numbers.notna()
+            numbers[read] = text[read].astype("float64")
+        return numbers
     digits = rf"[1-9]\d{{0,2}}(?:{re.escape(t)}\d{{3}})+|\d+" if t else r"\d+"
     pattern = rf"\s*[+-]?(?:(?:{digits})(?:{re.escape(d)}\d*)?|{re.escape(d)}\d+)(?:[eE][+-]?\d+)?\s*"
     plain = text.where(text.str.fullmatch(pattern)).str.replace(t, "", regex=False).str.replace(d, ".", regex=False)
