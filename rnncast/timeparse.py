@@ -89,7 +89,7 @@ def combine_calendar_parts(frame: pd.DataFrame, options: DataOptions, name: str)
 
 
 def _whole_numbers(values: pd.Series) -> bool:
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+    if not pd.api.types.is_numeric_dtype(values):
         return False
     present = values.dropna()
     return len(present) > 0 and bool((present == np.round(present)).all())
