@@ -6,7 +6,6 @@ No TensorFlow here: the loader is called directly, and `check` through the CLI.
 from __future__ import annotations
 
 import csv
-import logging
 import os
 
 import numpy as np
@@ -18,18 +17,6 @@ from hypothesis import strategies as st
 from rnncast.config import DataOptions
 from rnncast.data import load_csv
 from rnncast.errors import DataError, ExitStatus, UsageError
-
-
-@pytest.fixture
-def warnings_log(caplog):
-    """caplog, seeing rnncast's warnings even after a CLI run set the logger not to propagate."""
-    logger = logging.getLogger("rnncast")
-    level = logger.level
-    logger.addHandler(caplog.handler)
-    logger.setLevel(logging.WARNING)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
 
 
 def dated(dates: pd.DatetimeIndex, fmt: str, sep: str = ";", column: str = "Datum") -> str:
@@ -135,12 +122,12 @@ def test_calendar_parts_that_make_no_time_stamp_are_refused(write_csv, text, mes
     assert message in str(error.value)
 
 
-def test_calendar_parts_beside_a_date_column_are_dropped(write_csv, warnings_log):
+def test_calendar_parts_beside_a_date_column_are_dropped(write_csv, caplog):
     dates = pd.date_range("2020-01-01", periods=30, freq="D")
     text = "date,year,month,sales\n" + "".join(f"{t:%Y-%m-%d},{t.year},{t.month},{i}\n" for i, t in enumerate(dates))
     series = load_csv(write_csv(text))
     assert (series.time_column, series.columns) == ("date", ("sales",))
-    assert "ignoring calendar column(s) 'year', 'month': the time column 'date' gives the time." in warnings_log.text
+    assert "ignoring calendar column(s) 'year', 'month': the time column 'date' gives the time." in caplog.text
 
 
 DAYS = [f"2020-01-{d:02d}" for d in range(1, 21)]
@@ -194,10 +181,10 @@ def test_a_dot_before_three_digits_is_refused_until_the_option_says_what_it_is(w
     assert load_csv(path, DataOptions(thousands=",")).frame["Umsatz"].iloc[0] == 13.5
 
 
-def test_ignored_text_column_names_its_first_bad_cell(write_csv, warnings_log):
+def test_ignored_text_column_names_its_first_bad_cell(write_csv, caplog):
     text = "date,revenue,y\n" + "".join(f'{d},"{i},23x",{i}\n' for i, d in enumerate(DAYS, 1))
     assert load_csv(write_csv(text)).columns == ("y",)
-    assert "ignoring text column 'revenue' ('1,23x' at line 2 is not a number)." in warnings_log.text
+    assert "ignoring text column 'revenue' ('1,23x' at line 2 is not a number)." in caplog.text
     only_text = "date,revenue\n" + "".join(f'{d},"{i},23x"\n' for i, d in enumerate(DAYS, 1))
     with pytest.raises(DataError, match=r"^data.csv: no numeric column to forecast \(columns: revenue; 'revenue' is text: "
                                         r"'1,23x' at line 2 is not a number\)\.$"):
