@@ -43,6 +43,8 @@ CALENDAR_STAMPS = {
 }
 # ISO months (2020-01) are printed back the same way in forecasts, not as their first day.
 ISO_MONTH = len("2020-01")
+# Dates written as whole numbers (20200112), read in a column named like a date.
+COMPACT_DATE = "%Y%m%d"
 
 
 def combine_calendar_parts(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.DataFrame:
@@ -114,11 +116,21 @@ def find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> st
         if pd.api.types.is_numeric_dtype(values):
             if (column.lower() in INTEGER_TIME_NAMES or column.lower() in CALENDAR_PARTS) and is_integer_axis(values):
                 return column
+            if column.lower() in TIME_COLUMN_NAMES and _compact_dates(values) is not None:
+                return column
             continue
         parsed = to_datetime(values, options)
         if parsed.notna().mean() >= 0.9 or (column in by_name and parsed.notna().any()):
             return column
     return None
+
+
+def _compact_dates(values: pd.Series) -> pd.Series | None:
+    """The dates of whole numbers such as 20200112, if every value is one."""
+    if not pd.api.types.is_integer_dtype(values) or not values.between(10000101, 29991231).all():
+        return None
+    parsed = pd.to_datetime(values.astype(str), format=COMPACT_DATE, errors="coerce")
+    return parsed if parsed.notna().all() else None
 
 
 def is_integer_axis(values: pd.Series) -> bool:
@@ -192,6 +204,9 @@ def parse_time(
             return pd.DatetimeIndex(pd.to_datetime(values.astype(int).astype(str), format="%Y")), None, "%Y"
         if not pd.api.types.is_integer_dtype(values):
             raise DataError(f"{name}: time column '{column}' holds numbers that are not whole steps.")
+        compact = _compact_dates(values) if column.lower() in TIME_COLUMN_NAMES else None
+        if compact is not None:
+            return pd.DatetimeIndex(compact), None, COMPACT_DATE
         return pd.Index(values.to_numpy()), None, None
     readings = _readings(values, options)
     present = values.notna()

@@ -69,6 +69,13 @@ def test_iso_dates_are_never_ambiguous(write_csv):
     assert (series.freq, series.date_format) == ("MS", "ISO8601")
 
 
+def test_dates_written_as_whole_numbers_are_dates_not_a_target(write_csv):
+    dates = pd.date_range("2020-01-25", periods=20, freq="D")
+    series = load_csv(write_csv("ds,y\n" + "".join(f"{t:%Y%m%d},{i}\n" for i, t in enumerate(dates))))
+    assert (series.time_column, series.columns, series.freq) == ("ds", ("y",), "D")
+    assert (series.frame.index[-1], series.time_format) == (pd.Timestamp("2020-02-13"), "%Y%m%d")
+
+
 def test_a_column_mixing_date_formats_is_refused(write_csv):
     text = "date,y\n" + "".join(f"2020-01-{d:02d},{d}\n" for d in range(1, 14)) + "14.01.2020,3\n"
     with pytest.raises(DataError, match=r"^data.csv: time column 'date' mixes date formats \('2020-01-01' at line 2, "
