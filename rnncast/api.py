@@ -125,13 +125,15 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
     frame = series.frame
     return ModelCard(
         config=fitted.config.to_dict(),
-        data_options=data_options.to_dict(),
+        # The format the time stamps were read with, so that `forecast --data` reads an update the same way.
+        data_options=dataclasses.replace(data_options, date_format=series.date_format).to_dict(),
         columns=list(series.columns),
         targets=list(series.targets),
         time_column=series.time_column,
         freq=series.freq,
         step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
         last_time=_time_to_json(frame.index[-1]),
+        time_format=series.time_format,
         last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
         scaler=fitted.scaler.to_dict(),
         metrics=fitted.metrics if selection is None else {**fitted.metrics, "selection": selection},
@@ -167,17 +169,20 @@ class Forecast:
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        from rnncast.data import future_index
+        from rnncast.timeparse import future_index
 
         index = future_index(self.last_time, self.card.freq, self.horizon, self.card.time_column)
         return pd.DataFrame(self.columns, index=index)
 
     def time_labels(self) -> list[str | int]:
-        """The future time stamps as printed (ISO without the T) or the future integer steps."""
+        """The future time stamps as printed (ISO without the T, or in the input's own format of
+        years or months) or the future integer steps."""
         freq, last = self.card.freq, self.last_time
         if not isinstance(freq, str):
             step = freq or 1
             return [int(last) + step * h for h in range(1, self.horizon + 1)]
+        if self.card.time_format is not None:
+            return list(self.frame().index.strftime(self.card.time_format))
         labels = None
         if self.card.step_seconds is not None:
             from rnncast.timeaxis import future_labels
@@ -285,7 +290,8 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     """
     import pandas as pd
 
-    from rnncast.data import load_csv, past_index
+    from rnncast.data import load_csv
+    from rnncast.timeparse import past_index
 
     card = load_card(model_dir)
     if card.panel is not None:

@@ -52,6 +52,9 @@ Fill = Annotated[Optional[str], typer.Option("--fill", help="Fill missing values
 Resample = Annotated[Optional[str], typer.Option("--resample", help="Put the series on a regular grid of this pandas frequency (D, h, W, MS...), averaging within each step.")]
 Delimiter = Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (detected if not given).")]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the CSV.")]
+DateFormat = Annotated[Optional[str], typer.Option("--date-format", help="Format of every time stamp, e.g. %d.%m.%Y (inferred if not given; dates that read two ways are refused).")]
+DayFirst = Annotated[Optional[bool], typer.Option("--dayfirst/--monthfirst", help="Read dates such as 01.02.2020 day-first or month-first.", show_default="the data decides")]
+Thousands = Annotated[Optional[str], typer.Option("--thousands", help="Thousands separator of the numbers, e.g. , or . (which makes , the decimal mark); detected if not given.")]
 IdColumn = Annotated[Optional[str], typer.Option("--id-column", help="Column of series ids in a long-format CSV of many series (default: unique_id, if there is one).")]
 
 
@@ -121,6 +124,9 @@ def train(
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     units: Annotated[Optional[int], _train_option("units", "--units", help="Units per layer.")] = None,
     layers: Annotated[Optional[int], _train_option("layers", "--layers", help="Stacked recurrent layers.")] = None,
     dropout: Annotated[Optional[float], _train_option("dropout", "--dropout", help="Dropout between layers and before the head; MC-Dropout error bars need it (0 for none).")] = None,
@@ -161,6 +167,7 @@ def train(
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
         delimiter=delimiter, encoding=encoding, id_column=id_column,
+        date_format=date_format, dayfirst=dayfirst, thousands=thousands,
     )
     from rnncast.ensemble import check_ensemble
     from rnncast.models import configure
@@ -247,6 +254,9 @@ def forecast(
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     allow_negative: Annotated[bool, typer.Option("--allow-negative", help="Keep negative forecasts of a target that was never negative in training (clipped at 0 by default).")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -268,7 +278,8 @@ def forecast(
     from rnncast.render import forecast_text
 
     # How to read --data where it differs from the training CSV; the rest comes from the card.
-    reading = DataOptions(fill=fill, resample=resample, delimiter=delimiter, encoding=encoding)
+    reading = DataOptions(fill=fill, resample=resample, delimiter=delimiter, encoding=encoding, date_format=date_format,
+                          dayfirst=dayfirst, thousands=thousands)
     result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading,
                      allow_negative=allow_negative)
     if plot is not None:
@@ -294,6 +305,9 @@ def check(
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
     id_column: IdColumn = None,
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     output_format: Format = OutputFormat.table,
 ) -> None:
     """Report what the loader sees in DATA and what to do; exit 0 exactly when `train` with the same options would accept it."""
@@ -304,7 +318,8 @@ def check(
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     options = DataOptions(
         time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
-        delimiter=delimiter, encoding=encoding, id_column=id_column,
+        delimiter=delimiter, encoding=encoding, id_column=id_column, date_format=date_format, dayfirst=dayfirst,
+        thousands=thousands,
     )
     _setup_output(quiet=True, verbose=False)
     findings, problem = check_data(data, config, options)
@@ -452,6 +467,9 @@ def evaluate(
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -464,8 +482,10 @@ def evaluate(
         raise UsageError("pass either --model or --model-dir, not both.")
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
-    base, options = None, DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
-                                      delimiter=delimiter, encoding=encoding, id_column=id_column)
+    base, options = None, DataOptions(
+        time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample, delimiter=delimiter,
+        encoding=encoding, id_column=id_column, date_format=date_format, dayfirst=dayfirst, thousands=thousands,
+    )
     if not model:
         from rnncast.evaluate import saved_settings
 
@@ -504,6 +524,9 @@ def compare(
     resample: Resample = None,
     delimiter: Delimiter = None,
     encoding: Encoding = "utf-8",
+    date_format: DateFormat = None,
+    dayfirst: DayFirst = None,
+    thousands: Thousands = None,
     id_column: IdColumn = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -518,8 +541,10 @@ def compare(
     given = {"horizon": horizon, "window": window, "strategy": strategy, "units": units, "layers": layers,
              "epochs": epochs, "season": season, "seed": seed, "ensemble": ensemble}
     config, backtest_options = _backtest_settings(given, folds, stride, retrain, mc_samples=mc_samples)
-    options = DataOptions(time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample,
-                          delimiter=delimiter, encoding=encoding, id_column=id_column)
+    options = DataOptions(
+        time_column=time_column, targets=tuple(target or ()), fill=fill, resample=resample, delimiter=delimiter,
+        encoding=encoding, id_column=id_column, date_format=date_format, dayfirst=dayfirst, thousands=thousands,
+    )
     from rnncast.evaluate import backtest
 
     with _fit_progress(sys.stderr.isatty() and not quiet) as on_fit:

@@ -32,6 +32,12 @@ class DataOptions:
     delimiter: str | None = None
     encoding: str = "utf-8"
     id_column: str | None = None
+    # One strftime format for every time stamp (or "ISO8601"); None: inferred, ambiguity refused.
+    date_format: str | None = None
+    # Read dates such as 01.02.2020 day-first (True) or month-first (False); None: the data decides.
+    dayfirst: bool | None = None
+    # Thousands separator of numbers written as text; None: detected per column.
+    thousands: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -41,6 +47,14 @@ class DataOptions:
         _require(
             self.delimiter is None or len(self.delimiter) == 1,
             "delimiter", "a single character", repr(self.delimiter),
+        )
+        _require(
+            self.date_format is None or "%" in self.date_format or self.date_format == "ISO8601",
+            "date-format", "a strftime format such as %d.%m.%Y, or ISO8601", repr(self.date_format),
+        )
+        _require(
+            self.thousands is None or (len(self.thousands) == 1 and not self.thousands.isalnum()),
+            "thousands", "a single character that is not a letter or digit, such as , or .", repr(self.thousands),
         )
 
     def to_dict(self) -> dict[str, Any]:

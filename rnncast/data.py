@@ -19,15 +19,16 @@ import pandas as pd
 
 from rnncast.config import DataOptions
 from rnncast.errors import DataError, UsageError
+from rnncast.numparse import coerce_numeric, numeric_columns, read_number_columns
+from rnncast.timeparse import combine_calendar_parts, find_time_column, infer_season, parse_time, to_datetime
 
 log = logging.getLogger("rnncast")
 
-TIME_COLUMN_NAMES = ("date", "datetime", "time", "timestamp", "ds", "period", "month", "year", "day", "week", "hour")
-INTEGER_TIME_NAMES = ("step", "t", "index", "idx", "time", "period", "year")
-# Integer columns named like these can be series ids in a long-format file (store, item_id, sku...).
-ID_NAME_ENDINGS = ("id", "store", "series", "item", "sku", "key")
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
+# Integer columns named like these can be series ids in a long-format file (store, item_id, sku...).
+ID_NAME_ENDINGS = ("id", "store", "series", "item", "sku", "key")
+MISSING = ["", "NA", "NaN", "nan", "null", "NULL", "None", "-", "?"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,9 @@ class TimeSeries:
 
     ``freq`` is a pandas offset alias for timestamps, an integer step for an integer
     time column, and None when the file has no time column (rows are steps 0..n-1).
+    ``date_format`` is the one format a text time column was read with; ``time_format`` the
+    strftime format forecasts print time stamps in where pandas' default would change the
+    input's (``%Y`` for years), None for pandas' default.
     """
 
     frame: pd.DataFrame
@@ -43,6 +47,8 @@ class TimeSeries:
     time_column: str | None
     freq: str | int | None
     source: str
+    date_format: str | None = None
+    time_format: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -78,7 +84,7 @@ def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source
         raise DataError(f"{name}: has a header but no data rows.")
     line_numbers = raw.index.to_numpy() + 2
 
-    time_column = _find_time_column(raw, options, name)
+    time_column = find_time_column(raw, options, name)
     series_column = series_id_column(raw, time_column)
     if series_column is not None:
         examples = ", ".join(repr(str(v)) for v in raw[series_column].drop_duplicates().iloc[:2])
@@ -87,7 +93,7 @@ def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source
             f"series, e.g. {examples}): a long-format file of many series; pass --id-column {series_column} "
             "to train one model on all of them."
         )
-    numeric = _numeric_columns(raw.drop(columns=[time_column] if time_column else []), options, name)
+    numeric = numeric_columns(raw.drop(columns=[time_column] if time_column else []), options, name)
     # Column order, not the order given, so that a forecast of every column can be fed back as a row.
     targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
     _check_finite(numeric, line_numbers, name)
@@ -95,8 +101,9 @@ def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source
     if time_column is None:
         frame = numeric.set_axis(pd.RangeIndex(len(numeric)))
         freq: str | int | None = None
+        date_format = time_format = None
     else:
-        index = _parse_time(raw[time_column], time_column, line_numbers, name)
+        index, date_format, time_format = parse_time(raw[time_column], time_column, line_numbers, options, name)
         frame = numeric.set_axis(index)
         frame.index.name = time_column
         frame, freq = _regularise(frame, line_numbers, options, name)
@@ -105,7 +112,26 @@ def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source
     for column in frame.columns:
         if len(frame) > 1 and frame[column].nunique() == 1:
             log.warning("%s: column '%s' is constant (%s); it carries no information.", name, column, frame[column].iloc[0])
-    return TimeSeries(frame=frame, targets=tuple(targets), time_column=time_column, freq=freq, source=source)
+    return TimeSeries(frame, tuple(targets), time_column, freq, source, date_format, time_format)
+
+
+def series_id_column(raw: pd.DataFrame, time_column: str | None) -> str | None:
+    """The column that makes repeated time stamps many series in long format, if there is one.
+
+    Averaging such a file onto one grid (``--resample``) would merge the series, so its repeats
+    are named for what they are: a column of labels (text, or integers named like an id) with
+    several values, each on several rows, within each of which no time stamp repeats.
+    """
+    if time_column is None or not raw[time_column].duplicated().any():
+        return None
+    for column in raw.columns:
+        values = raw[column]
+        labels = not pd.api.types.is_numeric_dtype(values) or (
+            pd.api.types.is_integer_dtype(values) and column.lower().replace("_", "").endswith(ID_NAME_ENDINGS)
+        )
+        if column != time_column and labels and 1 < values.nunique() <= len(values) / 2 and not raw.duplicated([column, time_column]).any():
+            return column
+    return None
 
 
 def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
@@ -127,10 +153,10 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
         raise DataError(f"{name}: contains NUL bytes; it looks like a binary file, not CSV text.")
     delimiter = options.delimiter or _sniff_delimiter(sample)
     try:
+        # Every cell as text, so that 1.234 is read as a number only where nothing else reads it.
         frame = pd.read_csv(
-            path, sep=delimiter, encoding=encoding, skipinitialspace=True,
-            low_memory=False, float_precision="round_trip", na_values=["", "NA", "NaN", "nan", "null", "NULL", "None", "-", "?"],
-            keep_default_na=False,
+            path, sep=delimiter, encoding=encoding, skipinitialspace=True, low_memory=False,
+            na_values=MISSING, keep_default_na=False, dtype=str,
         )
     except UnicodeDecodeError as error:
         raise _encoding_error(name, encoding, error) from None
@@ -146,13 +172,14 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
     # Rows longer than the header make pandas index by their first fields; the index here
     # numbers data rows instead, which is what error messages turn into line numbers.
     frame = frame.set_axis(pd.RangeIndex(len(frame)))
+    frame = read_number_columns(frame, options.thousands, name)
     if len(frame.columns) == 1:
         only = frame.columns[0]
         if any(d in only for d in DELIMITERS if d != delimiter):
             raise DataError(
                 f"{name}: splitting on {delimiter!r} gives a single column {only!r}; pass --delimiter to name the separator."
             )
-    return frame
+    return combine_calendar_parts(frame, options, name)
 
 
 def _encoding(head: bytes, requested: str) -> str:
@@ -180,127 +207,6 @@ def _sniff_delimiter(sample: str) -> str:
         counts = {d: lines[0].count(d) for d in DELIMITERS} if lines else {}
         best = max(counts, key=counts.get, default=",")
         return best if counts.get(best) else ","
-
-
-def _find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> str | None:
-    if options.time_column is not None:
-        if options.time_column not in frame.columns:
-            raise UsageError(
-                f"`--time-column` {options.time_column!r} is not a column of {name}. "
-                f"Columns: {', '.join(frame.columns)}."
-            )
-        return options.time_column
-    names = TIME_COLUMN_NAMES + INTEGER_TIME_NAMES
-    by_name = [c for c in frame.columns if c.lower() in names and c not in options.targets]
-    text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    for column in by_name + [c for c in text_columns if c not in by_name]:
-        values = frame[column]
-        if pd.api.types.is_numeric_dtype(values):
-            if column.lower() in INTEGER_TIME_NAMES and _is_integer_axis(values):
-                return column
-            continue
-        parsed = _to_datetime(values)
-        if parsed.notna().mean() >= 0.9 or (column in by_name and parsed.notna().any()):
-            return column
-    return None
-
-
-def series_id_column(raw: pd.DataFrame, time_column: str | None) -> str | None:
-    """The column that makes repeated time stamps many series in long format, if there is one.
-
-    Averaging such a file onto one grid (``--resample``) would merge the series, so its repeats
-    are named for what they are: a column of labels (text, or integers named like an id) with
-    several values, each on several rows, within each of which no time stamp repeats.
-    """
-    if time_column is None or not raw[time_column].duplicated().any():
-        return None
-    for column in raw.columns:
-        values = raw[column]
-        labels = not pd.api.types.is_numeric_dtype(values) or (
-            pd.api.types.is_integer_dtype(values) and column.lower().replace("_", "").endswith(ID_NAME_ENDINGS)
-        )
-        if column != time_column and labels and 1 < values.nunique() <= len(values) / 2 and not raw.duplicated([column, time_column]).any():
-            return column
-    return None
-
-
-def _is_integer_axis(values: pd.Series) -> bool:
-    if values.isna().any() or not pd.api.types.is_integer_dtype(values):
-        return False
-    steps = np.diff(values.to_numpy())
-    return len(steps) > 0 and steps.min() > 0
-
-
-def _to_datetime(values: pd.Series) -> pd.Series:
-    for utc in (False, True):  # offsets that change (daylight saving time) only parse as UTC
-        try:
-            return pd.to_datetime(values, errors="coerce", format="mixed", utc=utc)
-        except (ValueError, TypeError, OverflowError):
-            continue
-    return pd.Series(pd.NaT, index=values.index)
-
-
-def _parse_time(values: pd.Series, column: str, lines: np.ndarray, name: str) -> pd.Index:
-    if pd.api.types.is_numeric_dtype(values):
-        if column.lower() == "year" and values.between(1000, 2999).all():
-            return pd.DatetimeIndex(pd.to_datetime(values.astype(int).astype(str), format="%Y"))
-        if not pd.api.types.is_integer_dtype(values):
-            raise DataError(f"{name}: time column '{column}' holds numbers that are not whole steps.")
-        return pd.Index(values.to_numpy())
-    parsed = _to_datetime(values)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        first = int(np.argmax(bad))
-        raise DataError(
-            f"{name}: time column '{column}' has {int(bad.sum())} value(s) that are not timestamps "
-            f"(first: {values.iloc[first]!r} at line {lines[first]})."
-        )
-    if not pd.api.types.is_datetime64_any_dtype(parsed):
-        raise DataError(f"{name}: time column '{column}' mixes time zones; use one time zone throughout.")
-    return pd.DatetimeIndex(parsed)
-
-
-def _numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.DataFrame:
-    columns: dict[str, pd.Series] = {}
-    for column in frame.columns:
-        values = frame[column]
-        if values.isna().all() and column not in options.targets:
-            log.warning("%s: ignoring empty column '%s'.", name, column)
-            continue
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            columns[column] = values.astype("float64")
-            continue
-        converted = _coerce_numeric(values)
-        present = values.notna()
-        failed = present & converted.isna()
-        if not failed.any():
-            columns[column] = converted
-            continue
-        if failed.sum() < 0.5 * present.sum():
-            first = int(np.argmax(failed.to_numpy()))
-            raise DataError(
-                f"{name}: column '{column}' has {int(failed.sum())} non-numeric value(s) "
-                f"(first: {values.iloc[first]!r} at line {values.index[first] + 2}); fix or remove them."
-            )
-        if column in options.targets:
-            raise DataError(f"{name}: target column '{column}' is not numeric (e.g. {values.dropna().iloc[0]!r}).")
-        log.warning("%s: ignoring text column '%s'.", name, column)
-    for target in options.targets:
-        if target not in frame.columns:
-            raise UsageError(
-                f"`--target` {target!r} is not a column of {name}. Columns: {', '.join(frame.columns)}."
-            )
-    if not columns:
-        raise DataError(f"{name}: no numeric column to forecast (columns: {', '.join(frame.columns) or 'none'}).")
-    return pd.DataFrame(columns)
-
-
-def _coerce_numeric(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    decimal_comma = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-    best = decimal_comma if decimal_comma.notna().sum() > numbers.notna().sum() else numbers
-    return best.astype("float64")
 
 
 def _check_finite(frame: pd.DataFrame, lines: np.ndarray, name: str) -> None:
@@ -414,38 +320,6 @@ def _fill_missing(frame: pd.DataFrame, fill: str | None, name: str, lines: np.nd
     return frame.ffill().bfill()
 
 
-def infer_season(freq: str | int | None) -> int | None:
-    """The natural seasonal period of a frequency: 7 for daily, 24 for hourly, 12 for monthly..."""
-    if not isinstance(freq, str):
-        return None
-    offset = pd.tseries.frequencies.to_offset(freq)
-    base = offset.rule_code.split("-")[0].upper()
-    by_base = {"B": 5, "D": 7, "W": 52, "M": 12, "ME": 12, "MS": 12, "BME": 12, "BMS": 12,
-               "SME": 24, "SMS": 24, "Q": 4, "QE": 4, "QS": 4, "BQE": 4, "BQS": 4}
-    if base in by_base and offset.n == 1:
-        return by_base[base]
-    try:
-        step = pd.Timedelta(offset)
-    except ValueError:
-        return None
-    for period in (pd.Timedelta(days=1), pd.Timedelta(hours=1), pd.Timedelta(minutes=1)):
-        if step < period and period % step == pd.Timedelta(0):
-            return int(period / step)
-    if step == pd.Timedelta(days=1):
-        return 7
-    return None
-
-
-def future_index(last: Any, freq: str | int | None, horizon: int, name: str | None) -> pd.Index:
-    """The ``horizon`` time stamps (or steps) after ``last``."""
-    if isinstance(freq, str):
-        index = pd.date_range(pd.Timestamp(last), periods=horizon + 1, freq=freq)[1:]
-    else:
-        step = freq or 1
-        index = pd.Index(np.arange(1, horizon + 1) * step + int(last))
-    return index.rename(name or "step")
-
-
 def describe_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions()) -> list[dict[str, str]]:
     """What the loader sees in a CSV, and what to do about each problem, as rows of ``check``,
     ``finding`` and ``advice``; whether ``train`` accepts it is ``rnncast.api.check``'s verdict."""
@@ -456,15 +330,15 @@ def describe_csv(path: str | os.PathLike[str], options: DataOptions = DataOption
         return [{"check": "file", "finding": str(error), "advice": ""}]
     rows = [{"check": "file", "finding": f"{len(raw)} rows, {len(raw.columns)} columns", "advice": ""}]
     try:
-        time_column = _find_time_column(raw, options, name)
+        time_column = find_time_column(raw, options, name)
     except UsageError as error:
         return rows + [{"check": "time column", "finding": str(error), "advice": ""}]
-    rows += _time_findings(raw, time_column)
+    rows += _time_findings(raw, time_column, options)
     for column in raw.columns:
         if column == time_column:
             continue
         values = raw[column]
-        numbers = values if pd.api.types.is_numeric_dtype(values) else _coerce_numeric(values)
+        numbers = values if pd.api.types.is_numeric_dtype(values) else coerce_numeric(values)
         kind = "numeric" if numbers.notna().sum() >= 0.5 * values.notna().sum() and values.notna().any() else "text (ignored)"
         findings = [kind]
         advice = []
@@ -481,10 +355,10 @@ def describe_csv(path: str | os.PathLike[str], options: DataOptions = DataOption
     return rows
 
 
-def _time_findings(raw: pd.DataFrame, time_column: str | None) -> list[dict[str, str]]:
+def _time_findings(raw: pd.DataFrame, time_column: str | None, options: DataOptions) -> list[dict[str, str]]:
     if time_column is None:
         return [{"check": "time column", "finding": "none found: rows are steps 0..n-1", "advice": "name one with --time-column"}]
-    parsed = _to_datetime(raw[time_column]) if not pd.api.types.is_numeric_dtype(raw[time_column]) else raw[time_column]
+    parsed = to_datetime(raw[time_column], options) if not pd.api.types.is_numeric_dtype(raw[time_column]) else raw[time_column]
     valid = parsed.dropna()
     rows = [{"check": "time column", "finding": f"'{time_column}'", "advice": ""}]
     if len(valid) < len(parsed):
@@ -516,13 +390,3 @@ def _time_findings(raw: pd.DataFrame, time_column: str | None) -> list[dict[str,
         rows.append({"check": "gaps", "finding": f"{len(missing)} missing time stamp(s), first {missing[0]}",
                      "advice": f"--resample {freq} --fill interpolate"})
     return rows
-
-
-def past_index(last: Any, freq: str | int | None, rows: int, name: str | None) -> pd.Index:
-    """The ``rows`` time stamps (or steps) ending at ``last``, ``last`` included."""
-    if isinstance(freq, str):
-        index = pd.date_range(end=pd.Timestamp(last), periods=rows, freq=freq)
-    else:
-        step = freq or 1
-        index = pd.Index(int(last) - np.arange(rows - 1, -1, -1) * step)
-    return index.rename(name or "step")

@@ -21,13 +21,12 @@ import pandas as pd
 
 from rnncast import __version__, distribute
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.data import (
-    TimeSeries, _find_time_column, _numeric_columns, _read_frame, _to_datetime, future_index, infer_season,
-    series_from_frame,
-)
+from rnncast.data import TimeSeries, _read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
+from rnncast.numparse import numeric_columns
 from rnncast.models import NetworkShape, build_model, get_spec
 from rnncast.preprocessing import Standardizer
+from rnncast.timeparse import find_time_column, future_index, infer_season, parse_time
 
 log = logging.getLogger("rnncast")
 
@@ -110,16 +109,18 @@ def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, p
         raise DataError(f"{name}: {int(ids.isna().sum())} row(s) have no {id_column!r} (first at line {first + 2}); every row needs its series id.")
     rest = raw.drop(columns=[id_column])
     # One time column and one set of value columns for the whole file, decided (and warned about) once.
-    time_column = _find_time_column(rest, options, name)
-    numeric = _numeric_columns(rest.drop(columns=[time_column] if time_column else []), options, name)
+    time_column = find_time_column(rest, options, name)
+    numeric = numeric_columns(rest.drop(columns=[time_column] if time_column else []), options, name)
     targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
+    date_format = options.date_format
     if time_column is not None:
-        # Parsing every time stamp once, not once per series; a file with bad stamps is left
-        # to the per-series check, which names the value and its line.
-        parsed = _to_datetime(rest[time_column]) if not pd.api.types.is_numeric_dtype(rest[time_column]) else None
-        times = parsed if parsed is not None and parsed.notna().all() else rest[time_column]
+        times = rest[time_column]
+        if not pd.api.types.is_numeric_dtype(times):
+            # One format for the whole file's time stamps, read once rather than once per series.
+            index, date_format, _ = parse_time(times, time_column, rest.index.to_numpy() + 2, options, name)
+            times = pd.Series(index, index=rest.index)
         numeric.insert(0, time_column, times)
-    per_series = dataclasses.replace(options, time_column=time_column, targets=targets)
+    per_series = dataclasses.replace(options, time_column=time_column, targets=targets, date_format=date_format)
     series = {
         str(key): series_from_frame(rows, per_series, f"{name} ({id_column} {key})", path)
         for key, rows in numeric.groupby(ids.astype(str), sort=True)
@@ -307,7 +308,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
     ends = [one.frame.index[-1] for one in kept.series.values()]
     return ModelCard(
         config=fitted.config.to_dict(),
-        data_options={**data_options.to_dict(), "id_column": panel.id_column},
+        data_options={**dataclasses.replace(data_options, date_format=panel.first.date_format).to_dict(), "id_column": panel.id_column},
         columns=list(panel.columns),
         targets=list(panel.targets),
         time_column=panel.time_column,

@@ -65,6 +65,9 @@ class ModelCard:
     # Seconds between rows when ``freq`` is a fixed duration, so that forecasts are time-stamped
     # without pandas (``timeaxis``); None for calendar frequencies and cards written before it.
     step_seconds: int | None = None
+    # strftime format of forecast time stamps where the input's differs from pandas' default
+    # (years: %Y, months: %Y-%m); None: pandas' default, as for cards written before it.
+    time_format: str | None = None
     # An ensemble (rnncast.ensemble): how members were chosen and, per member, its model, seed,
     # config, preprocessing, validation metrics and network files; None for a single network.
     ensemble: dict[str, Any] | None = None

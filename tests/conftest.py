@@ -42,7 +42,13 @@ def cli(capsys):
     """Run ``rnncast ARGS`` in this process; returns exit code, stdout and stderr."""
 
     def invoke(*args: str) -> Result:
-        code = run([str(a) for a in args])
+        # The CLI points rnncast's logger at stderr only; later tests' caplog needs it back.
+        logger = logging.getLogger("rnncast")
+        state = logger.handlers[:], logger.level, logger.propagate
+        try:
+            code = run([str(a) for a in args])
+        finally:
+            logger.handlers[:], logger.level, logger.propagate = state
         captured = capsys.readouterr()
         return Result(int(code), captured.out, captured.err)
 

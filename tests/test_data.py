@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from rnncast.config import DataOptions
-from rnncast.data import future_index, infer_season, load_csv
+from rnncast.data import load_csv
+from rnncast.timeparse import future_index, infer_season
 from rnncast.errors import DataError, ExitStatus, UsageError
 from rnncast.timeaxis import fixed_step_seconds, future_labels
 
