@@ -25,6 +25,9 @@ THOUSANDS = ",. '\u00a0\u202f"
 # so most columns are read by one convention instead of several.
 SAMPLE = 100
 Convention = tuple[str, str]  # (thousands separator or "", decimal mark)
+# A number whose one separator is followed by other than three digits, or preceded by more
+# than three, can only be written with that separator as its decimal mark (7.58, 1234,5).
+DECIMAL_ONLY = re.compile(r"^\s*[+-]?(?:\d*([.,])(?:\d{1,2}|\d{4,})|\d{4,}([.,])\d+)\s*$")
 
 
 def read_number_columns(frame: pd.DataFrame, thousands: str | None, name: str) -> pd.DataFrame:
@@ -35,9 +38,11 @@ def read_number_columns(frame: pd.DataFrame, thousands: str | None, name: str) -
         DataError: a column reads completely as numbers two ways.
     """
     numbers = {}
+    decimal = None if thousands else _file_decimal_mark(frame)
     for column in frame.columns:
         text = _text(frame[column])
-        conventions = [c for c in _conventions(text, thousands) if _read(text.head(SAMPLE), c).notna().all()]
+        conventions = [c for c in _conventions(text, thousands) if _read(text.head(SAMPLE), c).notna().all()
+                       and decimal in (None, c[1])]
         readings = _readings(frame[column], text, conventions)
         if readings and readings[0][1].notna().sum() == len(text):
             _refuse_second_reading(readings, frame[column], column, name)
@@ -90,6 +95,17 @@ def coerce_numeric(values: pd.Series, thousands: str | None = None) -> pd.Series
     """The reading of a column that reads most of its values as numbers (NaN elsewhere)."""
     text = _text(values)
     return _readings(values, text, _conventions(text, thousands))[0][1].astype("float64")
+
+
+def _file_decimal_mark(frame: pd.DataFrame) -> str | None:
+    """The decimal mark that some value of the file can only have been written with, when the
+    file shows one and not both: a spreadsheet writes every column with the same mark, so
+    21.125 beside 7.58 is twenty-one and a bit, not 21125."""
+    marks = set()
+    for column in frame.columns:
+        found = _text(frame[column]).str.extract(DECIMAL_ONLY.pattern).stack()
+        marks.update(found.unique().tolist())
+    return marks.pop() if len(marks) == 1 else None
 
 
 def _text(values: pd.Series) -> pd.Series:

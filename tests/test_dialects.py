@@ -265,3 +265,12 @@ def test_latin1_needs_the_encoding_option_and_then_reads(write_csv):
     with pytest.raises(DataError, match="pass --encoding"):
         load_csv(path)
     assert load_csv(path, DataOptions(encoding="latin-1")).frame["température"].iloc[0] == 13.5
+
+
+def test_a_decimal_mark_shown_elsewhere_in_the_file_settles_three_digit_decimals(write_csv):
+    # 21.125 alone could be 21125 with a thousands dot; 7.58 beside it shows the file's decimal mark.
+    text = "date,temp,load\n" + "".join(f"{d},{20 + i / 8:.3f},{i + 0.58:.2f}\n" for i, d in enumerate(DAYS, 1))
+    series = load_csv(write_csv(text))
+    assert series.frame["temp"].iloc[0] == 20.125 and series.frame["load"].iloc[0] == 1.58
+    german = "Datum;Umsatz;Preis\n" + "".join(f"{d:02d}.01.2020;{d}.500;{d},5\n" for d in range(13, 31))
+    assert load_csv(write_csv(german)).frame["Umsatz"].iloc[0] == 13500.0
