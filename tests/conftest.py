@@ -18,6 +18,13 @@ TINY = ["--epochs", "2", "--units", "4", *TINY_SHAPE]
 TINY_OPTIONS = {"naive": TINY_SHAPE, "linear": ["--epochs", "2", *TINY_SHAPE]}
 
 
+@pytest.fixture(autouse=True)
+def _run_in_tmp_path(tmp_path: Path, monkeypatch) -> None:
+    """Run every test in its own directory, so that a command given no --model-dir writes its
+    ./rnncast-model there and never into the directory pytest was started from."""
+    monkeypatch.chdir(tmp_path)
+
+
 @dataclasses.dataclass
 class Result:
     code: int
