@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.errors import ENVIRONMENT_ERRNOS, EnvironmentFailure, ExitStatus, RnncastError, UsageError
+from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ExitStatus, RnncastError, UsageError
 from rnncast.render import OutputFormat
 from rnncast.store import DEFAULT_MODEL_DIR
 
@@ -73,29 +73,26 @@ def _stderr_console():
 
 def _emit(text: str, output: Optional[Path]) -> None:
     if output is None:
-        _write_stdout(text)
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            raise EnvironmentFailure("standard output is closed; redirect it to a file or pass --output FILE.")
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as error:
+            # What is left in the buffer would fail again at exit, with a traceback.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if isinstance(error, BrokenPipeError):  # the reader went away (`| head -1`): stop quietly
+                raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+            raise EnvironmentFailure(f"cannot write to standard output ({error.strerror}); "
+                                     "redirect it to a file or pass --output FILE.") from None
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         if error.errno in ENVIRONMENT_ERRNOS:
-            raise EnvironmentFailure(f"`--output` {output}: cannot write ({error.strerror}); free space or choose another file.") from None
+            fix = "free space or write it elsewhere" if error.errno in OUT_OF_SPACE else "write it elsewhere"
+            raise EnvironmentFailure(f"`--output` {output}: cannot write ({error.strerror}); {fix}.") from None
         raise UsageError(f"`--output` {output}: cannot write ({error.strerror}).") from None
-
-
-def _write_stdout(text: str) -> None:
-    if sys.stdout is None:  # started with stdout closed (`>&-`)
-        raise EnvironmentFailure("standard output is closed; redirect it to a file or pass --output FILE.")
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except OSError as error:
-        # What is left in the buffer would fail again at exit, with a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        if isinstance(error, BrokenPipeError):  # the reader went away (`| head -1`): stop quietly
-            raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
-        raise EnvironmentFailure(f"cannot write to standard output ({error.strerror}); "
-                                 "redirect it to a file or pass --output FILE.") from None
 
 
 @contextlib.contextmanager

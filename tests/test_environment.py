@@ -223,7 +223,7 @@ def test_output_file_on_a_full_or_read_only_place(cli, models, tmp_path, monkeyp
     full = cli("forecast", "-d", models["single"], "--output", "/dev/full")
     assert (full.code, full.err) == (
         ExitStatus.ENVIRONMENT,
-        "rnncast: error: `--output` /dev/full: cannot write (No space left on device); free space or choose another file.\n",
+        "rnncast: error: `--output` /dev/full: cannot write (No space left on device); free space or write it elsewhere.\n",
     )
     missing = cli("forecast", "-d", models["single"], "--output", tmp_path / "no" / "f.csv")
     assert (missing.code, missing.err) == (
@@ -236,7 +236,7 @@ def test_output_file_on_a_full_or_read_only_place(cli, models, tmp_path, monkeyp
     refused = cli("forecast", "-d", models["single"], "--output", tmp_path / "f.csv")
     assert (refused.code, refused.err) == (
         ExitStatus.ENVIRONMENT,
-        f"rnncast: error: `--output` {tmp_path / 'f.csv'}: cannot write (Read-only file system); free space or choose another file.\n",
+        f"rnncast: error: `--output` {tmp_path / 'f.csv'}: cannot write (Read-only file system); write it elsewhere.\n",
     )
 
 
