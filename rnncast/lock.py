@@ -60,10 +60,10 @@ def _open(path: Path, exclusive: bool, remove: bool) -> int | None:
     """A descriptor of the lock file, created if missing; None for a shared lock that cannot be had.
 
     A shared lock needs only a readable file, so a model trained elsewhere and then mounted
-    read-only (a container image, NFS) still takes it. Where the file cannot even be created,
-    no writer can have created it either, and a save creates it before publishing; reading
-    unlocked then risks at worst a save deleting the files under us, which the hash check of
-    every file refuses (``store.load``), never a mix of two models.
+    read-only (a container image, NFS) still takes it. Where the file cannot be created, reading
+    goes unlocked: on a read-only mount nobody can replace the model; where only permissions stop
+    us, its owner's save may delete the old files under us, which the hash check of every file
+    refuses (``store.load``: "train again"), never a mix of two models.
     """
     if exclusive:
         if remove:  # the previous holder may have removed the directory along with the lock file
