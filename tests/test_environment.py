@@ -57,14 +57,18 @@ def shell(script: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 # 1. A read-only model directory.
 
-def in_read_only_mounts(directories: list[Path], script: str) -> subprocess.CompletedProcess:
-    """Run ``script`` where each directory is a read-only bind mount of itself (its own mount namespace)."""
-    mounts = "".join(f"mount --bind {d} {d} && mount -o remount,bind,ro {d} && " for d in directories)
-    result = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", f"{mounts}echo mounted && {script}"],
+def in_mount_namespace(mounts: str, script: str) -> subprocess.CompletedProcess:
+    """Run ``script`` after ``mounts`` (shell commands) in a mount namespace of its own, so that
+    read-only and full file systems are real, not simulated; skipped where that is not allowed."""
+    result = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", f"{mounts} && echo mounted && {script}"],
                             env=ENV, capture_output=True, text=True, timeout=300)
     if not result.stdout.startswith("mounted"):
-        pytest.skip(f"no read-only bind mounts here: {result.stderr.strip()[:200]}")
+        pytest.skip(f"no mount namespace here: {result.stderr.strip()[:200]}")
     return result
+
+
+def read_only(directory: Path) -> str:
+    return f"mount --bind {directory} {directory} && mount -o remount,bind,ro {directory}"
 
 
 def test_forecast_from_and_train_into_a_read_only_mount(cli, models, tmp_path):
@@ -72,7 +76,7 @@ def test_forecast_from_and_train_into_a_read_only_mount(cli, models, tmp_path):
     never_locked = copy_model(models["single"], tmp_path / "never-locked")
     (never_locked / FILES_LOCK).unlink()  # as if copied into an image without its lock file
     expected = cli("forecast", "-d", locked).out
-    result = in_read_only_mounts([locked, never_locked], (
+    result = in_mount_namespace(f"{read_only(locked)} && {read_only(never_locked)}", (
         f"{RNNCAST} forecast -d {locked} --quiet && {RNNCAST} forecast -d {never_locked} --quiet && "
         f"{RNNCAST} train {models['csv']} --model naive -d {locked} --quiet; echo status $?; "
         f"{RNNCAST} train {models['csv']} --model naive -d {locked}/new --quiet; echo status $?"
@@ -112,6 +116,25 @@ def test_forecast_needs_no_lock_file_where_none_can_be_created(cli, models, tmp_
 
 
 # 2. A full disk.
+
+def test_a_really_full_disk_keeps_the_previous_model(cli, models, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    model_dir = disk / "m"
+    expected = cli("forecast", "-d", models["single"]).out
+    result = in_mount_namespace(f"mount -t tmpfs -o size=1m tmpfs {disk} && cp -a {models['single']} {model_dir}", (
+        # Leave two pages: one for the lock file, not enough for the network.
+        f"head -c $(( $(stat -f -c '%a * %S' {disk}) - 8192 )) /dev/zero > {disk}/filler; "
+        f"{RNNCAST} train {models['csv']} --model linear --seed 2 -d {model_dir} {' '.join(TINY_OPTIONS['linear'])}; "
+        f"echo status $?; LC_ALL=C ls -A {model_dir}; {RNNCAST} forecast -d {model_dir}"
+    ))
+    files = "\n".join(sorted(path.name for path in models["single"].iterdir()))
+    assert result.stdout == f"mounted\nstatus 7\n{files}\n{expected}"
+    assert result.stderr.splitlines()[-1] == (
+        f"rnncast: error: no space left on device while saving the model to {model_dir}; "
+        "free space and train again; the previous model is kept."
+    )
+
 
 def no_space(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
