@@ -303,7 +303,8 @@ def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
     """Read and check the card of a saved model.
 
     Raises:
-        ModelFileError: no model there, or a card that is unreadable or of another format version.
+        ModelFileError: no model there, or a card that is unreadable, of another format version,
+            or edited or damaged (``card.check_card`` names the field).
     """
     path = Path(model_dir) / CARD_NAME
     if not path.is_file():
