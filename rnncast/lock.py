@@ -94,7 +94,10 @@ def _acquire(descriptor: int, mode: int, deadline: float, timeout: float, path: 
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                holder = path.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
+                try:
+                    holder = path.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
+                except FileNotFoundError:  # its holder removed it on release, just now
+                    holder = "unknown"
                 raise LockTimeout(
                     f"{path.parent}: another rnncast process (pid {holder}) is {purpose}; waited {timeout:g} s. "
                     "Try again later, or pass --lock-timeout SECONDS to wait longer."
