@@ -52,6 +52,10 @@ def train(
 
     Returns:
         The card of the saved model, with its validation metrics.
+
+    Raises:
+        EnvironmentFailure: ``model_dir`` cannot be created or written, or the disk filled up
+            while saving; the previous model is kept.
     """
     from rnncast.data import TimeSeries
     from rnncast.distribute import writable_dir

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.errors import ExitStatus, RnncastError, UsageError
+from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ExitStatus, RnncastError, UsageError
 from rnncast.render import OutputFormat
 from rnncast.store import DEFAULT_MODEL_DIR
 
@@ -80,11 +80,25 @@ def _stderr_console():
 
 def _emit(text: str, output: Optional[Path]) -> None:
     if output is None:
-        sys.stdout.write(text)
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            raise EnvironmentFailure("standard output is closed; redirect it to a file or pass --output FILE.")
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as error:
+            # What is left in the buffer would fail again at exit, with a traceback.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if isinstance(error, BrokenPipeError):  # the reader went away (`| head -1`): stop quietly
+                raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+            raise EnvironmentFailure(f"cannot write to standard output ({error.strerror}); "
+                                     "redirect it to a file or pass --output FILE.") from None
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as error:
+        if error.errno in ENVIRONMENT_ERRNOS:
+            fix = "free space or write it elsewhere" if error.errno in OUT_OF_SPACE else "write it elsewhere"
+            raise EnvironmentFailure(f"`--output` {output}: cannot write ({error.strerror}); {fix}.") from None
         raise UsageError(f"`--output` {output}: cannot write ({error.strerror}).") from None
 
 
@@ -605,10 +619,12 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="rnncast")
     except SystemExit as done:  # Typer exits itself after help, usage errors and success
+        if isinstance(done.__context__, typer.Exit) and isinstance(done.__context__.__cause__, KeyboardInterrupt):
+            return _fail("interrupted.", ExitStatus.INTERRUPTED)  # Typer turns Ctrl-C into a silent exit 130
         return done.code if isinstance(done.code, int) else ExitStatus.FAILURE
     except RnncastError as error:
         return _fail(str(error), error.exit_status)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C outside Typer's own handling
         return _fail("interrupted.", ExitStatus.INTERRUPTED)
     except Exception as error:  # a bug in rnncast, not the user's doing
         if os.environ.get("RNNCAST_VERBOSE") == "1":
@@ -621,11 +637,19 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    # A process started with stdin, stdout or stderr closed would hand their numbers to the next
+    # files it opens (a lock, a model file), where anything printed to them would then land.
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)
     sys.exit(int(run()))
 
 
 def _fail(message: str, status: ExitStatus) -> ExitStatus:
-    sys.stderr.write(f"rnncast: error: {message}\n")
+    if sys.stderr is not None:  # with stderr closed, the exit status is all that can be said
+        sys.stderr.write(f"rnncast: error: {message}\n")
     return status
 
 

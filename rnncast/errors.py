@@ -6,6 +6,7 @@ Only the CLI turns these into messages and exit codes; the library just raises.
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class ExitStatus(enum.IntEnum):
@@ -20,6 +21,9 @@ class ExitStatus(enum.IntEnum):
     DIVERGED = 6
     ENVIRONMENT = 7
     INTERRUPTED = 130
+    # 128 + SIGPIPE: what a shell reports for a C tool stopped by a closed pipe (`| head -1`), so
+    # `set -o pipefail` scripts see rnncast as they see cat or grep, and an output cut short is not 0.
+    BROKEN_PIPE = 141
 
 
 class RnncastError(Exception):
@@ -63,3 +67,10 @@ class EnvironmentFailure(RnncastError):
     directory, a closed or full standard output."""
 
     exit_status = ExitStatus.ENVIRONMENT
+
+
+# The errors of a full disk or quota, and of a directory this process cannot write (a read-only
+# mount; permissions, when not root): the machine's doing, so EnvironmentFailure, not a usage error.
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+ENVIRONMENT_ERRNOS = (*OUT_OF_SPACE, *UNWRITABLE)

@@ -21,7 +21,8 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from rnncast.errors import ModelFileError
+from rnncast.card import check_card
+from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ModelFileError, RnncastError
 from rnncast.lock import hold
 
 log = logging.getLogger("rnncast")
@@ -81,15 +82,34 @@ def prepare_dir(model_dir: str | os.PathLike[str]) -> Path:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ModelFileError(f"{directory}: cannot create the model directory ({error.strerror}).") from None
+        raise EnvironmentFailure(
+            f"{directory}: cannot create the model directory ({_reason(error)}); choose another --model-dir."
+        ) from None
     return directory
 
 
 @contextlib.contextmanager
 def training_lock(model_dir: str | os.PathLike[str], timeout: float) -> Iterator[None]:
-    """Held by a training run from start to save, so that overlapping runs queue or give up."""
-    with hold(prepare_dir(model_dir) / TRAIN_LOCK, exclusive=True, timeout=timeout, purpose="training a model there"):
-        yield
+    """Held by a training run from start to save, so that overlapping runs queue or give up.
+
+    A training that fails leaves nothing behind: the lock file goes with the lock, and the
+    directories it created go if they are still empty (rmdir refuses any other).
+    """
+    directory = Path(model_dir)
+    created = [path for path in (directory, *directory.parents) if not path.exists()]
+    prepare_dir(directory)
+    try:
+        with contextlib.ExitStack() as stack:
+            try:  # the first write into the directory: a read-only or full one is refused before training
+                stack.enter_context(hold(directory / TRAIN_LOCK, exclusive=True, timeout=timeout,
+                                         purpose="training a model there", remove=True))
+            except OSError as error:
+                raise _environment_failure(directory, error) from None
+            yield
+    finally:
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 def network_files(card: ModelCard) -> list[dict[str, str]]:
@@ -102,18 +122,55 @@ def save(model_dir: str | os.PathLike[str], network, card: ModelCard) -> ModelCa
     atomically; returns the card as written. For an ensemble card, ``network`` is the list of
     the members' networks, in the order of ``card.ensemble["members"]``."""
     directory = prepare_dir(model_dir)
-    if card.ensemble is None:
-        card = dataclasses.replace(card, files=_write_network(directory, network))
-    else:
-        members = [
-            {**member, "files": _write_network(directory, member_network)}
-            for member, member_network in zip(card.ensemble["members"], network, strict=True)
-        ]
-        card = dataclasses.replace(card, ensemble={**card.ensemble, "members": members})
-    with hold(directory / FILES_LOCK, exclusive=True, timeout=FILES_LOCK_TIMEOUT, purpose="reading or saving a model"):
-        _write_card(directory, card)
-        _remove_unreferenced(directory, card)
+    try:
+        if card.ensemble is None:
+            card = dataclasses.replace(card, files=_write_network(directory, network))
+        else:
+            members = [
+                {**member, "files": _write_network(directory, member_network)}
+                for member, member_network in zip(card.ensemble["members"], network, strict=True)
+            ]
+            card = dataclasses.replace(card, ensemble={**card.ensemble, "members": members})
+        with hold(directory / FILES_LOCK, exclusive=True, timeout=FILES_LOCK_TIMEOUT, purpose="reading or saving a model"):
+            _write_card(directory, card)
+            _remove_unreferenced(directory, card)
+    except Exception as error:
+        cause = _environment_cause(error)
+        if cause is None:
+            raise
+        _discard_unpublished(directory)
+        raise _environment_failure(directory, cause) from None
     return card
+
+
+def _environment_cause(error: BaseException) -> OSError | None:
+    """The full-disk or read-only error behind ``error``, which Keras or tf2onnx may have wrapped."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno in ENVIRONMENT_ERRNOS:
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _environment_failure(directory: Path, error: OSError) -> EnvironmentFailure:
+    if error.errno in OUT_OF_SPACE:
+        kept = "; the previous model is kept" if (directory / CARD_NAME).is_file() else ""
+        return EnvironmentFailure(f"no space left on device while saving the model to {directory}; free space and train again{kept}.")
+    return EnvironmentFailure(f"{directory}: cannot write the model directory ({_reason(error)}); choose another --model-dir.")
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or os.strerror(error.errno or 0)
+
+
+def _discard_unpublished(directory: Path) -> None:
+    """After a failed save, delete the network files it wrote that the card on disk does not name,
+    so that a full disk gets its space back. Best effort: the failure itself is what is reported."""
+    with contextlib.suppress(OSError, RnncastError):
+        with hold(directory / FILES_LOCK, exclusive=True, timeout=FILES_LOCK_TIMEOUT, purpose="reading or saving a model"):
+            _remove_unreferenced(directory, load_card(directory) if (directory / CARD_NAME).is_file() else None)
 
 
 def load(model_dir: str | os.PathLike[str], engine: str = "auto"):
@@ -153,7 +210,9 @@ def _export_onnx(directory: Path, network) -> dict[str, str]:
     with _temporary(directory, ".onnx") as deterministic, _temporary(directory, ".onnx") as stochastic:
         try:
             export_onnx(network, deterministic, stochastic if has_dropout(network) else None)
-        except Exception as error:  # the export only makes forecasts faster: Keras remains the fallback
+        except Exception as error:  # the export only makes forecasts faster: Keras remains the fallback,
+            if _environment_cause(error) is not None:  # but not for a full disk, which would hit the next save too
+                raise
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
             log.warning("no ONNX export (%s); forecasts from this model will load TensorFlow.", reason)
             return {"onnx_error": reason}
@@ -212,9 +271,9 @@ def _write_card(directory: Path, card: ModelCard) -> None:
             os.unlink(temporary)
 
 
-def _remove_unreferenced(directory: Path, card: ModelCard) -> None:
-    """Delete older network files, and temporary files a killed save left behind."""
-    keep = {name for files in network_files(card) for name in files.values()}
+def _remove_unreferenced(directory: Path, card: ModelCard | None) -> None:
+    """Delete older network files (all of them without a card), and temporary files a killed save left behind."""
+    keep = {name for files in network_files(card) for name in files.values()} if card else set()
     for path in directory.iterdir():
         if (path.name.startswith("model-") and path.name not in keep) or path.name.startswith(".tmp-"):
             path.unlink(missing_ok=True)
@@ -247,7 +306,8 @@ def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
     """Read and check the card of a saved model.
 
     Raises:
-        ModelFileError: no model there, or a card that is unreadable or of another format version.
+        ModelFileError: no model there, or a card that is unreadable, of another format version,
+            or edited or damaged (``card.check_card`` names the field).
     """
     path = Path(model_dir) / CARD_NAME
     if not path.is_file():
@@ -264,6 +324,7 @@ def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
             f"{path}: model format version {version!r} is not supported by this rnncast "
             f"(it reads version {FORMAT_VERSION}); train the model again."
         )
+    check_card(values, path)
     try:
         return ModelCard(**values)
     except TypeError as error:

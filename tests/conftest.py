@@ -20,6 +20,13 @@ TINY_OPTIONS = {"naive": TINY_SHAPE, "linear": ["--epochs", "2", *TINY_SHAPE]}
 
 
 @pytest.fixture(autouse=True)
+def _run_in_tmp_path(tmp_path: Path, monkeypatch) -> None:
+    """Run every test in its own directory, so that a command given no --model-dir writes its
+    ./rnncast-model there and never into the directory pytest was started from."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def _library_logging():
     """The CLI sends the 'rnncast' logger to stderr and stops its propagation; undo that after
     each test, so that caplog in a later test of the same worker sees the library's warnings."""
@@ -42,13 +49,7 @@ def cli(capsys):
     """Run ``rnncast ARGS`` in this process; returns exit code, stdout and stderr."""
 
     def invoke(*args: str) -> Result:
-        # The CLI points rnncast's logger at stderr only; later tests' caplog needs it back.
-        logger = logging.getLogger("rnncast")
-        state = logger.handlers[:], logger.level, logger.propagate
-        try:
-            code = run([str(a) for a in args])
-        finally:
-            logger.handlers[:], logger.level, logger.propagate = state
+        code = run([str(a) for a in args])
         captured = capsys.readouterr()
         return Result(int(code), captured.out, captured.err)
 

@@ -1,0 +1,144 @@
+"""The schema of a model card, checked on load: a card edited by hand or damaged is refused with
+the field at fault, instead of failing later inside a forecast with a KeyError or a shape error.
+
+Only what forecasting relies on is checked: the types of the fields, and that they agree with
+each other (the last window has ``config.window`` rows of every column, the scaler one value per
+column, the targets are columns). Metrics, training facts and the source are only displayed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from rnncast.config import STRATEGIES
+from rnncast.errors import ModelFileError
+
+Kind = tuple[Callable[[Any], bool], str]
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+DICT: Kind = (lambda v: isinstance(v, dict), "an object")
+OPTIONAL_DICT: Kind = (lambda v: v is None or isinstance(v, dict), "an object or null")
+TEXT: Kind = (lambda v: isinstance(v, str), "a string")
+OPTIONAL_TEXT: Kind = (lambda v: v is None or isinstance(v, str), "a string or null")
+TIME: Kind = (lambda v: isinstance(v, str) or _integer(v), "a time stamp or a step number")
+FREQ: Kind = (lambda v: v is None or isinstance(v, str) or _integer(v), "a frequency, a step or null")
+OPTIONAL_INTEGER: Kind = (lambda v: v is None or _integer(v), "an integer or null")
+POSITIVE: Kind = (lambda v: _integer(v) and v >= 1, "an integer of at least 1")
+NAMES: Kind = (lambda v: isinstance(v, list) and bool(v) and all(isinstance(n, str) for n in v), "a non-empty list of names")
+LIST: Kind = (lambda v: isinstance(v, list), "a list")
+NUMBERS: Kind = (lambda v: isinstance(v, list) and all(_number(x) for x in v), "a list of numbers")
+STRATEGY: Kind = (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}")
+
+FIELDS: dict[str, Kind] = {
+    "config": DICT, "data_options": DICT, "columns": NAMES, "targets": NAMES, "time_column": OPTIONAL_TEXT,
+    "freq": FREQ, "last_time": TIME, "last_window": LIST, "scaler": DICT, "metrics": DICT, "training": DICT,
+    "source": DICT, "created": TEXT, "rnncast_version": TEXT,
+}
+# Fields added after the first cards, absent from those.
+OPTIONAL_FIELDS: dict[str, Kind] = {
+    "files": DICT, "uncertainty": OPTIONAL_DICT, "panel": OPTIONAL_DICT, "preprocessing": OPTIONAL_DICT,
+    "step_seconds": OPTIONAL_INTEGER, "ensemble": OPTIONAL_DICT,
+}
+
+
+def check_card(values: dict[str, Any], path: Path) -> None:
+    """Check a card's fields against the schema.
+
+    Raises:
+        ModelFileError: names the first field that is missing, of the wrong type or inconsistent.
+    """
+    card = _Fields(values, path)
+    for name, kind in FIELDS.items():
+        card.get((name,), kind)
+    for name, kind in OPTIONAL_FIELDS.items():
+        if name in values:
+            card.get((name,), kind)
+    card.get(("config", "model"), TEXT)
+    card.get(("config", "strategy"), STRATEGY)
+    card.get(("config", "horizon"), POSITIVE)
+    window = card.get(("config", "window"), POSITIVE)
+    columns = values["columns"]
+    for target in values["targets"]:
+        if target not in columns:
+            card.fail(("targets",), f"names {target!r}, which is not one of the columns ({', '.join(columns)})")
+    if values.get("panel") is None:
+        card.series((), window, len(columns))
+    else:
+        card.get(("panel", "id_column"), TEXT)
+        for key in card.get(("panel", "series"), DICT):
+            card.get(("panel", "series", key, "last_time"), TIME)
+            card.series(("panel", "series", key), window, len(columns))
+    if values.get("preprocessing") is not None:
+        card.preprocessing(("preprocessing",))
+    if values.get("ensemble") is None:
+        card.network(())
+        return
+    for i, _ in enumerate(card.get(("ensemble", "members"), LIST)):
+        member = ("ensemble", "members", i)
+        member_window = card.get((*member, "config", "window"), POSITIVE)
+        if member_window > window:
+            card.fail((*member, "config", "window"), f"is {member_window}, longer than config.window ({window})")
+        card.preprocessing((*member, "preprocessing"))
+        card.network(member)
+
+
+Name = tuple[str | int, ...]
+
+
+class _Fields:
+    """Access to a card's nested fields that refuses, naming the field, whatever is not as expected."""
+
+    def __init__(self, values: dict[str, Any], path: Path) -> None:
+        self.values, self.path = values, path
+
+    def fail(self, name: Name, problem: str) -> None:
+        field = ".".join(map(str, name))
+        raise ModelFileError(
+            f"{self.path}: field '{field}' {problem}; the model directory was edited or damaged — train again."
+        )
+
+    def get(self, name: Name, kind: Kind) -> Any:
+        value: Any = self.values
+        for part in name:
+            if isinstance(part, int) and isinstance(value, list) and part < len(value):
+                value = value[part]
+            elif isinstance(part, str) and isinstance(value, dict) and part in value:
+                value = value[part]
+            else:
+                self.fail(name, "is missing")
+        accepts, expected = kind
+        if not accepts(value):
+            got = repr(value) if len(repr(value)) <= 40 else type(value).__name__
+            self.fail(name, f"must be {expected}, not {got}")
+        return value
+
+    def series(self, prefix: Name, window: int, columns: int) -> None:
+        """The scaler and last window of one series: one value per column, ``window`` rows."""
+        for part in ("mean", "scale"):
+            if len(self.get((*prefix, "scaler", part), NUMBERS)) != columns:
+                self.fail((*prefix, "scaler", part), f"must have one value per column ({columns})")
+        rows = self.get((*prefix, "last_window"), LIST)
+        if len(rows) != window:
+            self.fail((*prefix, "last_window"), f"has {len(rows)} rows; config.window is {window}")
+        for i, _ in enumerate(rows):
+            if len(self.get((*prefix, "last_window", i), NUMBERS)) != columns:
+                self.fail((*prefix, "last_window", i), f"must have one value per column ({columns})")
+
+    def preprocessing(self, prefix: Name) -> None:
+        self.get((*prefix, "method"), TEXT)
+        self.get((*prefix, "lag"), (lambda v: _integer(v) and v >= 0, "an integer of at least 0"))
+        self.get((*prefix, "scale"), NUMBERS)
+
+    def network(self, prefix: Name) -> None:
+        """The file names and hashes of one network; the files themselves are checked by ``store.load``."""
+        for key in ("keras", "keras_sha256"):
+            self.get((*prefix, "files", key), TEXT)
