@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import logging
 import os
+import re
 from collections import Counter
 from typing import Any
 
@@ -28,6 +29,7 @@ SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
 # Integer columns named like these can be series ids in a long-format file (store, item_id, sku...).
 ID_NAME_ENDINGS = ("id", "store", "series", "item", "sku", "key")
+EXCEL_SEPARATOR = re.compile(r"\ufeff?sep=(.)\r?\n")
 MISSING = ["", "NA", "NaN", "nan", "null", "NULL", "None", "-", "?"]
 
 
@@ -151,12 +153,15 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
         raise _encoding_error(name, encoding, error) from None
     if "\x00" in sample:
         raise DataError(f"{name}: contains NUL bytes; it looks like a binary file, not CSV text.")
-    delimiter = options.delimiter or _sniff_delimiter(sample)
+    # Excel writes a first line "sep=;" naming the delimiter when it exports for another locale.
+    hint = EXCEL_SEPARATOR.match(sample)
+    skipped = 1 if hint else 0
+    delimiter = options.delimiter or (hint.group(1) if hint else _sniff_delimiter(sample))
     try:
         # Every cell as text, so that 1.234 is read as a number only where nothing else reads it.
         frame = pd.read_csv(
             path, sep=delimiter, encoding=encoding, skipinitialspace=True, low_memory=False,
-            na_values=MISSING, keep_default_na=False, dtype=str,
+            na_values=MISSING, keep_default_na=False, dtype=str, skiprows=skipped,
         )
     except UnicodeDecodeError as error:
         raise _encoding_error(name, encoding, error) from None
@@ -171,7 +176,7 @@ def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     # Rows longer than the header make pandas index by their first fields; the index here
     # numbers data rows instead, which is what error messages turn into line numbers.
-    frame = frame.set_axis(pd.RangeIndex(len(frame)))
+    frame = frame.set_axis(pd.RangeIndex(skipped, skipped + len(frame)))
     frame = read_number_columns(frame, options.thousands, name)
     if len(frame.columns) == 1:
         only = frame.columns[0]

@@ -274,3 +274,11 @@ def test_a_decimal_mark_shown_elsewhere_in_the_file_settles_three_digit_decimals
     assert series.frame["temp"].iloc[0] == 20.125 and series.frame["load"].iloc[0] == 1.58
     german = "Datum;Umsatz;Preis\n" + "".join(f"{d:02d}.01.2020;{d}.500;{d},5\n" for d in range(13, 31))
     assert load_csv(write_csv(german)).frame["Umsatz"].iloc[0] == 13500.0
+
+
+def test_an_excel_separator_line_names_the_delimiter_and_lines_still_count_it(write_csv):
+    rows = "".join(f"{d};{i},5\n" for i, d in enumerate(DAYS, 1))
+    series = load_csv(write_csv("sep=;\ndate;y\n" + rows))
+    assert (series.columns, series.frame["y"].iloc[-1], len(series)) == (("y",), 20.5, 20)
+    with pytest.raises(DataError, match=r"first: 'x' at line 5\)"):
+        load_csv(write_csv("sep=;\ndate;y\n" + rows.replace(";3,5", ";x")))
