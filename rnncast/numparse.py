@@ -103,8 +103,8 @@ def _file_decimal_mark(frame: pd.DataFrame) -> str | None:
     21.125 beside 7.58 is twenty-one and a bit, not 21125."""
     marks = set()
     for column in frame.columns:
-        found = _text(frame[column]).str.extract(DECIMAL_ONLY.pattern).stack()
-        marks.update(found.unique().tolist())
+        found = _text(frame[column]).str.extract(DECIMAL_ONLY.pattern).to_numpy().ravel()
+        marks.update(mark for mark in found if isinstance(mark, str))
     return marks.pop() if len(marks) == 1 else None
 
 
