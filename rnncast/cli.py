@@ -7,7 +7,6 @@ means for a person is worded by ``report``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -53,15 +52,6 @@ def _setup_output(quiet: bool, verbose: bool) -> None:
     logger.propagate = False
 
 
-def _say(lines: list[str]) -> None:
-    """Chatter on stderr, as plain text."""
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
-    for line in lines:
-        console.print(line, markup=False, soft_wrap=True)
-
-
 def _emit(text: str, output: Optional[Path] = None) -> None:
     if output is None:
         if sys.stdout is None:  # started with stdout closed (`>&-`)
@@ -86,22 +76,6 @@ def _emit(text: str, output: Optional[Path] = None) -> None:
         raise UsageError(f"`--output` {output}: cannot write ({error.strerror}).") from None
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, label: str, *columns: str, **fields: Any):
-    """A transient progress bar on stderr, yielding its ``update(**values)``; None when disabled."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(TextColumn(label), BarColumn(), *map(TextColumn, columns), TimeElapsedColumn(),
-                        console=Console(stderr=True, highlight=False), transient=True)
-    task = progress.add_task(label, total=None, **fields)
-    with progress:
-        yield lambda **values: progress.update(task, **values)
-
-
 def _records(rows: list[dict[str, Any]], output_format: OutputFormat, output: Optional[Path] = None) -> None:
     from rnncast.render import records_text
 
@@ -122,25 +96,21 @@ def train(
 ) -> None:
     """Train a model on DATA, report validation errors beside the naive baseline, and save it."""
     _setup_output(quiet, verbose)
-    given = {"model": model, **config_given(options)}
-    config, reading = TrainConfig(**given), data_options(options)
+    from rnncast.api import train as train_model
     from rnncast.ensemble import check_ensemble
     from rnncast.models import configure
+    from rnncast.render import epoch_progress, say
+    from rnncast.report import train_summary, validation_rows
 
+    given = {"model": model, **config_given(options)}
+    config, reading = TrainConfig(**given), data_options(options)
     if config.model != "auto":
         configure(config, given=list(given))
     check_ensemble(config)
-    from rnncast.api import train as train_model
-    from rnncast.report import train_summary, validation_rows
-
-    with _progress(sys.stderr.isatty() and not quiet, "training", "epoch {task.completed}/{task.total}",
-                   "{task.fields[losses]}", losses="") as update:
-        on_epoch = update and (lambda epoch, epochs, logs: update(
-            completed=epoch, total=epochs,
-            losses=f"loss {logs.get('loss', float('nan')):.4g}  val {logs.get('val_loss', float('nan')):.4g}"))
+    with epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
         card = train_model(data, config, data_options=reading, model_dir=model_dir, on_epoch=on_epoch, lock_timeout=lock_timeout)
     if not quiet:
-        _say(train_summary(card, model_dir))
+        say(train_summary(card, model_dir))
     _records(validation_rows(card.metrics), output_format)
 
 
@@ -166,24 +136,18 @@ def forecast(
 ) -> None:
     """Forecast the next steps from a saved model; CSV on stdout."""
     _setup_output(quiet, verbose)
+    from rnncast.api import Forecast, predict, recent_history
     from rnncast.forecast import MCOptions
+    from rnncast.plot import image_format, write_plot
+    from rnncast.render import forecast_text
 
     mc = MCOptions.asked(mc_samples, interval, calibrate, seed)
     if plot is not None:
-        from rnncast.plot import image_format
-
         image_format(plot)  # before forecasting, which may take a while
-    from rnncast.api import Forecast, predict
-    from rnncast.render import forecast_text
-
-    # How to read --data where it differs from the training CSV; the rest comes from the card.
-    reading = data_options(options)
+    reading = data_options(options)  # how to read --data where it differs from the training CSV
     result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading,
                      allow_negative=allow_negative)
     if plot is not None:
-        from rnncast.api import recent_history
-        from rnncast.plot import write_plot
-
         frame = result.frame() if isinstance(result, Forecast) else result
         write_plot(plot, recent_history(model_dir, data, reading), frame, mc.interval if mc else None)
     _emit(forecast_text(result, output_format), output)
@@ -236,17 +200,15 @@ def _backtest(command: str, data: Path, names: list[str], base: Optional[TrainCo
               output: Optional[Path], output_format: OutputFormat, quiet: bool) -> None:
     """Run a backtest of ``names`` (or of ``base``'s model) and print its report."""
     from rnncast.evaluate import BacktestOptions, backtest
-    from rnncast.render import json_text, records_text
+    from rnncast.render import fit_progress, json_text, records_text, say
 
     given = config_given(options)
     config = TrainConfig(**{**(base.to_dict() if base else {}), **given})
     settings = BacktestOptions(options["folds"], options["stride"], options["retrain"], options["mc_samples"])
-    with _progress(sys.stderr.isatty() and not quiet, "backtesting {task.fields[model]}", "{task.completed}/{task.total}",
-                   model="") as update:
-        on_fit = update and (lambda model, done, total: update(completed=done, total=total, model=model))
+    with fit_progress(sys.stderr.isatty() and not quiet) as on_fit:
         report = backtest(data, names or [config.model], config, settings, data_options=reading, on_fit=on_fit, given=list(given))
     if not quiet:
-        _say([report.describe()])
+        say([report.describe()])
     rows = report.details() if command == "evaluate" else report.leaderboard()
     _emit(json_text(report.to_dict(command)) if output_format is OutputFormat.json else records_text(rows, output_format), output)
 
