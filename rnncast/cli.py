@@ -20,7 +20,7 @@ from rnncast.cli_options import (
     BACKTEST, BACKTEST_HELP, DATA, DEFAULT_DIR, READING, TRAINING, Format, ModelDir, Output, Quiet, Verbose,
     config_given, data_options, takes,
 )
-from rnncast.config import TrainConfig
+from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ExitStatus, RnncastError, UsageError
 from rnncast.render import OutputFormat
 from rnncast.store import DEFAULT_MODEL_DIR
@@ -76,10 +76,10 @@ def _emit(text: str, output: Optional[Path] = None) -> None:
         raise UsageError(f"`--output` {output}: cannot write ({error.strerror}).") from None
 
 
-def _records(rows: list[dict[str, Any]], output_format: OutputFormat, output: Optional[Path] = None) -> None:
+def _records(rows: list[dict[str, Any]], output_format: OutputFormat) -> None:
     from rnncast.render import records_text
 
-    _emit(records_text(rows, output_format), output)
+    _emit(records_text(rows, output_format))
 
 
 @app.command()
@@ -196,7 +196,7 @@ def info(model_dir: ModelDir = DEFAULT_DIR, output_format: Format = OutputFormat
         _records(card_facts(card), output_format)
 
 
-def _backtest(command: str, data: Path, names: list[str], base: Optional[TrainConfig], reading, options: dict[str, Any],
+def _backtest(command: str, data: Path, names: list[str], base: Optional[TrainConfig], reading: DataOptions, options: dict[str, Any],
               output: Optional[Path], output_format: OutputFormat, quiet: bool) -> None:
     """Run a backtest of ``names`` (or of ``base``'s model) and print its report."""
     from rnncast.evaluate import BacktestOptions, backtest

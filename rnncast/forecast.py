@@ -39,11 +39,7 @@ class MCOptions:
     @classmethod
     def asked(cls, samples: int | None, interval: float | None = None, calibrate: bool = True,
               seed: int | None = None) -> "MCOptions | None":
-        """The error bars that ``--mc-samples`` and ``--interval`` ask for: None for none.
-
-        Raises:
-            UsageError: an interval without samples, or settings ``MCOptions`` refuses.
-        """
+        """The error bars ``--mc-samples`` and ``--interval`` ask for (None: none); an interval without samples is a ``UsageError``."""
         if samples is None:
             if interval is not None:
                 raise UsageError(f"`--interval {interval}` sets the error bars of --mc-samples, which was not given; "

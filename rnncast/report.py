@@ -6,6 +6,7 @@ Nothing heavy is imported here, so that `rnncast info` stays light.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,4 @@ def fallback_fact(fallback: dict[str, Any]) -> str:
 
 def card_document(card: ModelCard) -> dict[str, Any]:
     """The card as `rnncast info --format json` prints it: every field but the last window of data."""
-    import dataclasses
-
     return {k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}
