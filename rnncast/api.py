@@ -231,7 +231,8 @@ def forecast(
         and ``<target>_upper``.
 
     Raises:
-        UsageError: ``mc`` was asked of a model saved without any calibration of its intervals, or of a global model.
+        UsageError: ``horizon`` is below 1, or ``mc`` was asked of a model saved without any calibration of
+            its intervals, or of a global model.
     """
     result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative)
     return result.frame() if isinstance(result, Forecast) else result
@@ -249,6 +250,8 @@ def predict(
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
+    if horizon is not None and horizon < 1:
+        raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
     from rnncast.ensemble import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
     from rnncast.values import held_to_data, warn_if_far

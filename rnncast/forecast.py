@@ -36,6 +36,17 @@ class MCOptions:
         if not 0 < self.interval < 1:
             raise UsageError(f"`--interval` must be in (0, 1), e.g. 0.9 for a 90% interval. Received: {self.interval}.")
 
+    @classmethod
+    def asked(cls, samples: int | None, interval: float | None = None, calibrate: bool = True,
+              seed: int | None = None) -> "MCOptions | None":
+        """The error bars ``--mc-samples`` and ``--interval`` ask for (None: none); an interval without samples is a ``UsageError``."""
+        if samples is None:
+            if interval is not None:
+                raise UsageError(f"`--interval {interval}` sets the error bars of --mc-samples, which was not given; "
+                                 "add --mc-samples N (e.g. 200) or drop --interval.")
+            return None
+        return cls(samples, cls.interval if interval is None else interval, calibrate, seed)
+
 
 def rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
     """Forecast ``horizon`` steps of the target columns from each window.

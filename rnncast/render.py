@@ -1,7 +1,9 @@
-"""Turning results into the text a user asked for: CSV, JSON or a rich table."""
+"""Turning results into the text a user asked for: CSV, JSON or a rich table; and the chatter
+beside them on stderr: progress bars and plain lines."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import io
@@ -116,3 +118,48 @@ def rich_table_text(columns: list[str], rows) -> str:
 
 def _cell(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def say(lines: list[str]) -> None:
+    """Chatter (never a result) on stderr, as plain text."""
+    console = _stderr_console()
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def epoch_progress(enabled: bool):
+    """A bar of training epochs on stderr; yields the ``on_epoch(epoch, epochs, logs)`` of
+    ``api.train``, or None when disabled."""
+    with _progress(enabled, "training", "epoch {task.completed}/{task.total}", "{task.fields[losses]}", losses="") as update:
+        yield update and (lambda epoch, epochs, logs: update(
+            completed=epoch, total=epochs,
+            losses=f"loss {logs.get('loss', float('nan')):.4g}  val {logs.get('val_loss', float('nan')):.4g}"))
+
+
+@contextlib.contextmanager
+def fit_progress(enabled: bool):
+    """A bar of the fits of a backtest on stderr; yields its ``on_fit(model, done, total)``, or None when disabled."""
+    with _progress(enabled, "backtesting {task.fields[model]}", "{task.completed}/{task.total}", model="") as update:
+        yield update and (lambda model, done, total: update(completed=done, total=total, model=model))
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, label: str, *columns: str, **fields: Any):
+    """A transient progress bar on stderr, yielding its ``update(**values)``; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn(label), BarColumn(), *map(TextColumn, columns), TimeElapsedColumn(),
+                        console=_stderr_console(), transient=True)
+    task = progress.add_task(label, total=None, **fields)
+    with progress:
+        yield lambda **values: progress.update(task, **values)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)

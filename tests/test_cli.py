@@ -201,3 +201,49 @@ def test_usage_errors_are_clean(cli, daily_csv):
     ]:
         result = cli(*args)
         assert result.code == ExitStatus.USAGE and message in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("horizon", [0, -5])
+def test_the_library_refuses_a_horizon_below_one(trained, horizon):
+    from rnncast.errors import UsageError
+
+    _, model_dir = trained
+    with pytest.raises(UsageError, match=f"^`--horizon` must be at least 1. Received: {horizon}.$"):
+        rnncast.forecast(model_dir, horizon=horizon)
+
+
+def test_the_library_refuses_an_interval_without_mc_samples(cli, trained):
+    from rnncast.errors import UsageError
+    from rnncast.forecast import MCOptions
+
+    with pytest.raises(UsageError, match="^`--interval 0.8` sets the error bars of --mc-samples, which was not given"):
+        MCOptions.asked(None, 0.8)
+    assert MCOptions.asked(None) is None and MCOptions.asked(50, seed=1) == MCOptions(50, 0.9, True, 1)
+    refused = cli("forecast", "-d", trained[1], "--interval", "0.8")
+    assert refused.code == ExitStatus.USAGE and refused.err.startswith("rnncast: error: `--interval 0.8` sets the error bars")
+
+
+def test_the_report_of_a_card_is_library_text(trained):
+    from rnncast.report import card_facts, train_summary, validation_rows
+
+    _, model_dir = trained
+    card = load_card(model_dir)
+    facts = {row["field"]: row["value"] for row in card_facts(card)}
+    assert facts["model"] == "gru" and facts["targets"] == "y" and facts["validation y"].startswith("MAE ")
+    assert train_summary(card, model_dir)[0].startswith(f"Saved gru (direct, window {card.config['window']}, horizon ")
+    assert [row["target"] for row in validation_rows(card.metrics)] == ["y"]
+
+
+def test_every_data_option_is_declared_once_for_every_reading_command():
+    import dataclasses
+
+    import typer
+
+    from rnncast.cli import app
+    from rnncast.cli_options import DATA, READING
+    from rnncast.config import DataOptions
+
+    assert set(DATA) == {field.name for field in dataclasses.fields(DataOptions)}
+    commands = typer.main.get_command(app).commands
+    for command, names in {"train": DATA, "check": DATA, "evaluate": DATA, "compare": DATA, "forecast": READING}.items():
+        assert set(names) <= {param.name for param in commands[command].params}, command
