@@ -8,10 +8,11 @@ column, the targets are columns). Metrics, training facts and the source are onl
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
-from rnncast.config import STRATEGIES
+from rnncast.config import STRATEGIES, DataOptions
 from rnncast.errors import ModelFileError
 
 Kind = tuple[Callable[[Any], bool], str]
@@ -77,6 +78,12 @@ def check_card(values: dict[str, Any], path: Path) -> None:
         for key in card.get(("panel", "series"), DICT):
             card.get(("panel", "series", key, "last_time"), TIME)
             card.series(("panel", "series", key), window, len(columns))
+    known = {field.name for field in dataclasses.fields(DataOptions)}
+    for key in values["data_options"]:
+        if key not in known:
+            card.fail(("data_options", key), "is not a way of reading a CSV that this rnncast knows")
+    if values.get("uncertainty") is not None:
+        card.calibration(("uncertainty",), len(values["targets"]))
     if values.get("preprocessing") is not None:
         card.preprocessing(("preprocessing",))
     if values.get("ensemble") is None:
@@ -132,6 +139,23 @@ class _Fields:
         for i, _ in enumerate(rows):
             if len(self.get((*prefix, "last_window", i), NUMBERS)) != columns:
                 self.fail((*prefix, "last_window", i), f"must have one value per column ({columns})")
+
+    def calibration(self, prefix: Name, targets: int) -> None:
+        """The interval calibration: per level, a table of factors per step and target."""
+        levels = self.get((*prefix, "levels"), NUMBERS)
+        if len(self.get((*prefix, "raw_coverage"), NUMBERS)) != len(levels):
+            self.fail((*prefix, "raw_coverage"), f"must have one value per level ({len(levels)})")
+        for key in ("samples", "windows"):
+            self.get((*prefix, key), POSITIVE)
+        # Cards written before signed scores hold one symmetric "factors" table.
+        sides = ("factors",) if "factors" in self.get(prefix, DICT) else ("lower_factors", "upper_factors")
+        for side in sides:
+            if len(self.get((*prefix, side), LIST)) != len(levels):
+                self.fail((*prefix, side), f"must have one table per level ({len(levels)})")
+            for i, _ in enumerate(levels):
+                for j, _ in enumerate(self.get((*prefix, side, i), LIST)):
+                    if len(self.get((*prefix, side, i, j), NUMBERS)) != targets:
+                        self.fail((*prefix, side, i, j), f"must have one value per target ({targets})")
 
     def preprocessing(self, prefix: Name) -> None:
         self.get((*prefix, "method"), TEXT)

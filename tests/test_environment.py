@@ -189,6 +189,10 @@ CORRUPTIONS = {
     "short row": (lambda c: c["last_window"][2].pop(), "field 'last_window.2' must have one value per column (1)"),
     "unknown target": (lambda c: c.update(targets=["sales"]), "field 'targets' names 'sales', which is not one of the columns (y)"),
     "scaler of another width": (lambda c: c["scaler"]["scale"].append(1.0), "field 'scaler.scale' must have one value per column (1)"),
+    "unknown data option": (lambda c: c["data_options"].update(sheet=2), "field 'data_options.sheet' is not a way of reading a CSV that this rnncast knows"),
+    "calibration emptied": (lambda c: c["uncertainty"].update(upper_factors=[]), "field 'uncertainty.upper_factors' must have one table per level (5)"),
+    "calibration of another width": (lambda c: c["uncertainty"]["lower_factors"][0][0].append(1.0),
+                                     "field 'uncertainty.lower_factors.0.0' must have one value per target (1)"),
 }
 
 
