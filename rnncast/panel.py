@@ -109,7 +109,7 @@ def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, p
         raise DataError(f"{name}: {int(ids.isna().sum())} row(s) have no {id_column!r} (first at line {first + 2}); every row needs its series id.")
     rest = raw.drop(columns=[id_column])
     # One time column and one set of value columns for the whole file, decided (and warned about) once.
-    time_column = find_time_column(rest, options, name)
+    time_column = find_time_column(rest, options, name, ids)
     numeric = numeric_columns(rest.drop(columns=[time_column] if time_column else []), options, name)
     targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
     date_format = options.date_format

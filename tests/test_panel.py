@@ -70,6 +70,17 @@ def test_long_format_with_the_unique_id_convention_loads_every_series(write_csv)
     assert str(panel.series["west"].frame.index[0].date()) == "2019-12-20"
 
 
+def test_integer_ds_is_the_time_column_of_a_long_file_as_of_a_wide_one(write_csv):
+    """M3's "other" series as `unique_id, ds, y` with steps 1..n restarting per series: ``ds`` is
+    time, not a second target to forecast."""
+    frame = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 4, "ds": [1, 2, 3, 4, 5, 1, 2, 3, 4], "y": np.arange(9.0)})
+    panel = load_data(write_csv(frame))
+    assert panel.time_column == "ds" and panel.columns == ("y",) and panel.targets == ("y",) and panel.freq == 1
+    assert list(panel.series["b"].frame.index) == [1, 2, 3, 4]
+    wide = load_data(write_csv(frame[frame.unique_id == "a"].drop(columns="unique_id"), "wide.csv"))
+    assert wide.time_column == "ds" and wide.columns == ("y",)
+
+
 def test_each_series_gets_the_single_series_checks_with_file_lines(write_csv):
     frame = long_frame(id_column="store")
     frame.loc[65, "y"] = np.nan  # a row of "south" (rows 60..139), line 67 of the file
