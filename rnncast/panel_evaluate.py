@@ -260,7 +260,8 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
     windows = np.concatenate([
         fitted.scalers[k].transform(np.stack([values[k][o - window : o] for o in origins[k]])) for k in values
     ])
-    scaled = rollout(keras_predictor(fitted.network), windows, config.horizon, target_index)
+    outputs = target_index if fitted.config.strategy == "direct" else list(range(len(panel.columns)))
+    scaled = rollout(fitted.preprocessing.wrap(keras_predictor(fitted.network), outputs), windows, config.horizon, target_index)
     point, done = {}, 0
     for key in values:
         count = len(origins[key])

@@ -199,7 +199,7 @@ import json, sys
 import rnncast
 from rnncast.config import DataOptions, TrainConfig
 
-config = TrainConfig(units=4, window=8, horizon=3, epochs=2, batch_size=8, seed=1, distribute="multi-worker")
+config = TrainConfig(units=4, window=8, horizon=3, epochs=2, batch_size=8, seed=1, distribute="multi-worker", fallback=False)
 card = rnncast.train(sys.argv[1], config, model_dir=sys.argv[2])
 print(json.dumps(card.training["distribute"]))
 """
@@ -239,3 +239,42 @@ def test_multi_worker_without_tf_config_says_what_is_missing(cli, write_csv, mon
     monkeypatch.delenv("TF_CONFIG", raising=False)
     result = cli("train", write_csv(long_frame()), "--distribute", "multi-worker", *TINY)
     assert result.code == ExitStatus.USAGE and "needs the TF_CONFIG environment variable" in result.err
+
+
+def trending_frame() -> pd.DataFrame:
+    """Three daily series that trend out of their training range at different levels and slopes."""
+    rng = np.random.default_rng(1)
+    t = np.arange(60)
+    return pd.concat([
+        pd.DataFrame({"unique_id": key, "ds": pd.date_range("2020-01-01", periods=60, freq="D").astype(str),
+                      "y": level + slope * t + np.sin(2 * np.pi * t / 7) + 0.1 * rng.standard_normal(60)})
+        for key, level, slope in (("a", 10, 0.5), ("b", 100, 2.0), ("c", 50, -0.3))
+    ], ignore_index=True)
+
+
+def test_global_model_takes_preprocessing_and_undoes_it_per_series(cli, write_csv):
+    csv = write_csv(trending_frame())
+    assert cli("train", csv, "--model", "gru", "--preprocess", "window-relative", *TINY).code == 0
+    card = load_card("rnncast-model")
+    assert card.config["preprocess"] == card.preprocessing["method"] == "window-relative"
+    frames = [pd.read_csv(io.StringIO(cli("forecast", "--engine", engine).out)) for engine in ("onnx", "keras")]
+    pd.testing.assert_frame_equal(*frames)
+    # The network sees each window relative to its last row: forecasts start near each series' own last value.
+    last = trending_frame().groupby("unique_id")["y"].last()
+    first = frames[0].groupby("unique_id")["y"].first()
+    assert (abs(first - last) < 0.2 * abs(last)).all()
+
+
+def test_global_model_chooses_preprocessing_on_all_series_and_falls_back_in_aggregate(cli, write_csv):
+    csv = write_csv(trending_frame())
+    arguments = [a for a in TINY if a != "--no-fallback"]
+    assert cli("train", csv, "--model", "gru", *arguments).code == 0
+    card = load_card("rnncast-model")
+    scores = card.metrics.get("fallback", {}).get("network", {}).get("preprocessing") or card.metrics["preprocessing"]
+    assert scores["chosen"] != "none"  # the ridge sees the trends leave the training range
+    if "fallback" in card.metrics:  # two epochs of four units lose to a baseline: kept for every series
+        kept = card.metrics["fallback"]["kept"]
+        assert card.config["model"] == kept and card.preprocessing["method"] == "none"
+        key = kept.replace("-", "_")
+        assert all(one["model"] == one[key] for one in card.metrics["series"].values())
+    assert cli("forecast").code == 0
