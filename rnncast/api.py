@@ -231,7 +231,7 @@ def forecast(
         and ``<target>_upper``.
 
     Raises:
-        UsageError: ``mc`` was asked of a model saved without any calibration of its intervals, or of a global model.
+        UsageError: ``mc`` was asked of a model saved without any calibration of its intervals.
     """
     result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative)
     return result.frame() if isinstance(result, Forecast) else result
@@ -260,9 +260,7 @@ def predict(
     if card.panel is not None:
         from rnncast.panel import forecast_panel
 
-        if mc is not None:
-            raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        frame = forecast_panel(card, members[0].engine.deterministic, horizon, data, ids, data_options)
+        frame = forecast_panel(card, members, horizon, data, ids, data_options, mc)
         return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
@@ -277,7 +275,7 @@ def predict(
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_columns
 
-        columns = mc_forecast_columns(members, card, scaler, scaler.transform(recent), horizon, mc)
+        columns = {name: one[0] for name, one in mc_forecast_columns(members, card, [scaler], scaler.transform(recent)[None], horizon, mc).items()}
     else:
         scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
         values = scaler.inverse(scaled, target_index)

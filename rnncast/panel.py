@@ -154,6 +154,7 @@ class FittedPanel:
     history: dict[str, Any]
     skipped: dict[str, int]
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
+    uncertainty: dict[str, Any] | None = None
 
 
 def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
@@ -243,6 +244,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
             history = train_network(keras, network, train, validation, config, on_epoch)
 
     from rnncast.forecast import keras_predictor
+    from rnncast.uncertainty import calibrate
 
     tails = [values[k][train_ends[k] - config.window :] for k in values]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
@@ -256,7 +258,9 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
         preprocessing = Preprocessing()
         network = build_model(NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs)), config)
-    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped, preprocessing)
+    calibration = calibrate(network, tails, list(scalers.values()), config.window, config.horizon, target_index, config.seed,
+                            wrap=lambda p: preprocessing.wrap(p, outputs))
+    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped, preprocessing, calibration.to_dict())
 
 
 def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_index: list[int]) -> dict[str, Any]:
@@ -315,22 +319,26 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
         preprocessing=fitted.preprocessing.to_dict(),
+        uncertainty=fitted.uncertainty,
         panel={"id_column": panel.id_column, "series": series, "skipped": fitted.skipped},
     )
 
 
-def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
-                   data_options: DataOptions = DataOptions()) -> pd.DataFrame:
-    """Forecast every series of a global model (or those in ``ids``) in one batched pass.
+def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
+                   data_options: DataOptions = DataOptions(), mc=None) -> pd.DataFrame:
+    """Forecast every series of a global model (or those in ``ids``) in one batched pass of each of
+    ``members`` (``ensemble.saved_members``), with ``mc``'s error bars if given.
 
     Returns:
-        A long-format frame indexed by (id, time), one column per target, in original units.
+        A long-format frame indexed by (id, time), one column per target (with ``mc``: followed by
+        its ``_std``, ``_lower`` and ``_upper``), in original units.
 
     Raises:
         UsageError: an id the model was not trained on.
         DataError: ``data`` lacks a series, or its rows do not fit the model.
     """
-    from rnncast.forecast import rollout
+    from rnncast.ensemble import median_forecast
+    from rnncast.uncertainty import mc_forecast_columns
 
     known = card.panel["series"]
     wanted = list(dict.fromkeys(ids)) if ids else list(known)
@@ -341,14 +349,19 @@ def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | N
         last = {key: known[key]["last_time"] for key in wanted}
     else:
         recent, last = _recent_rows(data, data_options.over(card.data_options), card, wanted, window)
-    scalers = {key: Standardizer.from_dict(known[key]["scaler"]) for key in wanted}
-    windows = np.stack([scalers[key].transform(recent[key]) for key in wanted])
+    scalers = [Standardizer.from_dict(known[key]["scaler"]) for key in wanted]
+    windows = np.stack([scaler.transform(recent[key]) for key, scaler in zip(wanted, scalers)])
     target_index = [card.columns.index(t) for t in card.targets]
-    scaled = rollout(predict, windows, horizon, target_index)
+    if mc is not None:
+        columns = mc_forecast_columns(members, card, scalers, windows, horizon, mc)
+    else:
+        scaled = median_forecast(members, windows, horizon, target_index)
+        point = np.stack([scaler.inverse(block, target_index) for scaler, block in zip(scalers, scaled)])
+        columns = {name: point[..., t] for t, name in enumerate(card.targets)}
     frames = []
-    for key, block in zip(wanted, scaled):
+    for i, key in enumerate(wanted):
         index = future_index(last[key], card.freq, horizon, card.time_column)
-        frames.append(pd.DataFrame(scalers[key].inverse(block, target_index), index=index, columns=card.targets))
+        frames.append(pd.DataFrame({name: values[i] for name, values in columns.items()}, index=index))
     return pd.concat(frames, keys=wanted, names=[card.panel["id_column"], index.name])
 
 

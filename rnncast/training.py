@@ -126,7 +126,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
     from rnncast.uncertainty import calibrate
 
     calibration = calibrate(
-        network, validation, values[train_end - config.window :], scaler, config.window, config.horizon, target_index, config.seed,
+        network, [values[train_end - config.window :]], [scaler], config.window, config.horizon, target_index, config.seed,
         wrap=lambda p: preprocessing.wrap(p, outputs),
     )
     uncertainty = calibration.to_dict()

@@ -277,4 +277,24 @@ def test_global_model_chooses_preprocessing_on_all_series_and_falls_back_in_aggr
         assert card.config["model"] == kept and card.preprocessing["method"] == "none"
         key = kept.replace("-", "_")
         assert all(one["model"] == one[key] for one in card.metrics["series"].values())
+        # A baseline has no dropout: its intervals come from the residuals of every series, each in its own units.
+        assert card.uncertainty["scale_units"] == "standardised"
+        frame = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "5").out))
+        assert (frame.y_lower <= frame.y).all() and (frame.y <= frame.y_upper).all()
     assert cli("forecast").code == 0
+
+
+def test_global_model_mc_dropout_intervals_calibrated_across_series(cli, write_csv):
+    csv = write_csv(trending_frame())
+    assert cli("train", csv, "--model", "gru", "--dropout", "0.2", "--preprocess", "window-relative", *TINY).code == 0
+    card = load_card("rnncast-model")
+    assert card.uncertainty["windows"] == 3 * 10 and "scale" not in card.uncertainty  # every series' validation windows, MC
+    assert all(0.0 <= c <= 1.0 for c in card.uncertainty["raw_coverage"])
+    frame = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "30", "--seed", "2").out))
+    assert list(frame.columns) == ["unique_id", "ds", "y", "y_std", "y_lower", "y_upper"] and len(frame) == 9
+    assert (frame.y_lower <= frame.y).all() and (frame.y <= frame.y_upper).all() and (frame.y_std > 0).all()
+    again = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "30", "--seed", "2", "--id", "b").out))
+    assert list(again.unique_id) == ["b"] * 3 and list(again.ds) == list(frame.ds[frame.unique_id == "b"])
+    # Each series' interval is in its own units: b's level and spread are several times a's.
+    width = (frame.y_upper - frame.y_lower).groupby(frame.unique_id).mean()
+    assert width["b"] > width["a"]
