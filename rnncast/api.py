@@ -288,22 +288,38 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     """The newest observed rows of the targets that a forecast continues, with their time stamps.
 
     From ``data``, the last rows (a window, or three horizons if longer); without it, the
-    window the model was saved with.
+    window the model was saved with. For a global model, every series', indexed by (id, time).
     """
     import pandas as pd
 
     from rnncast.data import load_csv
-    from rnncast.timeparse import past_index
 
     card = load_card(model_dir)
-    if card.panel is not None:
-        raise UsageError("`--plot` is not available for global models of many series yet; forecast without it.")
-    if data is None:
-        values = np.asarray(card.last_window, dtype=np.float64)
-        index = past_index(card.last_time, card.freq, len(values), card.time_column)
-        return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
     rows = max(card.config["window"], 3 * card.config["horizon"])
+    if card.panel is not None:
+        from rnncast.panel import load_data
+
+        names = [card.panel["id_column"], card.time_column]
+        if data is None:
+            saved = card.panel["series"].items()
+            frames = {key: _saved_window(one["last_window"], one["last_time"], card) for key, one in saved}
+        else:
+            loaded = load_data(data, data_options.over(card.data_options))
+            frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in loaded.series.items()}
+        return pd.concat(frames, names=names)
+    if data is None:
+        return _saved_window(card.last_window, card.last_time, card)
     return load_csv(data, data_options.over(card.data_options)).frame[card.targets].iloc[-rows:]
+
+
+def _saved_window(last_window: list, last_time: Any, card: ModelCard) -> pd.DataFrame:
+    import pandas as pd
+
+    from rnncast.timeparse import past_index
+
+    values = np.asarray(last_window, dtype=np.float64)
+    index = past_index(last_time, card.freq, len(values), card.time_column)
+    return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
 
 
 def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[np.ndarray, Any]:

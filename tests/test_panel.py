@@ -298,3 +298,12 @@ def test_global_model_mc_dropout_intervals_calibrated_across_series(cli, write_c
     # Each series' interval is in its own units: b's level and spread are several times a's.
     width = (frame.y_upper - frame.y_lower).groupby(frame.unique_id).mean()
     assert width["b"] > width["a"]
+
+
+def test_plot_of_a_global_model_draws_the_first_series_or_those_asked(cli, global_model, tmp_path):
+    csv, model_dir, _ = global_model
+    for arguments in ([], ["--id", "west"], ["--data", csv, "--mc-samples", "5"]):
+        image = tmp_path / f"plot{len(arguments)}.png"
+        result = cli("forecast", "-d", model_dir, "--plot", image, *arguments)
+        assert result.code == 0, result.err
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
