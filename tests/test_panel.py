@@ -307,3 +307,14 @@ def test_plot_of_a_global_model_draws_the_first_series_or_those_asked(cli, globa
         result = cli("forecast", "-d", model_dir, "--plot", image, *arguments)
         assert result.code == 0, result.err
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_many_series_with_mc_samples_scores_the_intervals(cli, write_csv):
+    result = cli("evaluate", write_csv(long_frame()), "--model", "gru", "--mc-samples", "20", "--horizon", "3",
+                 "--window", "8", "--folds", "2", "--epochs", "1", "--units", "4", "--seed", "1", "-f", "csv")
+    assert result.code == 0, result.err
+    rows = pd.read_csv(io.StringIO(result.out))
+    assert list(rows.columns) == ["id", "model", "target", "mae", "rmse", "mase", "smape", "coverage", "width", "beats_seasonal_naive"]
+    gru = rows[rows["model"] == "gru"]
+    assert gru["coverage"].between(0, 1).all() and (gru["width"] > 0).all()
+    assert rows[rows["model"] == "naive"]["coverage"].isna().all()  # a baseline has no MC samples
