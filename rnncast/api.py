@@ -65,6 +65,11 @@ def train(
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
     _refuse_for_panels(series, config)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
+        if config.ensemble > 1 and isinstance(series, Panel):
+            from rnncast.ensemble import fit_ensemble
+
+            ensemble, _ = fit_ensemble(series, config, on_epoch)
+            return save(model_dir, ensemble.networks, panel_card(series, ensemble, data_options, ensemble.summary))
         if isinstance(series, Panel):
             fitted_panel = fit_panel(series, config, on_epoch)
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
@@ -117,8 +122,6 @@ def _refuse_for_panels(series, config: TrainConfig) -> None:
             "`--model auto` chooses on one series; for many, compare candidates with "
             "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
         )
-    if isinstance(series, Panel) and config.ensemble > 1:
-        raise UsageError("`--ensemble` is not available for global models of many series yet; train without it.")
 
 
 def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,

@@ -156,6 +156,12 @@ class FittedPanel:
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
     uncertainty: dict[str, Any] | None = None
 
+    @property
+    def outputs(self) -> list[int]:
+        """The columns the network predicts: the targets (direct), or every column (autoregressive)."""
+        columns = len(next(iter(self.scalers.values())).mean)
+        return self.target_index if self.config.strategy == "direct" else list(range(columns))
+
 
 def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
     """Fill in season and window (from the median series length), and set aside the series too short
@@ -243,12 +249,13 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
             validation = panel_dataset([rows[end - shape.window :] for rows, end in cuts.values()], shape, 1024, False, None, **options)
             history = train_network(keras, network, train, validation, config, on_epoch)
 
-    from rnncast.forecast import keras_predictor
-    from rnncast.uncertainty import calibrate
+    from rnncast.forecast import keras_predictor, rollout
+    from rnncast.uncertainty import calibrate, network_forecasts
 
     tails = [values[k][train_ends[k] - config.window :] for k in values]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
-    metrics = score(predict, tails, list(scalers.values()), config, target_index, panel.targets, list(values), ORIGINS_PER_SERIES)
+    metrics = score(lambda windows: rollout(predict, windows, config.horizon, target_index), tails, list(scalers.values()), config,
+                    target_index, panel.targets, list(values), ORIGINS_PER_SERIES)
     if selection is not None:
         metrics["preprocessing"] = selection
     kept = better_baseline(_relative(metrics, scalers, target_index), np.ones(len(target_index))) if config.fallback and trainable else None
@@ -258,8 +265,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
         preprocessing = Preprocessing()
         network = build_model(NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs)), config)
-    calibration = calibrate(network, tails, list(scalers.values()), config.window, config.horizon, target_index, config.seed,
-                            wrap=lambda p: preprocessing.wrap(p, outputs))
+    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, config.seed)
+    calibration = calibrate(*forecasters, tails, list(scalers.values()), config.window, config.horizon, target_index)
     return FittedPanel(network, config, scalers, target_index, metrics, history, skipped, preprocessing, calibration.to_dict())
 
 
@@ -275,7 +282,7 @@ def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_
     }
 
 
-def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
+def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ensemble: dict[str, Any] | None = None):
     """The model card of a global model: shared settings at the top level, each series' scaler, last
     window and span under ``panel``. The top-level ``last_window`` and ``scaler`` are empty."""
     from rnncast.api import _time_to_json
@@ -320,6 +327,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
         rnncast_version=__version__,
         preprocessing=fitted.preprocessing.to_dict(),
         uncertainty=fitted.uncertainty,
+        ensemble=ensemble,
         panel={"id_column": panel.id_column, "series": series, "skipped": fitted.skipped},
     )
 

@@ -42,6 +42,11 @@ class FittedModel:
     uncertainty: dict[str, Any] | None = None
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
 
+    @property
+    def outputs(self) -> list[int]:
+        """The columns the network predicts."""
+        return list(self.shape.outputs)
+
 
 def default_window(season: int | None, horizon: int, n_rows: int) -> int:
     """A few seasons of context, at least twice the horizon, capped so that many windows remain."""
@@ -114,7 +119,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
 
     validation = scaled[train_end - config.window :]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
-    metrics = score(predict, [values[train_end - config.window :]], [scaler], config, target_index, series.targets)
+    metrics = score(lambda windows: rollout(predict, windows, config.horizon, target_index), [values[train_end - config.window :]], [scaler],
+                    config, target_index, series.targets)
     if selection is not None:
         metrics["preprocessing"] = selection
     kept = better_baseline(metrics, scaler.scale[target_index]) if config.fallback and get_spec(config.model).trainable else None
@@ -123,12 +129,10 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         preprocessing = Preprocessing()
         shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
         network = build_model(shape, config)
-    from rnncast.uncertainty import calibrate
+    from rnncast.uncertainty import calibrate, network_forecasts
 
-    calibration = calibrate(
-        network, [values[train_end - config.window :]], [scaler], config.window, config.horizon, target_index, config.seed,
-        wrap=lambda p: preprocessing.wrap(p, outputs),
-    )
+    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, config.seed)
+    calibration = calibrate(*forecasters, [values[train_end - config.window :]], [scaler], config.window, config.horizon, target_index)
     uncertainty = calibration.to_dict()
     return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
 
@@ -346,10 +350,13 @@ def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
-def score(predict, tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], config: TrainConfig, target_index: list[int],
-          targets: tuple[str, ...], ids: Sequence[str] | None = None, limit: int = MAX_VALIDATION_ORIGINS) -> dict[str, Any]:
+def score(forecast: Callable[[np.ndarray], np.ndarray], tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], config: TrainConfig,
+          target_index: list[int], targets: tuple[str, ...], ids: Sequence[str] | None = None, limit: int = MAX_VALIDATION_ORIGINS,
+          ) -> dict[str, Any]:
     """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline
     (and seasonal-naive, when the window holds a season), in original units, on the same windows.
+
+    ``forecast`` maps scaled windows ``[n, window, columns]`` to scaled forecasts ``[n, horizon, targets]``.
 
     ``tails`` are the series' rows from ``window`` rows before their validation parts, each scaled
     by its own scaler, and forecast in one batched pass over up to ``limit`` windows per series.
@@ -359,7 +366,7 @@ def score(predict, tails: Sequence[np.ndarray], scalers: Sequence[Standardizer],
     starts = [origins(len(tail), config.window, config.horizon, limit) for tail in tails]
     steps = np.arange(config.window)
     windows = np.concatenate([scaler.transform(tail[first[:, None] + steps]) for tail, first, scaler in zip(tails, starts, scalers)])
-    predicted = rollout(predict, windows, config.horizon, target_index)
+    predicted = forecast(windows)
     future = np.arange(config.window, config.window + config.horizon)
     season = config.season
     per_series, done = [], 0

@@ -187,23 +187,35 @@ def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tu
     return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), samples, n)
 
 
-def calibrate(network, tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], window: int, horizon: int,
-              target_index: list[int], seed: int | None, wrap: Callable[[Predictor], Predictor] = lambda p: p) -> Calibration:
-    """Fit the intervals' calibration on the validation windows of every series: a network with
+def network_forecasts(network, wrap: Callable[[Predictor], Predictor], horizon: int, target_index: list[int], seed: int | None):
+    """``calibrate``'s point and sampled forecasters of one network (sampled: None without dropout)."""
+    point = lambda windows: rollout(wrap(keras_predictor(network)), windows, horizon, target_index)  # noqa: E731
+    if not has_dropout(network):
+        return point, None
+    return point, lambda windows, samples: mc_rollout(wrap(stochastic_predictor(network, seed)), windows, horizon, target_index, samples)
+
+
+def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.ndarray, int], np.ndarray] | None,
+              tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], window: int, horizon: int,
+              target_index: list[int]) -> Calibration:
+    """Fit the intervals' calibration on the validation windows of every series: a model with
     dropout is MC-sampled on up to ``CALIBRATION_WINDOWS`` of them; one without forecasts the windows
     ``training.score`` uses, once each, for its residuals.
 
     Args:
+        point: scaled windows ``[n, window, columns]`` to the scaled forecast ``[n, horizon, targets]``
+            (``network_forecasts``; an ensemble's median).
+        paths: scaled windows and a sample count to MC paths ``[n, samples, horizon, targets]``; None
+            for a model without dropout.
         tails: each series' validation rows with ``window`` rows of context before them, in original
             units; one series' windows are weighted by recency, many series' windows alike, and
             their residual scale is in each series' standardised units (``Calibration.standardised``).
         scalers: each series' scaler.
-        wrap: turns the network's predictors into ones over scaled windows (preprocessing).
     """
     # Imported here: training pulls in pandas, which the forecast side of this module avoids.
     from rnncast.training import MAX_VALIDATION_ORIGINS, origins
 
-    sampled = has_dropout(network)
+    sampled = paths is not None
     limit = max(1, (CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS) // len(tails))
     starts = [origins(len(tail), window, horizon, limit=limit) for tail in tails]
     windows = np.concatenate([scaler.transform(tail[first[:, None] + np.arange(window)]) for tail, first, scaler in zip(tails, starts, scalers)])
@@ -222,11 +234,9 @@ def calibrate(network, tails: Sequence[np.ndarray], scalers: Sequence[Standardiz
         return np.concatenate(parts)
 
     if not sampled:
-        calibration = fit_residuals(inverse(rollout(wrap(keras_predictor(network)), windows, horizon, target_index)), actual, time_ordered=not many)
+        calibration = fit_residuals(inverse(point(windows)), actual, time_ordered=not many)
         return dataclasses.replace(calibration, standardised=many)
-    predict = wrap(stochastic_predictor(network, seed))
-    paths = inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES))
-    return fit_calibration(paths, actual, time_ordered=not many)
+    return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES)), actual, time_ordered=not many)
 
 
 def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scalers: Sequence[Standardizer], recent: np.ndarray,

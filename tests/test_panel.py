@@ -318,3 +318,15 @@ def test_evaluate_many_series_with_mc_samples_scores_the_intervals(cli, write_cs
     gru = rows[rows["model"] == "gru"]
     assert gru["coverage"].between(0, 1).all() and (gru["width"] > 0).all()
     assert rows[rows["model"] == "naive"]["coverage"].isna().all()  # a baseline has no MC samples
+
+
+def test_ensemble_of_global_models_forecasts_the_median_of_its_members(cli, write_csv):
+    csv = write_csv(trending_frame())
+    assert cli("train", csv, "--model", "gru", "--ensemble", "2", "--preprocess", "window-relative", *TINY).code == 0
+    card = load_card("rnncast-model")
+    assert [m["seed"] for m in card.ensemble["members"]] == [1, 2] and sorted(card.panel["series"]) == ["a", "b", "c"]
+    assert card.uncertainty["windows"] == 30 and set(card.metrics["series"]) == {"a", "b", "c"}
+    frames = [pd.read_csv(io.StringIO(cli("forecast", "--engine", engine).out)) for engine in ("onnx", "keras")]
+    pd.testing.assert_frame_equal(*frames)
+    mc = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "10", "--seed", "1").out))
+    assert len(mc) == 9 and (mc.y_lower <= mc.y_upper).all()
