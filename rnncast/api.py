@@ -63,15 +63,23 @@ def train(
     from rnncast.training import fit
 
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
-    _refuse_for_panels(series, config)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         if config.ensemble > 1 and isinstance(series, Panel):
             from rnncast.ensemble import fit_ensemble
 
-            ensemble, _ = fit_ensemble(series, config, on_epoch)
+            ensemble, selection = fit_ensemble(series, config, on_epoch)
+            if selection is not None:
+                ensemble.metrics["selection"] = selection
             return save(model_dir, ensemble.networks, panel_card(series, ensemble, data_options, ensemble.summary))
         if isinstance(series, Panel):
+            selection = None
+            if config.model == "auto":
+                from rnncast.evaluate import select_model
+
+                config, selection = select_model(series, config)
             fitted_panel = fit_panel(series, config, on_epoch)
+            if selection is not None:
+                fitted_panel.metrics["selection"] = selection
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
         if config.ensemble > 1:
             from rnncast.ensemble import fit_ensemble
@@ -94,7 +102,7 @@ def check(
     """What ``rnncast check`` reports: the loader's findings, and the error ``train`` would raise
     with these settings before fitting (None when it accepts the file).
 
-    The verdict runs ``train``'s own acceptance (loading, the refusals, and the window and
+    The verdict runs ``train``'s own acceptance (loading, and the window and
     horizon resolution that ``fit`` runs first), so that the two cannot disagree.
     """
     from rnncast.data import describe_csv
@@ -103,7 +111,6 @@ def check(
 
     try:
         series = load_data(data, data_options)
-        _refuse_for_panels(series, config)
         if isinstance(series, Panel):
             resolve_panel_config(series, config)
         else:
@@ -112,16 +119,6 @@ def check(
     except (DataError, UsageError) as error:
         verdict = str(error)
     return describe_csv(data, data_options), verdict
-
-
-def _refuse_for_panels(series, config: TrainConfig) -> None:
-    from rnncast.panel import Panel
-
-    if isinstance(series, Panel) and config.model == "auto":
-        raise UsageError(
-            "`--model auto` chooses on one series; for many, compare candidates with "
-            "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
-        )
 
 
 def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,

@@ -330,3 +330,16 @@ def test_ensemble_of_global_models_forecasts_the_median_of_its_members(cli, writ
     pd.testing.assert_frame_equal(*frames)
     mc = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "10", "--seed", "1").out))
     assert len(mc) == 9 and (mc.y_lower <= mc.y_upper).all()
+
+
+def test_auto_chooses_a_global_model_on_the_aggregate_of_the_series(cli, write_csv):
+    csv = write_csv(trending_frame())
+    result = cli("train", csv, "--model", "auto", *[a for a in TINY if a != "--quiet"])
+    assert result.code == 0, result.err
+    card = load_card("rnncast-model")
+    selection = card.metrics["selection"]
+    assert card.config["model"] == selection["chosen"] == selection["scores"][0]["model"]
+    assert set(selection["candidates"]) == {"naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru"}
+    mase = [row["mase"] for row in selection["scores"]]
+    assert mase == sorted(mase) and "auto chose" in result.err
+    assert cli("forecast").code == 0
