@@ -25,7 +25,8 @@ import pandas as pd
 
 from rnncast.config import TrainConfig
 from rnncast.evaluate import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast, seasonal_scale, zoo_fitter
-from rnncast.panel import load_data, panel_windows
+from rnncast.panel import load_data
+from rnncast.training import panel_dataset
 from rnncast.panel_evaluate import backtest_panel
 
 
@@ -73,7 +74,7 @@ def steps_per_second(panel, config: TrainConfig, batches: int) -> dict[str, floa
     keras = import_keras()
     arrays = [Standardizer.fit(s.frame.to_numpy()).transform(s.frame.to_numpy()) for s in panel.series.values()]
     shape = NetworkShape(config.window, 1, config.horizon, (0,))
-    dataset = panel_windows(arrays, shape, config.batch_size, shuffle=True, seed=0).repeat()
+    dataset = panel_dataset(arrays, shape, config.batch_size, shuffle=True, seed=0).repeat()
 
     def trivial():
         inputs = keras.Input((config.window, 1))

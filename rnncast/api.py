@@ -63,10 +63,23 @@ def train(
     from rnncast.training import fit
 
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
-    _refuse_for_panels(series, config)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
+        if config.ensemble > 1 and isinstance(series, Panel):
+            from rnncast.ensemble import fit_ensemble
+
+            ensemble, selection = fit_ensemble(series, config, on_epoch)
+            if selection is not None:
+                ensemble.metrics["selection"] = selection
+            return save(model_dir, ensemble.networks, panel_card(series, ensemble, data_options, ensemble.summary))
         if isinstance(series, Panel):
+            selection = None
+            if config.model == "auto":
+                from rnncast.evaluate import select_model
+
+                config, selection = select_model(series, config)
             fitted_panel = fit_panel(series, config, on_epoch)
+            if selection is not None:
+                fitted_panel.metrics["selection"] = selection
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
         if config.ensemble > 1:
             from rnncast.ensemble import fit_ensemble
@@ -89,7 +102,7 @@ def check(
     """What ``rnncast check`` reports: the loader's findings, and the error ``train`` would raise
     with these settings before fitting (None when it accepts the file).
 
-    The verdict runs ``train``'s own acceptance (loading, the refusals, and the window and
+    The verdict runs ``train``'s own acceptance (loading, and the window and
     horizon resolution that ``fit`` runs first), so that the two cannot disagree.
     """
     from rnncast.data import describe_csv
@@ -98,7 +111,6 @@ def check(
 
     try:
         series = load_data(data, data_options)
-        _refuse_for_panels(series, config)
         if isinstance(series, Panel):
             resolve_panel_config(series, config)
         else:
@@ -107,18 +119,6 @@ def check(
     except (DataError, UsageError) as error:
         verdict = str(error)
     return describe_csv(data, data_options), verdict
-
-
-def _refuse_for_panels(series, config: TrainConfig) -> None:
-    from rnncast.panel import Panel
-
-    if isinstance(series, Panel) and config.model == "auto":
-        raise UsageError(
-            "`--model auto` chooses on one series; for many, compare candidates with "
-            "`rnncast compare DATA.csv --id-column ID` and pass the winner as --model."
-        )
-    if isinstance(series, Panel) and config.ensemble > 1:
-        raise UsageError("`--ensemble` is not available for global models of many series yet; train without it.")
 
 
 def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,
@@ -231,8 +231,7 @@ def forecast(
         and ``<target>_upper``.
 
     Raises:
-        UsageError: ``horizon`` is below 1, or ``mc`` was asked of a model saved without any calibration of
-            its intervals, or of a global model.
+        UsageError: ``horizon`` is below 1, or ``mc`` was asked of a model saved without any calibration of its intervals.
     """
     result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative)
     return result.frame() if isinstance(result, Forecast) else result
@@ -263,9 +262,7 @@ def predict(
     if card.panel is not None:
         from rnncast.panel import forecast_panel
 
-        if mc is not None:
-            raise UsageError("`--mc-samples` is not available for global models of many series yet; forecast without it.")
-        frame = forecast_panel(card, members[0].engine.deterministic, horizon, data, ids, data_options)
+        frame = forecast_panel(card, members, horizon, data, ids, data_options, mc)
         return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
@@ -280,7 +277,7 @@ def predict(
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_columns
 
-        columns = mc_forecast_columns(members, card, scaler, scaler.transform(recent), horizon, mc)
+        columns = {name: one[0] for name, one in mc_forecast_columns(members, card, [scaler], scaler.transform(recent)[None], horizon, mc).items()}
     else:
         scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
         values = scaler.inverse(scaled, target_index)
@@ -293,22 +290,38 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     """The newest observed rows of the targets that a forecast continues, with their time stamps.
 
     From ``data``, the last rows (a window, or three horizons if longer); without it, the
-    window the model was saved with.
+    window the model was saved with. For a global model, every series', indexed by (id, time).
     """
     import pandas as pd
 
     from rnncast.data import load_csv
-    from rnncast.timeparse import past_index
 
     card = load_card(model_dir)
-    if card.panel is not None:
-        raise UsageError("`--plot` is not available for global models of many series yet; forecast without it.")
-    if data is None:
-        values = np.asarray(card.last_window, dtype=np.float64)
-        index = past_index(card.last_time, card.freq, len(values), card.time_column)
-        return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
     rows = max(card.config["window"], 3 * card.config["horizon"])
+    if card.panel is not None:
+        from rnncast.panel import load_data
+
+        names = [card.panel["id_column"], card.time_column]
+        if data is None:
+            saved = card.panel["series"].items()
+            frames = {key: _saved_window(one["last_window"], one["last_time"], card) for key, one in saved}
+        else:
+            loaded = load_data(data, data_options.over(card.data_options))
+            frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in loaded.series.items()}
+        return pd.concat(frames, names=names)
+    if data is None:
+        return _saved_window(card.last_window, card.last_time, card)
     return load_csv(data, data_options.over(card.data_options)).frame[card.targets].iloc[-rows:]
+
+
+def _saved_window(last_window: list, last_time: Any, card: ModelCard) -> pd.DataFrame:
+    import pandas as pd
+
+    from rnncast.timeparse import past_index
+
+    values = np.asarray(last_window, dtype=np.float64)
+    index = past_index(last_time, card.freq, len(values), card.time_column)
+    return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
 
 
 def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[np.ndarray, Any]:

@@ -68,7 +68,8 @@ def saved_members(card: "ModelCard", engines: list[Engine]) -> list[Member]:
 
 
 def fitted_member(fitted: "FittedModel") -> Member:
-    return as_member(keras_engine(fitted.network), fitted.preprocessing, list(fitted.shape.outputs), fitted.config.window)
+    """The member of a fitted network: a ``training.FittedModel`` or a ``panel.FittedPanel``."""
+    return as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)
 
 
 def _outputs(config: dict[str, Any], targets: list[int], n_columns: int) -> list[int]:
@@ -160,6 +161,15 @@ class FittedEnsemble:
     def runners(self) -> list[Member]:
         return [fitted_member(m) for m in self.members]
 
+    @property
+    def scalers(self) -> dict[str, Standardizer]:
+        """Each series' scaler, for an ensemble of global models (every member fits the same ones)."""
+        return self.members[0].scalers
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return self.members[0].skipped
+
 
 def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCallback | None" = None,
                  ) -> tuple[FittedEnsemble, dict[str, Any] | None]:
@@ -172,9 +182,11 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         UsageError: a meaningless ensemble (see ``check_ensemble``).
     """
     from rnncast.evaluate import rank_models
+    from rnncast.panel import Panel, fit_panel
     from rnncast.training import fit
 
     check_ensemble(config)
+    many = isinstance(series, Panel)
     count = config.ensemble
     selection = None
     if config.model == "auto":
@@ -184,12 +196,12 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         configs = [config] * count
     # Each member is the model it names: a baseline kept in place of a seed would not be a seed of it.
     members = [
-        fit(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
+        (fit_panel if many else fit)(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
         for c, seed in zip(configs, member_seeds(config.seed, count))
     ]
     first = members[0]
     longest = max(m.config.window for m in members)
-    metrics, uncertainty = _validate(series, members, longest)
+    metrics, uncertainty = (_validate_panel if many else _validate)(series, members, longest)
     # Each member's own run is in ``summary``; the card's training entry adds them up.
     history = {
         "members": count,
@@ -206,7 +218,8 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         ],
     }
     ensemble_config = dataclasses.replace(first.config, window=longest, ensemble=count)
-    fitted = FittedEnsemble(members, ensemble_config, first.scaler, first.target_index, metrics, history, uncertainty, summary)
+    scaler = None if many else first.scaler
+    fitted = FittedEnsemble(members, ensemble_config, scaler, first.target_index, metrics, history, uncertainty, summary)
     return fitted, selection
 
 
@@ -245,3 +258,27 @@ def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) 
     _, recent, actual = cut(CALIBRATION_WINDOWS)
     paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed)
     return metrics, fit_calibration(scaler.inverse(paths, target_index), actual, time_ordered=True).to_dict()
+
+
+def _validate_panel(panel, members: list[Any], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``_validate`` of global models: the median forecast scored per series and in aggregate as
+    ``training.score`` scores one model, and calibrated across the series' validation windows."""
+    from rnncast.panel import ORIGINS_PER_SERIES
+    from rnncast.training import score, validation_rows
+    from rnncast.uncertainty import calibrate
+
+    first = members[0]
+    config, target_index = dataclasses.replace(first.config, window=longest), first.target_index
+    runners = [fitted_member(m) for m in members]
+    values = [panel.series[key].frame.to_numpy(dtype=np.float64) for key in first.scalers]
+    tails = [v[len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) - longest :] for v in values]
+    scalers = list(first.scalers.values())
+
+    def point(windows: np.ndarray) -> np.ndarray:
+        return median_forecast(runners, windows, config.horizon, target_index)
+
+    metrics = score(point, tails, scalers, config, target_index, panel.targets, list(first.scalers), ORIGINS_PER_SERIES)
+    paths = None
+    if any(r.engine.stochastic is not None for r in runners):
+        paths = lambda windows, samples: pooled_paths(runners, windows, config.horizon, target_index, samples, config.seed)  # noqa: E731
+    return metrics, calibrate(point, paths, tails, scalers, longest, config.horizon, target_index).to_dict()

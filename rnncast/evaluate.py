@@ -499,8 +499,11 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
     Returns:
         The configs (window and season resolved), best first, and a summary for the model card.
     """
+    from rnncast.panel import Panel
     from rnncast.training import rank_preprocessing, resolve_config
 
+    if isinstance(series, Panel):
+        return _rank_global_models(series, config, candidates)
     config = resolve_config(series, config)
     held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
     options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
@@ -540,6 +543,37 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
         ],
     }
     # The summary goes into the card, which stays strict JSON too.
+    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
+
+
+def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str] | None) -> tuple[list[TrainConfig], dict[str, Any]]:
+    """``rank_models`` of many series: one global model per candidate, backtested on the validation
+    tail of every series and ranked by MASE averaged over series (``panel_evaluate.backtest_panel``);
+    each fit chooses its preprocessing on all series."""
+    from rnncast.panel import resolve_panel_config
+    from rnncast.panel_evaluate import backtest_panel
+
+    config, usable, _ = resolve_panel_config(panel, config)
+    median = int(np.median([len(one) for one in usable.series.values()]))
+    held_out = validation_rows(median, config.horizon, config.validation_fraction)
+    options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
+    names = [n for n in (candidates or AUTO_CANDIDATES) if n != "seasonal-naive" or config.season]
+    report = backtest_panel(usable, names, dataclasses.replace(config, fallback=False), options)
+    results = [r for r in report.models if r.model in names]
+
+    def mean(result, metric: str) -> float:
+        return float(np.nanmean([result.mean(t, metric) for t in panel.targets]))
+
+    summary = {
+        "chosen": results[0].model,
+        "preprocess": results[0].config.preprocess,
+        "candidates": [r.model for r in results],
+        "fits": sum(ZOO[r.model].trainable for r in results),
+        "folds": options.folds,
+        "horizon": config.horizon,
+        "season": config.season,
+        "scores": [{"model": r.model, "preprocess": r.config.preprocess, "mase": mean(r, "mase"), "smape": mean(r, "smape")} for r in results],
+    }
     return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
 
 

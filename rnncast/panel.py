@@ -24,8 +24,8 @@ from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, _read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
 from rnncast.numparse import numeric_columns
-from rnncast.models import NetworkShape, build_model, get_spec
-from rnncast.preprocessing import Standardizer
+from rnncast.models import NetworkShape, build_model, configure, get_spec
+from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 from rnncast.timeparse import find_time_column, future_index, infer_season, parse_time
 
 log = logging.getLogger("rnncast")
@@ -109,7 +109,7 @@ def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, p
         raise DataError(f"{name}: {int(ids.isna().sum())} row(s) have no {id_column!r} (first at line {first + 2}); every row needs its series id.")
     rest = raw.drop(columns=[id_column])
     # One time column and one set of value columns for the whole file, decided (and warned about) once.
-    time_column = find_time_column(rest, options, name)
+    time_column = find_time_column(rest, options, name, ids)
     numeric = numeric_columns(rest.drop(columns=[time_column] if time_column else []), options, name)
     targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
     date_format = options.date_format
@@ -153,6 +153,14 @@ class FittedPanel:
     metrics: dict[str, Any]
     history: dict[str, Any]
     skipped: dict[str, int]
+    preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
+    uncertainty: dict[str, Any] | None = None
+
+    @property
+    def outputs(self) -> list[int]:
+        """The columns the network predicts: the targets (direct), or every column (autoregressive)."""
+        columns = len(next(iter(self.scalers.values())).mean)
+        return self.target_index if self.config.strategy == "direct" else list(range(columns))
 
 
 def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
@@ -171,6 +179,8 @@ def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig
     lengths = {key: len(one) for key, one in panel.series.items()}
     window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))))
     given_window, config = config.window, dataclasses.replace(config, season=season, window=window)
+    if config.preprocess != "auto":
+        check_window(config.preprocess, season, window)
     needed = minimum_rows(window, config.horizon, config.validation_fraction)
     skipped = {key: n for key, n in lengths.items() if n < needed}
     name = os.path.basename(panel.source)
@@ -193,49 +203,22 @@ def _some(items) -> str:
     return shown + (f" and {len(items) - NAMED_IN_WARNINGS} more" if len(items) > NAMED_IN_WARNINGS else "")
 
 
-def panel_windows(arrays: Sequence[np.ndarray], shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None):
-    """Batches of (window, next ``steps`` rows of the output columns) from every series.
-
-    ``timeseries_dataset_from_array`` cuts windows from one array; here the series are joined end
-    to end and only the window starts that stay inside one series are kept, so that shuffling the
-    starts mixes windows across series while windows themselves are still cut lazily.
-    """
-    import tensorflow as tf
-
-    length = shape.window + shape.steps
-    offsets = np.cumsum([0, *(len(a) for a in arrays[:-1])])
-    starts = np.concatenate([offset + np.arange(len(a) - length + 1) for offset, a in zip(offsets, arrays)])
-    values = tf.constant(np.concatenate(arrays).astype(np.float32))
-    steps = tf.range(length, dtype=tf.int64)
-    outputs = list(shape.outputs)
-
-    def cut(batch_starts):
-        windows = tf.gather(values, batch_starts[:, None] + steps)
-        return windows[:, : shape.window], tf.gather(windows[:, shape.window :], outputs, axis=-1)
-
-    dataset = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
-    if shuffle:
-        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
 def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
-    """Train one ``config.model`` on the windows of every series long enough, and score it per
-    series on each one's validation tail.
+    """Train one ``config.model`` on the windows of every series long enough, each standardised on
+    its own training part, with the preprocessing of a single series (chosen on the windows of all
+    series for "auto"), and score it per series on each one's validation tail. With
+    ``config.fallback``, the baseline whose validation MAE (relative to each series' scale, averaged
+    over series) beats the network's is kept for every series instead.
 
     Raises:
         DataError: no series is long enough.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    from rnncast.training import start, train_network, validation_rows
+    from rnncast.training import (
+        _fall_back, _sequence_times, better_baseline, panel_dataset, score, start, train_network, validation_rows,
+    )
 
-    if config.seq2seq:
-        raise UsageError("`--seq2seq` is not available with many series (--id-column) yet; train without it.")
-    if config.preprocess not in ("auto", "none"):
-        raise UsageError(f"`--preprocess {config.preprocess}` is not available with many series (--id-column) yet; use none.")
-    # Each series is standardised on its own training part; the other transforms are not applied.
-    config = dataclasses.replace(config, preprocess="none")
-    config, panel, skipped = resolve_panel_config(panel, config)
+    config, panel, skipped = resolve_panel_config(panel, configure(config))
     keras = start(config)
     values = {key: one.frame.to_numpy(dtype=np.float64) for key, one in panel.series.items()}
     train_ends = {key: len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) for key, v in values.items()}
@@ -245,48 +228,61 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
     columns = list(panel.columns)
     target_index = [columns.index(t) for t in panel.targets]
     outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
-    shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+    trainable = get_spec(config.model).trainable
+    selection = None
+    if not trainable:
+        config = dataclasses.replace(config, preprocess="none")
+    elif config.preprocess == "auto":
+        method, selection = select_preprocessing(list(scaled.values()), list(train_ends.values()), config.window, config.horizon,
+                                                 config.season, target_index)
+        config = dataclasses.replace(config, preprocess=method)
+    preprocessing = Preprocessing.fit(config.preprocess, [scaled[k][: train_ends[k]] for k in scaled], config.season)
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
-        if get_spec(config.model).trainable:
+        if trainable:
             seed = distribute.shuffle_seed(config.distribute, config.seed)
-            train = panel_windows([scaled[k][: train_ends[k]] for k in scaled], shape, config.batch_size, True, seed)
-            validation = panel_windows([scaled[k][train_ends[k] - config.window :] for k in scaled], shape, 1024, False, None)
+            cuts = {k: (preprocessing.series(scaled[k]), train_ends[k] - preprocessing.dropped) for k in scaled}
+            options = {"window_map": preprocessing.window_map(shape.window, shape.steps), "sequence_times": _sequence_times(config, shape.window)}
+            train = panel_dataset([rows[:end] for rows, end in cuts.values()], shape, config.batch_size, True, seed, **options)
+            validation = panel_dataset([rows[end - shape.window :] for rows, end in cuts.values()], shape, 1024, False, None, **options)
             history = train_network(keras, network, train, validation, config, on_epoch)
 
-    tails = {key: train_ends[key] - config.window for key in values}
-    metrics = _score(network, {k: values[k][tails[k]:] for k in values}, scalers, config, target_index, panel.targets)
-    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped)
-
-
-def _score(network, tails: dict[str, np.ndarray], scalers: dict[str, Standardizer], config: TrainConfig,
-           target_index: list[int], targets: tuple[str, ...]) -> dict[str, Any]:
-    """Validation MAE and RMSE per series of the model and the naive forecast, in each series' units,
-    from one batched pass over every series' windows; the top-level errors are their means over series."""
     from rnncast.forecast import keras_predictor, rollout
-    from rnncast.training import _errors, origins
+    from rnncast.uncertainty import calibrate, network_forecasts
 
-    starts = {key: origins(len(tail), config.window, config.horizon, ORIGINS_PER_SERIES) for key, tail in tails.items()}
-    window_steps, future = np.arange(config.window), np.arange(config.window, config.window + config.horizon)
-    windows = np.concatenate([scalers[k].transform(tails[k][starts[k][:, None] + window_steps]) for k in tails])
-    predicted = rollout(keras_predictor(network), windows, config.horizon, target_index)
-    per_series, done = {}, 0
-    for key, tail in tails.items():
-        count = len(starts[key])
-        actual = tail[starts[key][:, None] + future][..., target_index]
-        model = scalers[key].inverse(predicted[done : done + count], target_index)
-        naive = np.repeat(tail[starts[key] + config.window - 1][:, None, target_index], config.horizon, axis=1)
-        per_series[key] = {"windows": count, "model": _errors(model, actual, targets), "naive": _errors(naive, actual, targets)}
-        done += count
-    mean = {
-        kind: {t: {m: float(np.mean([s[kind][t][m] for s in per_series.values()])) for m in ("mae", "rmse")} for t in targets}
-        for kind in ("model", "naive")
+    tails = [values[k][train_ends[k] - config.window :] for k in values]
+    predict = preprocessing.wrap(keras_predictor(network), outputs)
+    metrics = score(lambda windows: rollout(predict, windows, config.horizon, target_index), tails, list(scalers.values()), config,
+                    target_index, panel.targets, list(values), ORIGINS_PER_SERIES)
+    if selection is not None:
+        metrics["preprocessing"] = selection
+    kept = better_baseline(_relative(metrics, scalers, target_index), np.ones(len(target_index))) if config.fallback and trainable else None
+    if kept is not None:
+        config, metrics, history = _fall_back(kept, config, metrics, history)
+        key = "naive" if kept == "naive" else "seasonal_naive"
+        metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
+        preprocessing = Preprocessing()
+        network = build_model(NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs)), config)
+    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, config.seed)
+    calibration = calibrate(*forecasters, tails, list(scalers.values()), config.window, config.horizon, target_index)
+    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped, preprocessing, calibration.to_dict())
+
+
+def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_index: list[int]) -> dict[str, Any]:
+    """The validation MAEs of the model and baselines divided by each series' scale and averaged over
+    series, so that the fallback weighs series alike whatever their levels."""
+    series = metrics["series"]
+    kinds = [key for key in ("model", "naive", "seasonal_naive") if key in metrics]
+    return {
+        kind: {t: {"mae": float(np.mean([one[kind][t]["mae"] / scalers[k].scale[i] for k, one in series.items()]))}
+               for t, i in zip(metrics["model"], target_index)}
+        for kind in kinds
     }
-    return {"windows": done, "horizon": config.horizon, **mean, "series": per_series}
 
 
-def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
+def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ensemble: dict[str, Any] | None = None):
     """The model card of a global model: shared settings at the top level, each series' scaler, last
     window and span under ``panel``. The top-level ``last_window`` and ``scaler`` are empty."""
     from rnncast.api import _time_to_json
@@ -329,22 +325,28 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions):
         },
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
+        preprocessing=fitted.preprocessing.to_dict(),
+        uncertainty=fitted.uncertainty,
+        ensemble=ensemble,
         panel={"id_column": panel.id_column, "series": series, "skipped": fitted.skipped},
     )
 
 
-def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
-                   data_options: DataOptions = DataOptions()) -> pd.DataFrame:
-    """Forecast every series of a global model (or those in ``ids``) in one batched pass.
+def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
+                   data_options: DataOptions = DataOptions(), mc=None) -> pd.DataFrame:
+    """Forecast every series of a global model (or those in ``ids``) in one batched pass of each of
+    ``members`` (``ensemble.saved_members``), with ``mc``'s error bars if given.
 
     Returns:
-        A long-format frame indexed by (id, time), one column per target, in original units.
+        A long-format frame indexed by (id, time), one column per target (with ``mc``: followed by
+        its ``_std``, ``_lower`` and ``_upper``), in original units.
 
     Raises:
         UsageError: an id the model was not trained on.
         DataError: ``data`` lacks a series, or its rows do not fit the model.
     """
-    from rnncast.forecast import rollout
+    from rnncast.ensemble import median_forecast
+    from rnncast.uncertainty import mc_forecast_columns
 
     known = card.panel["series"]
     wanted = list(dict.fromkeys(ids)) if ids else list(known)
@@ -355,14 +357,19 @@ def forecast_panel(card, predict, horizon: int, data: str | os.PathLike[str] | N
         last = {key: known[key]["last_time"] for key in wanted}
     else:
         recent, last = _recent_rows(data, data_options.over(card.data_options), card, wanted, window)
-    scalers = {key: Standardizer.from_dict(known[key]["scaler"]) for key in wanted}
-    windows = np.stack([scalers[key].transform(recent[key]) for key in wanted])
+    scalers = [Standardizer.from_dict(known[key]["scaler"]) for key in wanted]
+    windows = np.stack([scaler.transform(recent[key]) for key, scaler in zip(wanted, scalers)])
     target_index = [card.columns.index(t) for t in card.targets]
-    scaled = rollout(predict, windows, horizon, target_index)
+    if mc is not None:
+        columns = mc_forecast_columns(members, card, scalers, windows, horizon, mc)
+    else:
+        scaled = median_forecast(members, windows, horizon, target_index)
+        point = np.stack([scaler.inverse(block, target_index) for scaler, block in zip(scalers, scaled)])
+        columns = {name: point[..., t] for t, name in enumerate(card.targets)}
     frames = []
-    for key, block in zip(wanted, scaled):
+    for i, key in enumerate(wanted):
         index = future_index(last[key], card.freq, horizon, card.time_column)
-        frames.append(pd.DataFrame(scalers[key].inverse(block, target_index), index=index, columns=card.targets))
+        frames.append(pd.DataFrame({name: values[i] for name, values in columns.items()}, index=index))
     return pd.concat(frames, keys=wanted, names=[card.panel["id_column"], index.name])
 
 

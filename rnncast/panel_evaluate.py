@@ -79,6 +79,11 @@ class PanelReport:
         reference = next(r for r in self.models if r.model == self.reference)
         return result.overall(key, target, "mae") < reference.overall(key, target, "mae")
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The scores of ``details``: interval coverage and width too where ``--mc-samples`` sampled."""
+        return ("mae", "rmse", "mase", "smape") + (("coverage", "width") if self.options.mc_samples else ())
+
     def share_beating(self, result: PanelResult, target: str) -> float:
         return float(np.mean([self.beats(result, key, target) for key in result.series]))
 
@@ -87,7 +92,7 @@ class PanelReport:
         (means of the scores, and the share of series where it beats the reference)."""
         rows = [
             {"id": key, "model": result.model, "target": target,
-             **{m: result.overall(key, target, m) for m in ("mae", "rmse", "mase", "smape")},
+             **{m: result.overall(key, target, m) for m in self.metrics},
              self.beats_column: float(self.beats(result, key, target))}
             for result in self.models if result.model in self.requested
             for key in result.series
@@ -95,7 +100,7 @@ class PanelReport:
         ]
         rows += [
             {"id": "all", "model": result.model, "target": target,
-             **{m: result.mean(target, m) for m in ("mae", "rmse", "mase", "smape")},
+             **{m: result.mean(target, m) for m in self.metrics},
              self.beats_column: self.share_beating(result, target)}
             for result in self.models
             for target in self.panel.targets
@@ -204,9 +209,9 @@ def backtest_panel(
         if on_fit is not None:
             on_fit(model_config.model, done, len(configs))
         started = time.perf_counter()
-        point = _forecast_origins(panel, values, origins, model_config, options.retrain, target_index)
+        forecasts = _forecast_origins(panel, values, origins, model_config, options.retrain, target_index, options.mc_samples)
         seconds = round(time.perf_counter() - started, 2)
-        scores = {key: score_forecast(Forecast(point[key]), actual[key], scale[key], panel.targets) for key in values}
+        scores = {key: score_forecast(forecasts[key], actual[key], scale[key], panel.targets) for key in values}
         results.append(PanelResult(model_config.model, model_config, seconds, scores))
     results.sort(key=lambda r: (math.isnan(m := np.nanmean([r.mean(t, "mase") for t in panel.targets])), m))
     for rank, result in enumerate(results, start=1):
@@ -235,22 +240,29 @@ def _long_enough(panel: Panel, configs: list[TrainConfig], span: int, options: B
 
 
 def _forecast_origins(panel: Panel, values: dict[str, np.ndarray], origins: dict[str, np.ndarray], config: TrainConfig,
-                      retrain: bool, target_index: list[int]) -> dict[str, np.ndarray]:
-    """Forecasts ``[origins, horizon, targets]`` per series, each from the rows before its origin only."""
+                      retrain: bool, target_index: list[int], mc_samples: int | None) -> dict[str, Forecast]:
+    """Forecasts ``[origins, horizon, targets]`` per series, each from the rows before its origin only
+    (with ``mc_samples`` and a network with dropout, also MC-Dropout samples)."""
     folds = len(next(iter(origins.values())))
     if not retrain:
-        return _fit_and_forecast(panel, values, {k: o[0] for k, o in origins.items()}, origins, config, target_index)
+        return _fit_and_forecast(panel, values, {k: o[0] for k, o in origins.items()}, origins, config, target_index, mc_samples)
     per_fold = [
         _fit_and_forecast(panel, values, {k: o[i] for k, o in origins.items()}, {k: o[i : i + 1] for k, o in origins.items()},
-                          config, target_index)
+                          config, target_index, mc_samples)
         for i in range(folds)
     ]
-    return {key: np.concatenate([fold[key] for fold in per_fold]) for key in values}
+
+    def joined(key: str, field: str, axis: int) -> np.ndarray | None:
+        parts = [getattr(fold[key], field) for fold in per_fold]
+        return None if parts[0] is None else np.concatenate(parts, axis=axis)
+
+    return {key: Forecast(joined(key, "point", 0), joined(key, "samples", 1)) for key in values}
 
 
 def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[str, int], origins: dict[str, np.ndarray],
-                      config: TrainConfig, target_index: list[int]) -> dict[str, np.ndarray]:
-    from rnncast.forecast import keras_predictor, rollout
+                      config: TrainConfig, target_index: list[int], mc_samples: int | None) -> dict[str, Forecast]:
+    from rnncast.ensemble import as_member, median_forecast, pooled_paths
+    from rnncast.engines import keras_engine
 
     before = dataclasses.replace(
         panel, series={k: dataclasses.replace(one, frame=one.frame.iloc[: cuts[k]]) for k, one in panel.series.items()},
@@ -260,10 +272,16 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
     windows = np.concatenate([
         fitted.scalers[k].transform(np.stack([values[k][o - window : o] for o in origins[k]])) for k in values
     ])
-    scaled = rollout(keras_predictor(fitted.network), windows, config.horizon, target_index)
-    point, done = {}, 0
+    outputs = target_index if fitted.config.strategy == "direct" else list(range(len(panel.columns)))
+    members = [as_member(keras_engine(fitted.network), fitted.preprocessing, outputs, window)]
+    scaled = median_forecast(members, windows, config.horizon, target_index)
+    sampling = mc_samples is not None and members[0].engine.stochastic is not None
+    paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed) if sampling else None
+    forecasts, done = {}, 0
     for key in values:
-        count = len(origins[key])
-        point[key] = fitted.scalers[key].inverse(scaled[done : done + count], target_index)
+        count, scaler = len(origins[key]), fitted.scalers[key]
+        point = scaler.inverse(scaled[done : done + count], target_index)
+        samples = None if paths is None else scaler.inverse(paths[done : done + count], target_index).transpose(1, 0, 2, 3)
+        forecasts[key] = Forecast(point, samples)
         done += count
-    return point
+    return forecasts

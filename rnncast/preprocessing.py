@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -98,15 +98,18 @@ class Preprocessing:
     scale: np.ndarray = dataclasses.field(default_factory=lambda: np.ones(1))
 
     @classmethod
-    def fit(cls, method: str, train: np.ndarray, season: int | None) -> "Preprocessing":
-        """Fit on the standardised training rows ``[rows, columns]``."""
+    def fit(cls, method: str, train: np.ndarray | Sequence[np.ndarray], season: int | None) -> "Preprocessing":
+        """Fit on the standardised training rows ``[rows, columns]`` of one series, or of each of
+        many (one network sees them all: the scale of changes is pooled over the series)."""
         if method not in PREPROCESS_METHODS:
             raise UsageError(f"`--preprocess` must be one of {', '.join(PREPROCESS_CHOICES)}. Received: {method}.")
+        parts = [train] if isinstance(train, np.ndarray) else list(train)
         lag = lag_of(method, season)
+        columns = parts[0].shape[1]
         if method == "none":
-            return cls(method, 0, np.ones(train.shape[1]))
-        changes = train[lag or 1 :] - train[: -(lag or 1)]
-        scale = changes.std(axis=0) if len(changes) > 1 else np.ones(train.shape[1])
+            return cls(method, 0, np.ones(columns))
+        changes = np.concatenate([part[lag or 1 :] - part[: -(lag or 1)] for part in parts])
+        scale = changes.std(axis=0) if len(changes) > 1 else np.ones(columns)
         return cls(method, lag, np.where(scale > 1e-8, scale, 1.0))
 
     @property
@@ -199,9 +202,12 @@ class Preprocessing:
         return cls(values["method"], int(values["lag"]), np.asarray(values["scale"], dtype=np.float64))
 
 
-def select_preprocessing(scaled: np.ndarray, train_end: int, window: int, horizon: int, season: int | None,
-                         target_index: list[int]) -> tuple[str, dict[str, Any]]:
+def select_preprocessing(scaled: np.ndarray | Sequence[np.ndarray], train_end: int | Sequence[int], window: int, horizon: int,
+                         season: int | None, target_index: list[int]) -> tuple[str, dict[str, Any]]:
     """Pick the method whose ridge regression over the same windows has the lowest validation MAE.
+
+    ``scaled`` and ``train_end`` are one standardised series and its first validation row, or
+    lists of them for many series, whose windows are then pooled (up to ``SELECTION_WINDOWS`` in all).
 
     A linear model whose outputs are clipped to the training targets' range reveals what the
     choice is mostly about (can forecasts follow a level the training part never reached?) in
@@ -211,6 +217,8 @@ def select_preprocessing(scaled: np.ndarray, train_end: int, window: int, horizo
         The method, and the standardised validation MAE of each candidate (None where the window
         is too short for its lag) for the model card.
     """
+    parts = [(scaled, train_end)] if isinstance(scaled, np.ndarray) else list(zip(scaled, train_end, strict=True))
+    limit = max(1, SELECTION_WINDOWS // len(parts))
     scores: dict[str, float | None] = {}
     steps = np.arange(window + horizon)
     for method in PREPROCESS_METHODS:
@@ -219,13 +227,14 @@ def select_preprocessing(scaled: np.ndarray, train_end: int, window: int, horizo
         except UsageError:
             scores[method] = None
             continue
-        prep = Preprocessing.fit(method, scaled[:train_end], season)
-        fit_starts = _spread(train_end - window - horizon + 1)
-        test_starts = train_end - window + _spread(len(scaled) - train_end - horizon + 1)
-        if len(fit_starts) < 2 or len(test_starts) < 1:
+        prep = Preprocessing.fit(method, [values[:end] for values, end in parts], season)
+        fit_rows = np.concatenate([values[_spread(end - window - horizon + 1, limit)[:, None] + steps] for values, end in parts])
+        test_rows = np.concatenate([
+            values[end - window + _spread(len(values) - end - horizon + 1, limit)[:, None] + steps] for values, end in parts
+        ])
+        if len(fit_rows) < 2 or len(test_rows) < 1:
             scores[method] = None
             continue
-        fit_rows, test_rows = scaled[fit_starts[:, None] + steps], scaled[test_starts[:, None] + steps]
         targets = prep.encode(fit_rows[:, :window], fit_rows[:, window:, target_index], target_index).reshape(len(fit_rows), -1)
         weights = _ridge(_features(prep, fit_rows[:, :window]), targets)
         # A linear model extrapolates a trend where a network, whose units saturate, stays within the
@@ -238,8 +247,8 @@ def select_preprocessing(scaled: np.ndarray, train_end: int, window: int, horizo
     return chosen, {"chosen": chosen, "by": "ridge regression over the windows, clipped to the training range; standardised validation MAE", "scores": scores}
 
 
-def _spread(count: int) -> np.ndarray:
-    return np.unique(np.linspace(0, count - 1, min(max(count, 0), SELECTION_WINDOWS)).round().astype(int))
+def _spread(count: int, limit: int = SELECTION_WINDOWS) -> np.ndarray:
+    return np.unique(np.linspace(0, count - 1, min(max(count, 0), limit)).round().astype(int))
 
 
 def _features(prep: Preprocessing, windows: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ from rnncast.errors import DataError, UsageError
 log = logging.getLogger("rnncast")
 
 TIME_COLUMN_NAMES = ("date", "datetime", "time", "timestamp", "ds", "period", "month", "year", "day", "week", "hour")
-INTEGER_TIME_NAMES = ("step", "t", "index", "idx", "time", "period", "year")
+# "ds" is the time column of the statsforecast convention, integers in M3's "other" series.
+INTEGER_TIME_NAMES = ("step", "t", "index", "idx", "time", "period", "year", "ds")
 ISO = "ISO8601"
 # Date layouts tried besides ISO and pandas' guesses from the first value; a layout that reads
 # every value is kept, and the data decides between day-first and month-first.
@@ -97,8 +98,12 @@ def _whole_numbers(values: pd.Series) -> bool:
     return len(present) > 0 and bool((present == np.round(present)).all())
 
 
-def find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> str | None:
-    """The column of time stamps or steps: ``options.time_column``, else one found by name or content."""
+def find_time_column(frame: pd.DataFrame, options: DataOptions, name: str, ids: pd.Series | None = None) -> str | None:
+    """The column of time stamps or steps: ``options.time_column``, else one found by name or content.
+
+    ``ids`` (a long-format file's series ids) makes integer steps count as a time axis when they
+    increase within each series, as they restart at every new one.
+    """
     if options.time_column is not None:
         if options.time_column not in frame.columns:
             raise UsageError(
@@ -114,7 +119,7 @@ def find_time_column(frame: pd.DataFrame, options: DataOptions, name: str) -> st
     for column in by_name + [c for c in text_columns if c not in by_name]:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values):
-            if (column.lower() in INTEGER_TIME_NAMES or column.lower() in CALENDAR_PARTS) and is_integer_axis(values):
+            if (column.lower() in INTEGER_TIME_NAMES or column.lower() in CALENDAR_PARTS) and is_integer_axis(values, ids):
                 return column
             if column.lower() in TIME_COLUMN_NAMES and _compact_dates(values) is not None:
                 return column
@@ -133,9 +138,13 @@ def _compact_dates(values: pd.Series) -> pd.Series | None:
     return parsed if parsed.notna().all() else None
 
 
-def is_integer_axis(values: pd.Series) -> bool:
+def is_integer_axis(values: pd.Series, ids: pd.Series | None = None) -> bool:
+    """Whether ``values`` are integers increasing (within each series of ``ids``, if given)."""
     if values.isna().any() or not pd.api.types.is_integer_dtype(values):
         return False
+    if ids is not None:
+        steps = values.groupby(ids.to_numpy(), sort=False).diff().dropna()
+        return len(steps) > 0 and steps.min() > 0
     steps = np.diff(values.to_numpy())
     return len(steps) > 0 and steps.min() > 0
 

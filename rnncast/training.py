@@ -42,6 +42,11 @@ class FittedModel:
     uncertainty: dict[str, Any] | None = None
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
 
+    @property
+    def outputs(self) -> list[int]:
+        """The columns the network predicts."""
+        return list(self.shape.outputs)
+
 
 def default_window(season: int | None, horizon: int, n_rows: int) -> int:
     """A few seasons of context, at least twice the horizon, capped so that many windows remain."""
@@ -114,7 +119,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
 
     validation = scaled[train_end - config.window :]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
-    metrics = score(predict, validation, values[train_end - config.window :], scaler, config, target_index, series.targets)
+    metrics = score(lambda windows: rollout(predict, windows, config.horizon, target_index), [values[train_end - config.window :]], [scaler],
+                    config, target_index, series.targets)
     if selection is not None:
         metrics["preprocessing"] = selection
     kept = better_baseline(metrics, scaler.scale[target_index]) if config.fallback and get_spec(config.model).trainable else None
@@ -123,12 +129,10 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         preprocessing = Preprocessing()
         shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
         network = build_model(shape, config)
-    from rnncast.uncertainty import calibrate
+    from rnncast.uncertainty import calibrate, network_forecasts
 
-    calibration = calibrate(
-        network, validation, values[train_end - config.window :], scaler, config.window, config.horizon, target_index, config.seed,
-        wrap=lambda p: preprocessing.wrap(p, outputs),
-    )
+    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, config.seed)
+    calibration = calibrate(*forecasters, [values[train_end - config.window :]], [scaler], config.window, config.horizon, target_index)
     uncertainty = calibration.to_dict()
     return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
 
@@ -346,28 +350,43 @@ def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
-def score(predict, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, config: TrainConfig,
-          target_index: list[int], targets: tuple[str, ...]) -> dict[str, Any]:
+def score(forecast: Callable[[np.ndarray], np.ndarray], tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], config: TrainConfig,
+          target_index: list[int], targets: tuple[str, ...], ids: Sequence[str] | None = None, limit: int = MAX_VALIDATION_ORIGINS,
+          ) -> dict[str, Any]:
     """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline
-    (and seasonal-naive, when the window holds a season), in original units, on the same windows."""
-    starts = origins(len(scaled), config.window, config.horizon)
+    (and seasonal-naive, when the window holds a season), in original units, on the same windows.
+
+    ``forecast`` maps scaled windows ``[n, window, columns]`` to scaled forecasts ``[n, horizon, targets]``.
+
+    ``tails`` are the series' rows from ``window`` rows before their validation parts, each scaled
+    by its own scaler, and forecast in one batched pass over up to ``limit`` windows per series.
+    With ``ids``, the errors of each series are under ``series`` and the top-level ones are their
+    means over series; without, ``tails`` is one series.
+    """
+    starts = [origins(len(tail), config.window, config.horizon, limit) for tail in tails]
     steps = np.arange(config.window)
-    windows = scaled[starts[:, None] + steps]
+    windows = np.concatenate([scaler.transform(tail[first[:, None] + steps]) for tail, first, scaler in zip(tails, starts, scalers)])
+    predicted = forecast(windows)
     future = np.arange(config.window, config.window + config.horizon)
-    actual = values[starts[:, None] + future][..., target_index]
-    predicted = scaler.inverse(rollout(predict, windows, config.horizon, target_index), target_index)
-    naive = np.repeat(values[starts + config.window - 1][:, None, target_index], config.horizon, axis=1)
-    metrics = {
-        "windows": int(len(starts)),
-        "horizon": config.horizon,
-        "model": _errors(predicted, actual, targets),
-        "naive": _errors(naive, actual, targets),
-    }
     season = config.season
-    if season and 1 < season <= config.window:
-        repeated = config.window - season + np.arange(config.horizon) % season
-        metrics["seasonal_naive"] = _errors(values[starts[:, None] + repeated][..., target_index], actual, targets)
-    return metrics
+    per_series, done = [], 0
+    for tail, first, scaler in zip(tails, starts, scalers):
+        actual = tail[first[:, None] + future][..., target_index]
+        model = scaler.inverse(predicted[done : done + len(first)], target_index)
+        naive = np.repeat(tail[first + config.window - 1][:, None, target_index], config.horizon, axis=1)
+        metrics = {"windows": int(len(first)), "horizon": config.horizon, "model": _errors(model, actual, targets),
+                   "naive": _errors(naive, actual, targets)}
+        if season and 1 < season <= config.window:
+            repeated = config.window - season + np.arange(config.horizon) % season
+            metrics["seasonal_naive"] = _errors(tail[first[:, None] + repeated][..., target_index], actual, targets)
+        per_series.append(metrics)
+        done += len(first)
+    if ids is None:
+        return per_series[0]
+    kinds = [key for key in ("model", "naive", "seasonal_naive") if key in per_series[0]]
+    mean = {kind: {t: {m: float(np.mean([s[kind][t][m] for s in per_series])) for m in ("mae", "rmse")} for t in targets} for kind in kinds}
+    series = {key: {k: v for k, v in metrics.items() if k != "horizon"} for key, metrics in zip(ids, per_series)}
+    return {"windows": done, "horizon": config.horizon, **mean, "series": series}
 
 
 def _errors(predicted: np.ndarray, actual: np.ndarray, targets: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -456,9 +475,11 @@ def evaluate_many(fitted: FittedModel, series: np.ndarray, horizon: int | None =
     return {"windows": len(values), "horizon": horizon, "model": _errors(predicted, actual, names), "naive": _errors(naive, actual, names)}
 
 
-def panel_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
+def panel_dataset(values: np.ndarray | Sequence[np.ndarray], shape: NetworkShape, batch_size: int, shuffle: bool, seed: int | None,
                   sequence_times: Sequence[int] | None = None, window_map: np.ndarray | None = None):
-    """Batches of (input, target) pairs cut lazily from ``[series, time, features]`` (one series: ``values[None]``).
+    """Batches of (input, target) pairs cut lazily from each series' ``[time, features]`` rows, never
+    across two series: ``[series, time, features]``, or a list of series of different lengths
+    (one series: ``values[None]``).
 
     Only the (series, start) index pairs are shuffled, as one tensor and afresh each epoch, and
     the windows are gathered a batch at a time: per-window tf.data elements (what
@@ -470,13 +491,16 @@ def panel_dataset(values: np.ndarray, shape: NetworkShape, batch_size: int, shuf
     import tensorflow as tf
 
     length = shape.window + shape.steps
-    n_series, n_steps = values.shape[:2]
-    index = tf.constant(np.stack(np.meshgrid(np.arange(n_series), np.arange(n_steps - length + 1), indexing="ij"), axis=-1).reshape(-1, 2))
-    rows = tf.constant(values.reshape(n_series * n_steps, -1), dtype=tf.float32)
+    lengths = [len(one) for one in values]
+    index = tf.constant(np.concatenate([
+        np.stack([np.full(max(n - length + 1, 0), i), np.arange(max(n - length + 1, 0))], axis=-1) for i, n in enumerate(lengths)
+    ]).astype(np.int64))
+    rows = tf.constant(np.concatenate([np.asarray(one).reshape(n, -1) for one, n in zip(values, lengths)]), dtype=tf.float32)
+    firsts = tf.constant(np.cumsum([0, *lengths[:-1]]), dtype=tf.int64)
     offsets = tf.range(length, dtype=tf.int64)
 
     def cut(pairs):
-        windows = tf.gather(rows, pairs[:, :1] * n_steps + pairs[:, 1:] + offsets)
+        windows = tf.gather(rows, tf.gather(firsts, pairs[:, :1]) + pairs[:, 1:] + offsets)
         if window_map is not None:
             windows = tf.einsum("ij,bjc->bic", window_map, windows)
         return split_windows(windows, shape, sequence_times)

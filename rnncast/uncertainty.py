@@ -69,6 +69,8 @@ class Calibration:
     samples: int
     windows: int
     scale: np.ndarray | None = None
+    # Whether ``scale`` is in each series' standardised units (a global model of many series).
+    standardised: bool = False
 
     def factor(self, level: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper factors ``[steps, targets]`` for ``level``: between the stored levels each
@@ -88,7 +90,7 @@ class Calibration:
         return _steps(self.scale, steps)
 
     def to_dict(self) -> dict[str, Any]:
-        residual = {} if self.scale is None else {"scale": self.scale.tolist()}
+        residual = {} if self.scale is None else {"scale": self.scale.tolist(), **({"scale_units": "standardised"} if self.standardised else {})}
         return {
             "method": ("mc-dropout, split-conformal on signed error / MC std per horizon step" if self.scale is None
                        else "validation residuals, split-conformal on signed error / RMS error per horizon step"),
@@ -114,6 +116,7 @@ class Calibration:
             samples=values["samples"],
             windows=values["windows"],
             scale=np.asarray(values["scale"], dtype=np.float64) if "scale" in values else None,
+            standardised=values.get("scale_units") == "standardised",
         )
 
 
@@ -150,12 +153,12 @@ def fit_calibration(paths: np.ndarray, actual: np.ndarray, levels: tuple[float, 
     return _conformal(paths.mean(axis=1), paths.std(axis=1), actual, levels, time_ordered, paths.shape[1])
 
 
-def fit_residuals(point: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS) -> Calibration:
+def fit_residuals(point: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS, time_ordered: bool = True) -> Calibration:
     """Calibrate the intervals of a model without dropout from its validation forecasts
-    ``point [n, steps, targets]`` (oldest window first) and ``actual``: the scores are the signed
-    errors over their RMS per step and target, which is then the forecast's std."""
+    ``point [n, steps, targets]`` (oldest window first, if ``time_ordered``) and ``actual``: the
+    scores are the signed errors over their RMS per step and target, which is then the forecast's std."""
     scale = np.sqrt(np.mean((actual - point) ** 2, axis=0))
-    return dataclasses.replace(_conformal(point, scale, actual, levels, True, 1), scale=scale)
+    return dataclasses.replace(_conformal(point, scale, actual, levels, time_ordered, 1), scale=scale)
 
 
 def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tuple[float, ...], time_ordered: bool,
@@ -184,37 +187,65 @@ def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tu
     return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), samples, n)
 
 
-def calibrate(network, scaled: np.ndarray, values: np.ndarray, scaler: Standardizer, window: int, horizon: int,
-              target_index: list[int], seed: int | None, wrap: Callable[[Predictor], Predictor] = lambda p: p) -> Calibration:
-    """Fit the intervals' calibration on the validation windows: a network with dropout is MC-sampled
-    on up to ``CALIBRATION_WINDOWS`` of them; one without forecasts the windows ``training.score``
-    uses, once each, for its residuals.
+def network_forecasts(network, wrap: Callable[[Predictor], Predictor], horizon: int, target_index: list[int], seed: int | None):
+    """``calibrate``'s point and sampled forecasters of one network (sampled: None without dropout)."""
+    point = lambda windows: rollout(wrap(keras_predictor(network)), windows, horizon, target_index)  # noqa: E731
+    if not has_dropout(network):
+        return point, None
+    return point, lambda windows, samples: mc_rollout(wrap(stochastic_predictor(network, seed)), windows, horizon, target_index, samples)
+
+
+def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.ndarray, int], np.ndarray] | None,
+              tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], window: int, horizon: int,
+              target_index: list[int]) -> Calibration:
+    """Fit the intervals' calibration on the validation windows of every series: a model with
+    dropout is MC-sampled on up to ``CALIBRATION_WINDOWS`` of them; one without forecasts the windows
+    ``training.score`` uses, once each, for its residuals.
 
     Args:
-        scaled: the validation rows (with ``window`` rows of context before them), scaled.
-        values: the same rows in original units.
-        wrap: turns the network's predictors into ones over scaled windows (preprocessing).
+        point: scaled windows ``[n, window, columns]`` to the scaled forecast ``[n, horizon, targets]``
+            (``network_forecasts``; an ensemble's median).
+        paths: scaled windows and a sample count to MC paths ``[n, samples, horizon, targets]``; None
+            for a model without dropout.
+        tails: each series' validation rows with ``window`` rows of context before them, in original
+            units; one series' windows are weighted by recency, many series' windows alike, and
+            their residual scale is in each series' standardised units (``Calibration.standardised``).
+        scalers: each series' scaler.
     """
     # Imported here: training pulls in pandas, which the forecast side of this module avoids.
     from rnncast.training import MAX_VALIDATION_ORIGINS, origins
 
-    sampled = has_dropout(network)
-    starts = origins(len(scaled), window, horizon, limit=CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS)
-    windows = scaled[starts[:, None] + np.arange(window)]
-    actual = values[starts[:, None] + np.arange(window, window + horizon)][..., target_index]
+    sampled = paths is not None
+    limit = max(1, (CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS) // len(tails))
+    starts = [origins(len(tail), window, horizon, limit=limit) for tail in tails]
+    windows = np.concatenate([scaler.transform(tail[first[:, None] + np.arange(window)]) for tail, first, scaler in zip(tails, starts, scalers)])
+    many = len(tails) > 1
+    # Many series' errors are compared in each one's standardised units.
+    units = [scaler.scale[target_index] if many else 1.0 for scaler in scalers]
+    actual = np.concatenate([
+        tail[first[:, None] + np.arange(window, window + horizon)][..., target_index] / unit for tail, first, unit in zip(tails, starts, units)
+    ])
+
+    def inverse(scaled: np.ndarray) -> np.ndarray:
+        parts, done = [], 0
+        for first, scaler, unit in zip(starts, scalers, units):
+            parts.append(scaler.inverse(scaled[done : done + len(first)], target_index) / unit)
+            done += len(first)
+        return np.concatenate(parts)
+
     if not sampled:
-        return fit_residuals(scaler.inverse(rollout(wrap(keras_predictor(network)), windows, horizon, target_index), target_index), actual)
-    predict = wrap(stochastic_predictor(network, seed))
-    paths = scaler.inverse(mc_rollout(predict, windows, horizon, target_index, CALIBRATION_SAMPLES), target_index)
-    return fit_calibration(paths, actual, time_ordered=True)
+        calibration = fit_residuals(inverse(point(windows)), actual, time_ordered=not many)
+        return dataclasses.replace(calibration, standardised=many)
+    return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES)), actual, time_ordered=not many)
 
 
-def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: Standardizer, recent: np.ndarray, horizon: int,
-                        mc: MCOptions) -> dict[str, np.ndarray]:
-    """Forecast with error bars of ``horizon`` steps after the scaled ``recent`` window: per target,
-    its mean, then ``<target>_std``, ``_lower`` and ``_upper``. MC Dropout pools the samples of every
-    member (``ensemble.pooled_paths``; a single model is one member); a model calibrated on its
-    residuals gives its point forecast, the RMS validation error as std, and ``mc.samples`` is moot.
+def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scalers: Sequence[Standardizer], recent: np.ndarray,
+                        horizon: int, mc: MCOptions) -> dict[str, np.ndarray]:
+    """Forecast with error bars of ``horizon`` steps after each series' scaled ``recent [series, rows,
+    columns]`` window: per target, its mean ``[series, horizon]``, then ``<target>_std``, ``_lower``
+    and ``_upper``. MC Dropout pools the samples of every member (``ensemble.pooled_paths``; a
+    single model is one member); a model calibrated on its residuals gives its point forecast, the
+    RMS validation error as std, and ``mc.samples`` is moot.
 
     Raises:
         UsageError: the model has neither dropout nor residual calibration (cards written before it).
@@ -225,17 +256,19 @@ def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scaler: 
     target_index = [card.columns.index(t) for t in card.targets]
     factors = calibration.factor(mc.interval, horizon) if mc.calibrate and calibration is not None else None
     if calibration is not None and calibration.scale is not None:
-        point = scaler.inverse(median_forecast(members, recent[None], horizon, target_index)[0], target_index)
-        stats = bounds(point, calibration.std(horizon), mc.interval, factors)
+        point = median_forecast(members, recent, horizon, target_index)
+        units = [scaler.scale[target_index] if calibration.standardised else 1.0 for scaler in scalers]
+        stats = [bounds(scaler.inverse(one, target_index), calibration.std(horizon) * unit, mc.interval, factors)
+                 for one, scaler, unit in zip(point, scalers, units)]
     else:
         _refuse_without_dropout(members, card)
-        paths = scaler.inverse(pooled_paths(members, recent[None], horizon, target_index, mc.samples, mc.seed)[0], target_index)
-        stats = summarize(paths, mc.interval, factors)
+        paths = pooled_paths(members, recent, horizon, target_index, mc.samples, mc.seed)
+        stats = [summarize(scaler.inverse(one, target_index), mc.interval, factors) for one, scaler in zip(paths, scalers)]
     columns = {}
     for t, name in enumerate(card.targets):
-        columns[name] = stats["mean"][:, t]
+        columns[name] = np.stack([one["mean"][:, t] for one in stats])
         for key in ("std", "lower", "upper"):
-            columns[f"{name}_{key}"] = stats[key][:, t]
+            columns[f"{name}_{key}"] = np.stack([one[key][:, t] for one in stats])
     return columns
 
 
@@ -257,8 +290,6 @@ def _refuse_without_dropout(members: Sequence["Member"], card: "ModelCard") -> N
 def describe(card: "ModelCard") -> str:
     """What error bars the model gives, for `rnncast info`."""
     if card.uncertainty is None:
-        if card.panel is not None:
-            return "none (--mc-samples is not available for global models of many series yet)"
         if "fallback" in card.metrics:
             return (f"none (the {card.config['model']} baseline kept by the fallback has no dropout, and this model was saved "
                     "before rnncast calibrated intervals on validation residuals, so --mc-samples is refused; retrain for them)")

@@ -200,8 +200,6 @@ def test_evaluate_refuses_to_refit_an_ensemble_of_the_best_models(cli, ensemble,
         (["train", "{csv}", "--model", "auto", "--ensemble", "7"],
          "`--ensemble` with --model auto takes the best K of the 6 candidates (naive, seasonal-naive, linear, simple-rnn, "
          "lstm, gru), so K must be at most 6. Received: 7."),
-        (["train", "{long}", "--id-column", "store", "--ensemble", "2"],
-         "`--ensemble` is not available for global models of many series yet; train without it."),
     ],
 )
 def test_meaningless_ensembles_are_usage_errors(cli, write_csv, arguments, message):

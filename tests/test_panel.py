@@ -70,6 +70,17 @@ def test_long_format_with_the_unique_id_convention_loads_every_series(write_csv)
     assert str(panel.series["west"].frame.index[0].date()) == "2019-12-20"
 
 
+def test_integer_ds_is_the_time_column_of_a_long_file_as_of_a_wide_one(write_csv):
+    """M3's "other" series as `unique_id, ds, y` with steps 1..n restarting per series: ``ds`` is
+    time, not a second target to forecast."""
+    frame = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 4, "ds": [1, 2, 3, 4, 5, 1, 2, 3, 4], "y": np.arange(9.0)})
+    panel = load_data(write_csv(frame))
+    assert panel.time_column == "ds" and panel.columns == ("y",) and panel.targets == ("y",) and panel.freq == 1
+    assert list(panel.series["b"].frame.index) == [1, 2, 3, 4]
+    wide = load_data(write_csv(frame[frame.unique_id == "a"].drop(columns="unique_id"), "wide.csv"))
+    assert wide.time_column == "ds" and wide.columns == ("y",)
+
+
 def test_each_series_gets_the_single_series_checks_with_file_lines(write_csv):
     frame = long_frame(id_column="store")
     frame.loc[65, "y"] = np.nan  # a row of "south" (rows 60..139), line 67 of the file
@@ -188,7 +199,7 @@ import json, sys
 import rnncast
 from rnncast.config import DataOptions, TrainConfig
 
-config = TrainConfig(units=4, window=8, horizon=3, epochs=2, batch_size=8, seed=1, distribute="multi-worker")
+config = TrainConfig(units=4, window=8, horizon=3, epochs=2, batch_size=8, seed=1, distribute="multi-worker", fallback=False)
 card = rnncast.train(sys.argv[1], config, model_dir=sys.argv[2])
 print(json.dumps(card.training["distribute"]))
 """
@@ -228,3 +239,107 @@ def test_multi_worker_without_tf_config_says_what_is_missing(cli, write_csv, mon
     monkeypatch.delenv("TF_CONFIG", raising=False)
     result = cli("train", write_csv(long_frame()), "--distribute", "multi-worker", *TINY)
     assert result.code == ExitStatus.USAGE and "needs the TF_CONFIG environment variable" in result.err
+
+
+def trending_frame() -> pd.DataFrame:
+    """Three daily series that trend out of their training range at different levels and slopes."""
+    rng = np.random.default_rng(1)
+    t = np.arange(60)
+    return pd.concat([
+        pd.DataFrame({"unique_id": key, "ds": pd.date_range("2020-01-01", periods=60, freq="D").astype(str),
+                      "y": level + slope * t + np.sin(2 * np.pi * t / 7) + 0.1 * rng.standard_normal(60)})
+        for key, level, slope in (("a", 10, 0.5), ("b", 100, 2.0), ("c", 50, -0.3))
+    ], ignore_index=True)
+
+
+def test_global_model_takes_preprocessing_and_undoes_it_per_series(cli, write_csv):
+    csv = write_csv(trending_frame())
+    assert cli("train", csv, "--model", "gru", "--preprocess", "window-relative", *TINY).code == 0
+    card = load_card("rnncast-model")
+    assert card.config["preprocess"] == card.preprocessing["method"] == "window-relative"
+    frames = [pd.read_csv(io.StringIO(cli("forecast", "--engine", engine).out)) for engine in ("onnx", "keras")]
+    pd.testing.assert_frame_equal(*frames)
+    # The network sees each window relative to its last row: forecasts start near each series' own last value.
+    last = trending_frame().groupby("unique_id")["y"].last()
+    first = frames[0].groupby("unique_id")["y"].first()
+    assert (abs(first - last) < 0.2 * abs(last)).all()
+
+
+def test_global_model_chooses_preprocessing_on_all_series_and_falls_back_in_aggregate(cli, write_csv):
+    csv = write_csv(trending_frame())
+    arguments = [a for a in TINY if a != "--no-fallback"]
+    assert cli("train", csv, "--model", "gru", *arguments).code == 0
+    card = load_card("rnncast-model")
+    scores = card.metrics.get("fallback", {}).get("network", {}).get("preprocessing") or card.metrics["preprocessing"]
+    assert scores["chosen"] != "none"  # the ridge sees the trends leave the training range
+    if "fallback" in card.metrics:  # two epochs of four units lose to a baseline: kept for every series
+        kept = card.metrics["fallback"]["kept"]
+        assert card.config["model"] == kept and card.preprocessing["method"] == "none"
+        key = kept.replace("-", "_")
+        assert all(one["model"] == one[key] for one in card.metrics["series"].values())
+        # A baseline has no dropout: its intervals come from the residuals of every series, each in its own units.
+        assert card.uncertainty["scale_units"] == "standardised"
+        frame = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "5").out))
+        assert (frame.y_lower <= frame.y).all() and (frame.y <= frame.y_upper).all()
+    assert cli("forecast").code == 0
+
+
+def test_global_model_mc_dropout_intervals_calibrated_across_series(cli, write_csv):
+    csv = write_csv(trending_frame())
+    assert cli("train", csv, "--model", "gru", "--dropout", "0.2", "--preprocess", "window-relative", *TINY).code == 0
+    card = load_card("rnncast-model")
+    assert card.uncertainty["windows"] == 3 * 10 and "scale" not in card.uncertainty  # every series' validation windows, MC
+    assert all(0.0 <= c <= 1.0 for c in card.uncertainty["raw_coverage"])
+    frame = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "30", "--seed", "2").out))
+    assert list(frame.columns) == ["unique_id", "ds", "y", "y_std", "y_lower", "y_upper"] and len(frame) == 9
+    assert (frame.y_lower <= frame.y).all() and (frame.y <= frame.y_upper).all() and (frame.y_std > 0).all()
+    again = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "30", "--seed", "2", "--id", "b").out))
+    assert list(again.unique_id) == ["b"] * 3 and list(again.ds) == list(frame.ds[frame.unique_id == "b"])
+    # Each series' interval is in its own units: b's level and spread are several times a's.
+    width = (frame.y_upper - frame.y_lower).groupby(frame.unique_id).mean()
+    assert width["b"] > width["a"]
+
+
+def test_plot_of_a_global_model_draws_the_first_series_or_those_asked(cli, global_model, tmp_path):
+    csv, model_dir, _ = global_model
+    for arguments in ([], ["--id", "west"], ["--data", csv, "--mc-samples", "5"]):
+        image = tmp_path / f"plot{len(arguments)}.png"
+        result = cli("forecast", "-d", model_dir, "--plot", image, *arguments)
+        assert result.code == 0, result.err
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_many_series_with_mc_samples_scores_the_intervals(cli, write_csv):
+    result = cli("evaluate", write_csv(long_frame()), "--model", "gru", "--mc-samples", "20", "--horizon", "3",
+                 "--window", "8", "--folds", "2", "--epochs", "1", "--units", "4", "--seed", "1", "-f", "csv")
+    assert result.code == 0, result.err
+    rows = pd.read_csv(io.StringIO(result.out))
+    assert list(rows.columns) == ["id", "model", "target", "mae", "rmse", "mase", "smape", "coverage", "width", "beats_seasonal_naive"]
+    gru = rows[rows["model"] == "gru"]
+    assert gru["coverage"].between(0, 1).all() and (gru["width"] > 0).all()
+    assert rows[rows["model"] == "naive"]["coverage"].isna().all()  # a baseline has no MC samples
+
+
+def test_ensemble_of_global_models_forecasts_the_median_of_its_members(cli, write_csv):
+    csv = write_csv(trending_frame())
+    assert cli("train", csv, "--model", "gru", "--ensemble", "2", "--preprocess", "window-relative", *TINY).code == 0
+    card = load_card("rnncast-model")
+    assert [m["seed"] for m in card.ensemble["members"]] == [1, 2] and sorted(card.panel["series"]) == ["a", "b", "c"]
+    assert card.uncertainty["windows"] == 30 and set(card.metrics["series"]) == {"a", "b", "c"}
+    frames = [pd.read_csv(io.StringIO(cli("forecast", "--engine", engine).out)) for engine in ("onnx", "keras")]
+    pd.testing.assert_frame_equal(*frames)
+    mc = pd.read_csv(io.StringIO(cli("forecast", "--mc-samples", "10", "--seed", "1").out))
+    assert len(mc) == 9 and (mc.y_lower <= mc.y_upper).all()
+
+
+def test_auto_chooses_a_global_model_on_the_aggregate_of_the_series(cli, write_csv):
+    csv = write_csv(trending_frame())
+    result = cli("train", csv, "--model", "auto", *[a for a in TINY if a != "--quiet"])
+    assert result.code == 0, result.err
+    card = load_card("rnncast-model")
+    selection = card.metrics["selection"]
+    assert card.config["model"] == selection["chosen"] == selection["scores"][0]["model"]
+    assert set(selection["candidates"]) == {"naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru"}
+    mase = [row["mase"] for row in selection["scores"]]
+    assert mase == sorted(mase) and "auto chose" in result.err
+    assert cli("forecast").code == 0
