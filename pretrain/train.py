@@ -3,7 +3,8 @@
 The network reads a context of up to ``--context`` steps (left-padded, with a mask channel),
 scaled by the context's mean absolute value, plus the declared season as sin/cos of each step's
 position in the season and log(season); it predicts the next ``--horizon`` steps as quantiles,
-relative to the last observed value and in the same scale, trained with the pinball loss.
+relative to the last observed value (or, with ``--anchor seasonal``, to the seasonal-naive
+forecast) and in the same scale, trained with the pinball loss.
 
     nice -n 19 python pretrain/train.py --out pretrain/runs/base --minutes 20
 
@@ -43,6 +44,7 @@ class Settings:
     units: int = 64
     layers: int = 2
     weighting: str = "none"
+    anchor: str = "last"
     series: int = 20000
     seed: int = 0
     batch_size: int = 256
@@ -83,7 +85,19 @@ def encode(past: np.ndarray, mask: np.ndarray, season: np.ndarray):
         np.where(seasonal, np.cos(phase), 0.0),
         np.broadcast_to(np.log(season)[:, None] / np.log(52), mask.shape),
     ], axis=-1)
-    return inputs.astype(np.float32), scale, past[:, -1]
+    return inputs.astype(np.float32), scale
+
+
+def anchor(past: np.ndarray, mask: np.ndarray, season: np.ndarray, horizon: int, kind: str) -> np.ndarray:
+    """The forecast the network corrects (n, horizon): the last value, or with ``kind`` "seasonal"
+    the seasonal-naive forecast where the context holds a full season (the last value elsewhere)."""
+    steps = np.arange(horizon)
+    if kind == "last":
+        return np.repeat(past[:, -1:], horizon, axis=1)
+    context = past.shape[1]
+    full = (mask.sum(axis=1) >= season) & (season <= context)
+    index = np.where(full[:, None], context - season[:, None] + steps % season[:, None], context - 1)
+    return np.take_along_axis(past, index, axis=1)
 
 
 def naive_error(inputs: np.ndarray, season: np.ndarray) -> np.ndarray:
@@ -106,8 +120,9 @@ def naive_error(inputs: np.ndarray, season: np.ndarray) -> np.ndarray:
 def batch(corpus, rng, count: int, settings: Settings):
     """Inputs and targets: y_true holds the scaled future and its per-step weight (0 where absent)."""
     past, past_mask, future, future_mask, season = sample_windows(corpus, rng, count, settings.context, settings.horizon)
-    inputs, scale, last = encode(past, past_mask, season)
-    target = np.where(future_mask, (future - last[:, None]) / scale[:, None], 0.0).clip(-CLIP, CLIP)
+    inputs, scale = encode(past, past_mask, season)
+    base = anchor(past, past_mask, season, settings.horizon, settings.anchor)
+    target = np.where(future_mask, (future - base) / scale[:, None], 0.0).clip(-CLIP, CLIP)
     weight = future_mask.astype(float)
     if settings.weighting == "mase":
         # Errors in units of the context's seasonal-naive MAE, as MASE counts them; capped so that
@@ -158,6 +173,8 @@ def main() -> None:
     settings = Settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Settings) if f.name != "quantiles"})
     if settings.weighting not in ("none", "mase"):
         parser.error(f"--weighting must be none or mase. Received: {settings.weighting}")
+    if settings.anchor not in ("last", "seasonal"):
+        parser.error(f"--anchor must be last or seasonal. Received: {settings.anchor}")
 
     started = time.perf_counter()
     corpus = synthetic.generate(settings.series, settings.seed)
