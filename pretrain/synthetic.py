@@ -24,7 +24,7 @@ BURN_IN = 60
 # dominate business data; weekly, daily and hourly periods keep the network general.
 SEASONS = np.array([1, 4, 7, 12, 24, 52])
 SEASON_WEIGHTS = np.array([0.3, 0.2, 0.1, 0.25, 0.1, 0.05])
-# A second, longer seasonality where real data has one (daily within weekly, hourly within weekly).
+# A second, longer seasonality where real data has one (daily data: yearly; hourly data: weekly).
 SECOND_SEASON = {7: 365.25, 24: 168}
 FAMILIES = ("structural", "ets", "arima", "kernel")
 FAMILY_WEIGHTS = np.array([0.4, 0.2, 0.2, 0.2])
@@ -79,6 +79,8 @@ def _noise(rng, n: int, steps: int) -> np.ndarray:
     kind = rng.choice(3, n, p=[0.5, 0.25, 0.25])
     noise = rng.standard_normal((n, steps))
     dof = rng.uniform(2, 5, (n, 1))
+    # Roughly unit spread: dividing by the t's own standard deviation, sqrt(dof / (dof - 2)), would
+    # shrink the bulk to nothing as dof nears 2; the +1 caps that.
     heavy = rng.standard_t(dof, (n, steps)) / np.sqrt(dof / (dof - 2 + 1e-9) + 1)
     noise = np.where((kind == 1)[:, None], heavy, noise)
     phi = np.where(kind == 2, rng.uniform(0.3, 0.9, n), 0.0)
@@ -162,7 +164,7 @@ def arima(rng, n: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     out = np.select([d[:, None] == 0, d[:, None] == 1], [arma + drift * 10, once], twice)
     theta, big_theta = rng.uniform(-0.8, 0.2, n), rng.uniform(-0.9, 0.0, n)
     rows, y = np.arange(n), np.zeros((n, steps))
-    for step in range(60, steps):
+    for step in range(60, steps):  # from 60 so that step - season - 1 >= 0 for every season up to 52
         back = step - season
         y[:, step] = (y[:, step - 1] + y[rows, back] - y[rows, back - 1] + e[:, step] + theta * e[:, step - 1]
                       + big_theta * e[rows, back] + theta * big_theta * e[rows, back - 1])
