@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rnncast.config import TrainConfig  # noqa: E402
-from rnncast.forecast import mc_rollout, stochastic_predictor  # noqa: E402
+from rnncast.rollout import mc_rollout, stochastic_predictor  # noqa: E402
 from rnncast.uncertainty import CALIBRATION_SAMPLES, fit_calibration, summarize  # noqa: E402
 
 LEVELS = (0.8, 0.9)

@@ -3,7 +3,9 @@
 Importing the package is cheap; TensorFlow loads only when a model is built or loaded.
 """
 
-__version__ = "0.1.0"
+from rnncast._version import __version__
+
+__all__ = ["__version__", "forecast", "train"]
 
 
 def train(*args, **kwargs):

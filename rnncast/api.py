@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from rnncast import __version__
+from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
-from rnncast.forecast import MCOptions
+from rnncast.rollout import MCOptions
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
 
 if TYPE_CHECKING:

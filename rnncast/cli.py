@@ -137,7 +137,7 @@ def forecast(
     """Forecast the next steps from a saved model; CSV on stdout."""
     _setup_output(quiet, verbose)
     from rnncast.api import Forecast, predict, recent_history
-    from rnncast.forecast import MCOptions
+    from rnncast.rollout import MCOptions
     from rnncast.plot import image_format, write_plot
     from rnncast.render import forecast_text
 

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from rnncast.errors import UsageError
-from rnncast.forecast import Predictor, has_dropout, keras_predictor, stochastic_predictor
+from rnncast.rollout import Predictor, has_dropout, keras_predictor, stochastic_predictor
 
 log = logging.getLogger("rnncast")
 

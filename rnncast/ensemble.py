@@ -24,7 +24,7 @@ import numpy as np
 from rnncast.config import TrainConfig
 from rnncast.engines import Engine, keras_engine
 from rnncast.errors import UsageError
-from rnncast.forecast import mc_rollout, rollout
+from rnncast.rollout import mc_rollout, rollout
 from rnncast.models import get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer
 

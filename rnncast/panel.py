@@ -19,7 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from rnncast import __version__, distribute
+from rnncast import distribute
+from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, _read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
@@ -249,7 +250,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
             validation = panel_dataset([rows[end - shape.window :] for rows, end in cuts.values()], shape, 1024, False, None, **options)
             history = train_network(keras, network, train, validation, config, on_epoch)
 
-    from rnncast.forecast import keras_predictor, rollout
+    from rnncast.rollout import keras_predictor, rollout
     from rnncast.uncertainty import calibrate, network_forecasts
 
     tails = [values[k][train_ends[k] - config.window :] for k in values]

@@ -205,7 +205,7 @@ def _write_network(directory: Path, network) -> dict[str, str]:
 def _export_onnx(directory: Path, network) -> dict[str, str]:
     """Names and hashes of the network's ONNX exports, or the reason there are none."""
     from rnncast.engines import export_onnx
-    from rnncast.forecast import has_dropout
+    from rnncast.rollout import has_dropout
 
     with _temporary(directory, ".onnx") as deterministic, _temporary(directory, ".onnx") as stochastic:
         try:

@@ -17,7 +17,7 @@ from rnncast._keras import import_keras
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, TrainingDiverged
-from rnncast.forecast import has_dropout, keras_predictor, rollout
+from rnncast.rollout import has_dropout, keras_predictor, rollout
 from rnncast.models import SEQUENCE_LAYER, NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 

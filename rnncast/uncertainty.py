@@ -28,7 +28,7 @@ import numpy as np
 
 from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
-from rnncast.forecast import MCOptions, Predictor, has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
+from rnncast.rollout import MCOptions, Predictor, has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
 from rnncast.preprocessing import Standardizer
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import rnncast
-from rnncast.forecast import MCOptions
+from rnncast.rollout import MCOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v1"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())

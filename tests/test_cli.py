@@ -214,7 +214,7 @@ def test_the_library_refuses_a_horizon_below_one(trained, horizon):
 
 def test_the_library_refuses_an_interval_without_mc_samples(cli, trained):
     from rnncast.errors import UsageError
-    from rnncast.forecast import MCOptions
+    from rnncast.rollout import MCOptions
 
     with pytest.raises(UsageError, match="^`--interval 0.8` sets the error bars of --mc-samples, which was not given"):
         MCOptions.asked(None, 0.8)

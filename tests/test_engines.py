@@ -28,7 +28,7 @@ SHAPE = NetworkShape(window=8, n_inputs=2, steps=3, outputs=(0,))
 @pytest.mark.parametrize("name", list(ZOO))
 def test_onnx_export_matches_keras(name, tmp_path):
     from rnncast.engines import export_onnx, onnx_engine
-    from rnncast.forecast import has_dropout
+    from rnncast.rollout import has_dropout
 
     network = build_model(SHAPE, TrainConfig(model=name, units=4, window=8, horizon=3, season=4, dropout=0.3))
     windows = np.random.default_rng(1).standard_normal((16, 8, 2)).astype(np.float32)

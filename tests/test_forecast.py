@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnncast.errors import UsageError
-from rnncast.forecast import rollout
+from rnncast.rollout import rollout
 
 
 def shift_by_one(windows: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 import rnncast
 from rnncast.cli import run
 from rnncast.config import TrainConfig
-from rnncast.forecast import MCOptions
+from rnncast.rollout import MCOptions
 from rnncast.preprocessing import PREPROCESS_METHODS, Preprocessing, select_preprocessing
 from rnncast.store import load_card
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import TINY, seasonal_frame
 from rnncast.config import TrainConfig
-from rnncast.forecast import MCOptions, mc_rollout
+from rnncast.rollout import MCOptions, mc_rollout
 from rnncast.uncertainty import Calibration, bounds, fit_calibration, fit_residuals, summarize, z_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -287,7 +287,7 @@ def test_bad_mc_options_are_usage_errors(cli, trained, args, message):
     ("gru", 0.1, 0.0, True), ("lstm", 0.0, 0.2, True), ("gru", 0.0, 0.0, False), ("linear", 0.1, 0.0, False),
 ])
 def test_has_dropout_looks_at_the_network_not_the_options(model, dropout, recurrent_dropout, expected):
-    from rnncast.forecast import has_dropout
+    from rnncast.rollout import has_dropout
     from rnncast.models import NetworkShape, build_model
 
     config = TrainConfig(model=model, dropout=dropout, recurrent_dropout=recurrent_dropout, units=4)

@@ -8,7 +8,7 @@ import pytest
 from conftest import seasonal_frame
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import load_csv
-from rnncast.forecast import keras_predictor, rollout
+from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import ZOO, NetworkShape, configure
 from rnncast.training import evaluate_many, fit, fit_many, panel_dataset, xla_for_training
 

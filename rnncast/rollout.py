@@ -10,8 +10,6 @@ Outputs are in column order, so a block that covers every column can be appended
 from __future__ import annotations
 
 import dataclasses
-import sys
-import types
 from typing import Callable
 
 import numpy as np
@@ -131,16 +129,3 @@ def mc_rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_ind
     repeated = np.repeat(windows, samples, axis=0)
     paths = rollout(predict, repeated, horizon, target_index)
     return paths.reshape(len(windows), samples, *paths.shape[1:])
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this module shadows the package's ``rnncast.forecast()`` function with the module
-    itself, so the module forwards calls to the API: ``rnncast.forecast(...)`` works either way."""
-
-    def __call__(self, *args, **kwargs):
-        from rnncast.api import forecast
-
-        return forecast(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
