@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from rnncast.config import TrainConfig
-from rnncast.evaluate import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast, seasonal_scale, zoo_fitter
+from rnncast.backtest import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast
+from rnncast.evaluate import zoo_fitter
+from rnncast.metrics import seasonal_scale
 from rnncast.panel import load_data
 from rnncast.training import panel_dataset
 from rnncast.panel_evaluate import backtest_panel

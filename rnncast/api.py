@@ -12,6 +12,7 @@ import numpy as np
 from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
+from rnncast.jsonable import time_to_json
 from rnncast.rollout import MCOptions
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
 
@@ -66,8 +67,9 @@ def train(
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         if config.ensemble > 1 and isinstance(series, Panel):
             from rnncast.ensemble import fit_ensemble
+            from rnncast.evaluate import rank_models
 
-            ensemble, selection = fit_ensemble(series, config, on_epoch)
+            ensemble, selection = fit_ensemble(series, config, on_epoch, rank_models)
             if selection is not None:
                 ensemble.metrics["selection"] = selection
             return save(model_dir, ensemble.networks, panel_card(series, ensemble, data_options, ensemble.summary))
@@ -83,8 +85,9 @@ def train(
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
         if config.ensemble > 1:
             from rnncast.ensemble import fit_ensemble
+            from rnncast.evaluate import rank_models
 
-            ensemble, selection = fit_ensemble(series, config, on_epoch)
+            ensemble, selection = fit_ensemble(series, config, on_epoch, rank_models)
             return save(model_dir, ensemble.networks, _card(series, ensemble, data_options, selection, ensemble.summary))
         selection = None
         if config.model == "auto":
@@ -136,7 +139,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         time_column=series.time_column,
         freq=series.freq,
         step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
-        last_time=_time_to_json(frame.index[-1]),
+        last_time=time_to_json(frame.index[-1]),
         time_format=series.time_format,
         last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
         scaler=fitted.scaler.to_dict(),
@@ -145,8 +148,8 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         source={
             "path": os.path.abspath(series.source),
             "rows": len(frame),
-            "start": _time_to_json(frame.index[0]),
-            "end": _time_to_json(frame.index[-1]),
+            "start": time_to_json(frame.index[0]),
+            "end": time_to_json(frame.index[-1]),
             **observed(frame[list(series.targets)].to_numpy(dtype=np.float64), series.targets),
         },
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -251,7 +254,7 @@ def predict(
     only for a global model, for ``data``, and for calendar frequencies."""
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
-    from rnncast.ensemble import median_forecast, saved_members
+    from rnncast.members import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
     from rnncast.values import held_to_data, warn_if_far
 
@@ -339,10 +342,6 @@ def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: Model
     if len(series) < window:
         raise DataError(f"{name}: has {len(series)} rows; the model needs the last {window} (its window).")
     frame = series.frame[card.columns]
-    return frame.iloc[-window:].to_numpy(dtype=np.float64), _time_to_json(frame.index[-1])
+    return frame.iloc[-window:].to_numpy(dtype=np.float64), time_to_json(frame.index[-1])
 
 
-def _time_to_json(value: Any) -> str | int:
-    import pandas as pd
-
-    return value.isoformat() if isinstance(value, pd.Timestamp) else int(value)

@@ -17,90 +17,33 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from rnncast.config import TrainConfig
-from rnncast.engines import Engine, keras_engine
+from rnncast.engines import keras_engine
 from rnncast.errors import UsageError
-from rnncast.rollout import mc_rollout, rollout
-from rnncast.models import get_spec
+from rnncast.members import Member, as_member, median_forecast, pooled_paths
+from rnncast.metrics import point_metrics, seasonal_scale
+from rnncast.models import AUTO_CANDIDATES, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer
+from rnncast.windows import MAX_VALIDATION_ORIGINS, origins, validation_rows
 
 if TYPE_CHECKING:
     from rnncast.data import TimeSeries
-    from rnncast.store import ModelCard
     from rnncast.training import EpochCallback, FittedModel
 
 COMBINE = "median"
 
-
-@dataclasses.dataclass(frozen=True)
-class Member:
-    """One network as a forecast runs it: the rows it sees, and predictors over scaled windows
-    with its preprocessing applied."""
-
-    window: int
-    engine: Engine
-
-
-def as_member(engine: Engine, preprocessing: Preprocessing, outputs: list[int], window: int) -> Member:
-    """The engine with ``preprocessing`` around its predictors, so that they take and return scaled values."""
-    stochastic = engine.stochastic
-    return Member(window, dataclasses.replace(
-        engine,
-        deterministic=preprocessing.wrap(engine.deterministic, outputs),
-        stochastic=None if stochastic is None else (lambda seed: preprocessing.wrap(stochastic(seed), outputs)),
-    ))
-
-
-def saved_members(card: "ModelCard", engines: list[Engine]) -> list[Member]:
-    """The members of a saved model, from its card and ``store.load``'s engines: one for a single network."""
-    specs = [(card.config, card.preprocessing)] if card.ensemble is None else [
-        (m["config"], m["preprocessing"]) for m in card.ensemble["members"]
-    ]
-    targets = [card.columns.index(t) for t in card.targets]
-    return [
-        as_member(engine, Preprocessing.from_dict(preprocessing), _outputs(config, targets, len(card.columns)), config["window"])
-        for (config, preprocessing), engine in zip(specs, engines, strict=True)
-    ]
+# Ranks `--model auto`'s candidates on a series: the configs, best first, and the card's summary
+# (``evaluate.rank_models``, which sits above ensembles and is handed down by the caller).
+Ranker = Callable[[Any, TrainConfig], tuple[list[TrainConfig], dict[str, Any]]]
 
 
 def fitted_member(fitted: "FittedModel") -> Member:
     """The member of a fitted network: a ``training.FittedModel`` or a ``panel.FittedPanel``."""
     return as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)
-
-
-def _outputs(config: dict[str, Any], targets: list[int], n_columns: int) -> list[int]:
-    return targets if config["strategy"] == "direct" else list(range(n_columns))
-
-
-def member_forecasts(members: Sequence[Member], recent: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
-    """Each member's deterministic forecast from ``recent [n, rows, columns]`` (scaled, at least the
-    longest member window), as ``[members, n, horizon, targets]``."""
-    return np.stack([rollout(m.engine.deterministic, recent[:, -m.window :], horizon, target_index) for m in members])
-
-
-def median_forecast(members: Sequence[Member], recent: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
-    """The per-step median of the members' forecasts, ``[n, horizon, targets]`` (one member: its own forecast)."""
-    return np.median(member_forecasts(members, recent, horizon, target_index), axis=0)
-
-
-def pooled_paths(members: Sequence[Member], recent: np.ndarray, horizon: int, target_index: list[int], samples: int,
-                 seed: int | None) -> np.ndarray:
-    """``samples`` MC-Dropout trajectories from each member, pooled as ``[n, members * samples, horizon, targets]``;
-    member i draws its masks from ``seed + i``, and a member without dropout repeats its deterministic path."""
-    paths = []
-    for i, m in enumerate(members):
-        windows = recent[:, -m.window :]
-        if m.engine.stochastic is None:
-            path = rollout(m.engine.deterministic, windows, horizon, target_index)
-            paths.append(np.repeat(path[:, None], samples, axis=1))
-        else:
-            predict = m.engine.stochastic(None if seed is None else seed + i)
-            paths.append(mc_rollout(predict, windows, horizon, target_index, samples))
-    return np.concatenate(paths, axis=1)
 
 
 def member_seeds(seed: int | None, count: int) -> list[int]:
@@ -119,8 +62,6 @@ def check_ensemble(config: TrainConfig) -> None:
     if config.ensemble == 1:
         return
     if config.model == "auto":
-        from rnncast.evaluate import AUTO_CANDIDATES
-
         if config.ensemble > len(AUTO_CANDIDATES):
             raise UsageError(
                 f"`--ensemble` with --model auto takes the best K of the {len(AUTO_CANDIDATES)} candidates "
@@ -172,8 +113,12 @@ class FittedEnsemble:
 
 
 def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCallback | None" = None,
-                 ) -> tuple[FittedEnsemble, dict[str, Any] | None]:
+                 rank: Ranker | None = None) -> tuple[FittedEnsemble, dict[str, Any] | None]:
     """Train ``config.ensemble`` members and score their median on the validation tail.
+
+    Args:
+        rank: with ``--model auto``, the selection whose best ``config.ensemble`` candidates become
+            the members (``evaluate.rank_models``).
 
     Returns:
         The ensemble, and for ``--model auto`` the selection summary for the model card.
@@ -181,7 +126,6 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
     Raises:
         UsageError: a meaningless ensemble (see ``check_ensemble``).
     """
-    from rnncast.evaluate import rank_models
     from rnncast.panel import Panel, fit_panel
     from rnncast.training import fit
 
@@ -190,7 +134,9 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
     count = config.ensemble
     selection = None
     if config.model == "auto":
-        ranked, selection = rank_models(series, dataclasses.replace(config, ensemble=1))
+        if rank is None:
+            raise ValueError("`rank` is needed to choose the members of an ensemble of `--model auto`. Received: None.")
+        ranked, selection = rank(series, dataclasses.replace(config, ensemble=1))
         configs = ranked[:count]
     else:
         configs = [config] * count
@@ -226,8 +172,6 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
 def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validation errors of the median forecast, beside the naive baseline, on the windows each
     member was scored on; and the calibration of the pooled samples when a member has dropout, else of the median's residuals."""
-    from rnncast.evaluate import point_metrics, seasonal_scale
-    from rnncast.training import MAX_VALIDATION_ORIGINS, origins, validation_rows
     from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration, fit_residuals
 
     config, scaler, target_index = members[0].config, members[0].scaler, members[0].target_index
@@ -264,7 +208,7 @@ def _validate_panel(panel, members: list[Any], longest: int) -> tuple[dict[str, 
     """``_validate`` of global models: the median forecast scored per series and in aggregate as
     ``training.score`` scores one model, and calibrated across the series' validation windows."""
     from rnncast.panel import ORIGINS_PER_SERIES
-    from rnncast.training import score, validation_rows
+    from rnncast.training import score
     from rnncast.uncertainty import calibrate
 
     first = members[0]

@@ -21,66 +21,38 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from rnncast._keras import import_keras
+from rnncast.backtest import (
+    BASELINES,
+    SCHEMA_VERSION,
+    BacktestOptions,
+    Fitter,
+    Forecast,
+    Forecaster,
+    _before,
+    _model_config,
+    backtest_origins,
+    backtest_settings_json,
+    run_backtest,
+    score_forecast,
+)
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, ModelFileError, UsageError
-from rnncast.models import ZOO, check_options
-from rnncast.render import json_safe
-from rnncast.training import default_window, minimum_rows, validation_rows
+from rnncast.jsonable import json_safe
+from rnncast.members import median_forecast, pooled_paths
+from rnncast.metrics import INTERVAL, seasonal_scale
+from rnncast.models import AUTO_CANDIDATES, ZOO, check_options
+from rnncast.windows import default_window, minimum_rows, validation_rows
 
 if TYPE_CHECKING:
     from rnncast.panel_evaluate import PanelReport
 
 log = logging.getLogger("rnncast")
 
-BASELINES = ("naive", "seasonal-naive", "linear")
-AUTO = "auto"
-AUTO_CANDIDATES = ("naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru")
 # `--model auto` tries these models with the AUTO_PREPROCESSING preprocessing methods that the ridge
 # ranks best, the other trainable candidates with its first choice only: a bounded number of fits.
 AUTO_VARIED = ("gru",)
 AUTO_PREPROCESSING = 3
-INTERVAL = 0.9
-SCHEMA_VERSION = 1
-METRICS = ("mae", "rmse", "mase", "smape", "coverage", "width")
-
-
-@dataclasses.dataclass(frozen=True)
-class BacktestOptions:
-    """Where the origins lie: the last ``folds`` origins, ``stride`` rows apart, the last one
-    forecasting the final ``horizon`` rows. ``stride`` None means the horizon (forecast periods
-    that tile the tail without overlap)."""
-
-    folds: int = 5
-    stride: int | None = None
-    retrain: bool = False
-    mc_samples: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.folds < 1:
-            raise UsageError(f"`--folds` must be at least 1. Received: {self.folds}.")
-        if self.stride is not None and self.stride < 1:
-            raise UsageError(f"`--stride` must be at least 1. Received: {self.stride}.")
-        if self.mc_samples is not None and self.mc_samples < 2:
-            raise UsageError(f"`--mc-samples` must be at least 2. Received: {self.mc_samples}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class Forecast:
-    """Forecasts from each origin in original units.
-
-    ``point`` is ``[origins, horizon, targets]``. ``samples`` is ``[n, origins, horizon, targets]``
-    when the forecaster is stochastic (MC Dropout): then the scores add interval coverage and width.
-    """
-
-    point: np.ndarray
-    samples: np.ndarray | None = None
-
-
-# A forecaster maps histories (each the rows before one origin, all columns) to a Forecast;
-# a fitter makes one from the rows it is allowed to learn from.
-Forecaster = Callable[[list[np.ndarray]], Forecast]
-Fitter = Callable[[TimeSeries], Forecaster]
 
 
 def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
@@ -89,10 +61,10 @@ def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
     and a network with dropout, also MC-Dropout samples for interval coverage and width."""
 
     def fit_on(series: TimeSeries) -> Forecaster:
-        from rnncast.ensemble import fit_ensemble, fitted_member, median_forecast, pooled_paths
+        from rnncast.ensemble import fit_ensemble, fitted_member
         from rnncast.training import fit
 
-        fitted = fit_ensemble(series, config)[0] if config.ensemble > 1 else fit(series, config)
+        fitted = fit_ensemble(series, config, rank=rank_models)[0] if config.ensemble > 1 else fit(series, config)
         members = fitted.runners() if config.ensemble > 1 else [fitted_member(fitted)]
         sampling = mc_samples is not None and any(m.engine.stochastic is not None for m in members)
         target_index = fitted.target_index
@@ -108,91 +80,6 @@ def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
         return forecast
 
     return fit_on
-
-
-def backtest_settings_json(options: BacktestOptions, horizon: int, season: int | None) -> dict[str, Any]:
-    """The settings part of the ``backtest`` object of the JSON report (docs/json-output.md)."""
-    return {
-        "horizon": horizon,
-        "folds": options.folds,
-        "stride": options.stride or horizon,
-        "retrain": options.retrain,
-        "season": season,
-    }
-
-
-def backtest_origins(n_rows: int, horizon: int, options: BacktestOptions) -> np.ndarray:
-    """Rows of the first forecast step of each fold, oldest first; the last fold ends at the last row."""
-    stride = options.stride or horizon
-    return n_rows - horizon - stride * np.arange(options.folds)[::-1]
-
-
-def run_backtest(series: TimeSeries, fitter: Fitter, origins: np.ndarray, retrain: bool) -> Forecast:
-    """Forecast from every origin, fitting once before the first origin or, with ``retrain``, before each."""
-    values = series.frame.to_numpy(dtype=np.float64)
-    if not retrain:
-        forecaster = fitter(_before(series, origins[0]))
-        return forecaster([values[:origin] for origin in origins])
-    forecasts = [fitter(_before(series, origin))([values[:origin]]) for origin in origins]
-    samples = [f.samples for f in forecasts]
-    return Forecast(
-        np.concatenate([f.point for f in forecasts]),
-        None if any(s is None for s in samples) else np.concatenate(samples, axis=1),
-    )
-
-
-def _before(series: TimeSeries, origin: int) -> TimeSeries:
-    return dataclasses.replace(series, frame=series.frame.iloc[:origin])
-
-
-def seasonal_scale(history: np.ndarray, season: int | None) -> np.ndarray:
-    """MASE denominator per column: mean absolute error of the in-sample seasonal-naive forecast
-    (naive when there is no season)."""
-    lag = season or 1
-    return np.abs(history[lag:] - history[:-lag]).mean(axis=0)
-
-
-def point_metrics(predicted: np.ndarray, actual: np.ndarray, scale: float) -> dict[str, float]:
-    """MAE, RMSE, MASE (MAE / ``scale``, NaN when the scale is 0) and sMAPE in percent
-    (a point where forecast and actual are both 0 counts as no error)."""
-    error = predicted - actual
-    mae = float(np.abs(error).mean())
-    denominator = np.abs(actual) + np.abs(predicted)
-    ratio = np.divide(np.abs(error), denominator, out=np.zeros_like(denominator), where=denominator > 0)
-    return {
-        "mae": mae,
-        "rmse": float(np.sqrt((error**2).mean())),
-        "mase": mae / scale if scale > 0 else math.nan,
-        "smape": float(200 * ratio.mean()),
-    }
-
-
-def interval_metrics(samples: np.ndarray, actual: np.ndarray, level: float = INTERVAL) -> dict[str, float]:
-    """Share of actual values inside the central ``level`` interval of the samples (axis 0), and its mean width."""
-    lower, upper = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    return {
-        "coverage": float(((actual >= lower) & (actual <= upper)).mean()),
-        "width": float((upper - lower).mean()),
-    }
-
-
-def score_forecast(forecast: Forecast, actual: np.ndarray, scale: np.ndarray, targets: Sequence[str]) -> dict[str, Any]:
-    """Scores per target, overall and per horizon step; coverage and width are None without samples."""
-
-    def metrics(index) -> dict[str, float | None]:
-        point = point_metrics(forecast.point[index], actual[index], float(scale[index[-1]]))
-        if forecast.samples is None:
-            return {**point, "coverage": None, "width": None}
-        return {**point, **interval_metrics(forecast.samples[(slice(None), *index)], actual[index])}
-
-    horizon = actual.shape[1]
-    return {
-        target: {
-            "overall": metrics((slice(None), slice(None), i)),
-            "steps": [{"step": step + 1, **metrics((slice(None), step, i))} for step in range(horizon)],
-        }
-        for i, target in enumerate(targets)
-    }
 
 
 @dataclasses.dataclass
@@ -417,13 +304,6 @@ def backtest(
         results.append(ModelResult(model_config.model, model_config, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = _rank(results, series.targets)
     return Report(series, config.horizon, options, season, origins, scale, results, best_baseline, tuple(models))
-
-
-def _model_config(config: TrainConfig, name: str) -> TrainConfig:
-    # Seasonal-naive repeats the last season, so its window must hold one.
-    window = max(config.window, config.season) if name == "seasonal-naive" else config.window
-    # A backtest measures the model it names, never a baseline kept in its place.
-    return dataclasses.replace(config, model=name, window=window, fallback=False)
 
 
 def _check_length(series: TimeSeries, configs: list[TrainConfig], options: BacktestOptions, origins: np.ndarray) -> None:

@@ -37,6 +37,9 @@ OPTION_FLAGS = {
 TRAINING_OPTIONS = frozenset({"learning_rate", "epochs", "batch_size", "patience", "loss", "clipnorm"})
 RECURRENT_OPTIONS = frozenset({"units", "layers", "dropout", "recurrent_dropout", "bidirectional", "seq2seq"})
 
+# The candidates of `--model auto`: selection backtests them and keeps the best.
+AUTO_CANDIDATES = ("naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru")
+
 
 @dataclasses.dataclass(frozen=True)
 class NetworkShape:

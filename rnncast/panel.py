@@ -24,10 +24,12 @@ from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, _read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
+from rnncast.jsonable import time_to_json
 from rnncast.numparse import numeric_columns
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 from rnncast.timeparse import find_time_column, future_index, infer_season, parse_time
+from rnncast.windows import default_window, minimum_rows, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
 
@@ -174,8 +176,6 @@ def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig
     Raises:
         DataError: no series is long enough.
     """
-    from rnncast.training import default_window, minimum_rows, window_phrase
-
     season = config.season or infer_season(panel.freq)
     lengths = {key: len(one) for key, one in panel.series.items()}
     window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))))
@@ -216,7 +216,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         TrainingDiverged: the loss became NaN or infinite.
     """
     from rnncast.training import (
-        _fall_back, _sequence_times, better_baseline, panel_dataset, score, start, train_network, validation_rows,
+        _fall_back, _sequence_times, better_baseline, panel_dataset, score, start, train_network,
     )
 
     config, panel, skipped = resolve_panel_config(panel, configure(config))
@@ -286,7 +286,6 @@ def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_
 def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ensemble: dict[str, Any] | None = None):
     """The model card of a global model: shared settings at the top level, each series' scaler, last
     window and span under ``panel``. The top-level ``last_window`` and ``scaler`` are empty."""
-    from rnncast.api import _time_to_json
     from rnncast.store import ModelCard
     from rnncast.values import observed
 
@@ -295,10 +294,10 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
     series = {
         key: {
             "scaler": fitted.scalers[key].to_dict(),
-            "last_time": _time_to_json(one.frame.index[-1]),
+            "last_time": time_to_json(one.frame.index[-1]),
             "last_window": one.frame.iloc[-window:].to_numpy().tolist(),
             "rows": len(one),
-            "start": _time_to_json(one.frame.index[0]),
+            "start": time_to_json(one.frame.index[0]),
         }
         for key, one in kept.series.items()
     }
@@ -310,7 +309,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
         targets=list(panel.targets),
         time_column=panel.time_column,
         freq=kept.freq,
-        last_time=_time_to_json(max(ends)),
+        last_time=time_to_json(max(ends)),
         last_window=[],
         scaler={},
         metrics=fitted.metrics,
@@ -318,8 +317,8 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
         source={
             "path": os.path.abspath(panel.source),
             "rows": sum(len(one) for one in kept.series.values()),
-            "start": _time_to_json(min(one.frame.index[0] for one in kept.series.values())),
-            "end": _time_to_json(max(ends)),
+            "start": time_to_json(min(one.frame.index[0] for one in kept.series.values())),
+            "end": time_to_json(max(ends)),
             "series": len(kept),
             **observed(np.concatenate([one.frame[list(panel.targets)].to_numpy(dtype=np.float64) for one in kept.series.values()]),
                        panel.targets),
@@ -346,7 +345,7 @@ def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | N
         UsageError: an id the model was not trained on.
         DataError: ``data`` lacks a series, or its rows do not fit the model.
     """
-    from rnncast.ensemble import median_forecast
+    from rnncast.members import median_forecast
     from rnncast.uncertainty import mc_forecast_columns
 
     known = card.panel["series"]
@@ -384,7 +383,6 @@ def _check_ids(wanted: list[str], card) -> None:
 
 
 def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from rnncast.api import _time_to_json
 
     name = os.path.basename(os.fspath(data))
     loaded = load_data(data, options)
@@ -402,5 +400,5 @@ def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: in
         frame = loaded.series[key].frame[card.columns]
         if len(frame) < window:
             raise DataError(f"{name} ({card.panel['id_column']} {key}): has {len(frame)} rows; the model needs the last {window} (its window).")
-        recent[key], last[key] = frame.iloc[-window:].to_numpy(dtype=np.float64), _time_to_json(frame.index[-1])
+        recent[key], last[key] = frame.iloc[-window:].to_numpy(dtype=np.float64), time_to_json(frame.index[-1])
     return recent, last

@@ -19,16 +19,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rnncast.backtest import (
+    BASELINES,
+    SCHEMA_VERSION,
+    BacktestOptions,
+    Forecast,
+    _model_config,
+    backtest_origins,
+    backtest_settings_json,
+    score_forecast,
+)
 from rnncast.config import TrainConfig
 from rnncast.data import infer_season
 from rnncast.errors import DataError
-from rnncast.evaluate import (
-    BASELINES, SCHEMA_VERSION, BacktestOptions, _model_config, backtest_origins, backtest_settings_json,
-    score_forecast,
-    seasonal_scale, Forecast,
-)
+from rnncast.members import as_member, median_forecast, pooled_paths
+from rnncast.metrics import seasonal_scale
 from rnncast.panel import Panel, _some, fit_panel
-from rnncast.training import default_window, minimum_rows
+from rnncast.windows import default_window, minimum_rows
 
 log = logging.getLogger("rnncast")
 
@@ -261,7 +268,6 @@ def _forecast_origins(panel: Panel, values: dict[str, np.ndarray], origins: dict
 
 def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[str, int], origins: dict[str, np.ndarray],
                       config: TrainConfig, target_index: list[int], mc_samples: int | None) -> dict[str, Forecast]:
-    from rnncast.ensemble import as_member, median_forecast, pooled_paths
     from rnncast.engines import keras_engine
 
     before = dataclasses.replace(

@@ -8,10 +8,11 @@ import csv
 import enum
 import io
 import json
-import math
 import shutil
 import sys
 from typing import TYPE_CHECKING, Any
+
+from rnncast.jsonable import json_safe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,17 +65,6 @@ def json_text(document: Any) -> str:
     """``document`` as strict JSON, the one way rnncast prints JSON: a number that is undefined
     (NaN, an infinity) is ``null``, which every parser accepts, where ``NaN`` is not JSON."""
     return json.dumps(json_safe(document), indent=2, allow_nan=False) + "\n"
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities, at any depth of dicts, lists and tuples, replaced by None."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _index_values(index: "pd.Index") -> list[Any]:

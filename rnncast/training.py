@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 import time
 from typing import Any, Callable, Sequence
@@ -20,8 +19,8 @@ from rnncast.errors import DataError, TrainingDiverged
 from rnncast.rollout import has_dropout, keras_predictor, rollout
 from rnncast.models import SEQUENCE_LAYER, NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
+from rnncast.windows import MAX_VALIDATION_ORIGINS, default_window, minimum_rows, origins, validation_rows, window_phrase
 
-MAX_VALIDATION_ORIGINS = 1000
 
 log = logging.getLogger("rnncast")
 
@@ -48,24 +47,6 @@ class FittedModel:
         return list(self.shape.outputs)
 
 
-def default_window(season: int | None, horizon: int, n_rows: int) -> int:
-    """A few seasons of context, at least twice the horizon, capped so that many windows remain."""
-    preferred = max(3 * (season or 0), 2 * horizon, 24)
-    return max(1, min(preferred, n_rows // 5))
-
-
-def minimum_rows(window: int, horizon: int, fraction: float) -> int:
-    """Fewest rows leaving one training window and a validation tail of at least ``horizon`` rows."""
-    n_rows = window + 2 * horizon
-    while n_rows - validation_rows(n_rows, horizon, fraction) < window + horizon:
-        n_rows += 1
-    return n_rows
-
-
-def validation_rows(n_rows: int, horizon: int, fraction: float) -> int:
-    return max(math.ceil(n_rows * fraction), horizon)
-
-
 def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
     """Fill in the choices left to rnncast (season, window) and check the series is long enough."""
     season = config.season or infer_season(series.freq)
@@ -81,11 +62,6 @@ def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
             "use a smaller --window or --horizon, or more data."
         )
     return config
-
-
-def window_phrase(given: int | None, window: int) -> str:
-    """How a message names the window: the option the user passed, or the size rnncast chose."""
-    return f"--window {window}" if given else f"the default window of {window} rows"
 
 
 def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None) -> FittedModel:
@@ -342,12 +318,6 @@ def _last_step(keras, loss: str):
         return functions[loss](y_true[:, -1], y_pred[:, -1])
 
     return last_step
-
-
-def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_ORIGINS) -> np.ndarray:
-    """Start rows of up to ``limit`` evenly spaced windows whose horizon fits in ``n_rows``."""
-    count = n_rows - window - horizon + 1
-    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
 
 
 def score(forecast: Callable[[np.ndarray], np.ndarray], tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], config: TrainConfig,

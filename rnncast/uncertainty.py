@@ -29,10 +29,11 @@ import numpy as np
 from rnncast.config import TrainConfig
 from rnncast.errors import UsageError
 from rnncast.rollout import MCOptions, Predictor, has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
+from rnncast.members import Member, median_forecast, pooled_paths
 from rnncast.preprocessing import Standardizer
+from rnncast.windows import MAX_VALIDATION_ORIGINS, origins
 
 if TYPE_CHECKING:
-    from rnncast.ensemble import Member
     from rnncast.store import ModelCard
 
 LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -212,9 +213,6 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
             their residual scale is in each series' standardised units (``Calibration.standardised``).
         scalers: each series' scaler.
     """
-    # Imported here: training pulls in pandas, which the forecast side of this module avoids.
-    from rnncast.training import MAX_VALIDATION_ORIGINS, origins
-
     sampled = paths is not None
     limit = max(1, (CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS) // len(tails))
     starts = [origins(len(tail), window, horizon, limit=limit) for tail in tails]
@@ -239,19 +237,17 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
     return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES)), actual, time_ordered=not many)
 
 
-def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scalers: Sequence[Standardizer], recent: np.ndarray,
+def mc_forecast_columns(members: Sequence[Member], card: "ModelCard", scalers: Sequence[Standardizer], recent: np.ndarray,
                         horizon: int, mc: MCOptions) -> dict[str, np.ndarray]:
     """Forecast with error bars of ``horizon`` steps after each series' scaled ``recent [series, rows,
     columns]`` window: per target, its mean ``[series, horizon]``, then ``<target>_std``, ``_lower``
-    and ``_upper``. MC Dropout pools the samples of every member (``ensemble.pooled_paths``; a
+    and ``_upper``. MC Dropout pools the samples of every member (``members.pooled_paths``; a
     single model is one member); a model calibrated on its residuals gives its point forecast, the
     RMS validation error as std, and ``mc.samples`` is moot.
 
     Raises:
         UsageError: the model has neither dropout nor residual calibration (cards written before it).
     """
-    from rnncast.ensemble import median_forecast, pooled_paths
-
     calibration = Calibration.from_dict(card.uncertainty) if card.uncertainty is not None else None
     target_index = [card.columns.index(t) for t in card.targets]
     factors = calibration.factor(mc.interval, horizon) if mc.calibrate and calibration is not None else None
@@ -272,7 +268,7 @@ def mc_forecast_columns(members: Sequence["Member"], card: "ModelCard", scalers:
     return columns
 
 
-def _refuse_without_dropout(members: Sequence["Member"], card: "ModelCard") -> None:
+def _refuse_without_dropout(members: Sequence[Member], card: "ModelCard") -> None:
     if "fallback" in card.metrics:
         raise UsageError(
             f"`--mc-samples` needs a network with dropout, and this model is the {card.config['model']} baseline kept instead of "

@@ -19,7 +19,7 @@ from conftest import seasonal_frame
 from rnncast.cli import run
 from rnncast.config import TrainConfig
 from rnncast.engines import Engine
-from rnncast.ensemble import Member, median_forecast, pooled_paths
+from rnncast.members import Member, median_forecast, pooled_paths
 from rnncast.errors import ExitStatus
 from rnncast.store import CARD_NAME, load_card
 
@@ -84,7 +84,7 @@ def test_forecast_serves_the_median_of_the_members_own_forecasts(ensemble, engin
 
 def test_card_holds_the_validation_errors_of_the_median_and_of_each_member(ensemble):
     """Recomputed from the saved networks, they match what was measured in memory before saving."""
-    from rnncast.training import origins, validation_rows
+    from rnncast.windows import origins, validation_rows
 
     csv, model_dir, _ = ensemble
     card = load_card(model_dir)

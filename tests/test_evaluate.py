@@ -11,16 +11,14 @@ import pytest
 
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
-from rnncast.evaluate import (
+from rnncast.backtest import (
     BacktestOptions,
     Forecast,
     backtest_origins,
-    interval_metrics,
-    point_metrics,
     run_backtest,
     score_forecast,
-    seasonal_scale,
 )
+from rnncast.metrics import interval_metrics, point_metrics, seasonal_scale
 
 # Backtests of baselines: linear is the only one trained, and it takes no --units.
 FAST = ["--epochs", "1", "--seed", "1", "--quiet"]

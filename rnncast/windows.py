@@ -1,0 +1,38 @@
+"""Window and origin arithmetic shared by training, calibration, selection and backtests: how
+many rows a model needs, where the validation tail starts, and which windows to score."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+MAX_VALIDATION_ORIGINS = 1000
+def default_window(season: int | None, horizon: int, n_rows: int) -> int:
+    """A few seasons of context, at least twice the horizon, capped so that many windows remain."""
+    preferred = max(3 * (season or 0), 2 * horizon, 24)
+    return max(1, min(preferred, n_rows // 5))
+
+
+def minimum_rows(window: int, horizon: int, fraction: float) -> int:
+    """Fewest rows leaving one training window and a validation tail of at least ``horizon`` rows."""
+    n_rows = window + 2 * horizon
+    while n_rows - validation_rows(n_rows, horizon, fraction) < window + horizon:
+        n_rows += 1
+    return n_rows
+
+
+def validation_rows(n_rows: int, horizon: int, fraction: float) -> int:
+    return max(math.ceil(n_rows * fraction), horizon)
+
+
+def window_phrase(given: int | None, window: int) -> str:
+    """How a message names the window: the option the user passed, or the size rnncast chose."""
+    return f"--window {window}" if given else f"the default window of {window} rows"
+
+
+def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_ORIGINS) -> np.ndarray:
+    """Start rows of up to ``limit`` evenly spaced windows whose horizon fits in ``n_rows``."""
+    count = n_rows - window - horizon + 1
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
