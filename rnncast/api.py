@@ -42,7 +42,7 @@ def train(
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
-            ``evaluate.AUTO_CANDIDATES``, with preprocessing variants (``evaluate.rank_models``), on the
+            ``models.AUTO_CANDIDATES``, with preprocessing variants (``selection.rank_models``), on the
             validation part and keeps the best (``metrics["selection"]``);
             ``ensemble`` K above 1 trains K seeds of the model, or the best K candidates of "auto",
             and forecasts their median (``rnncast.ensemble``).
@@ -67,7 +67,7 @@ def train(
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         if config.ensemble > 1 and isinstance(series, Panel):
             from rnncast.ensemble import fit_ensemble
-            from rnncast.evaluate import rank_models
+            from rnncast.selection import rank_models
 
             ensemble, selection = fit_ensemble(series, config, on_epoch, rank_models)
             if selection is not None:
@@ -76,7 +76,7 @@ def train(
         if isinstance(series, Panel):
             selection = None
             if config.model == "auto":
-                from rnncast.evaluate import select_model
+                from rnncast.selection import select_model
 
                 config, selection = select_model(series, config)
             fitted_panel = fit_panel(series, config, on_epoch)
@@ -85,13 +85,13 @@ def train(
             return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
         if config.ensemble > 1:
             from rnncast.ensemble import fit_ensemble
-            from rnncast.evaluate import rank_models
+            from rnncast.selection import rank_models
 
             ensemble, selection = fit_ensemble(series, config, on_epoch, rank_models)
             return save(model_dir, ensemble.networks, _card(series, ensemble, data_options, selection, ensemble.summary))
         selection = None
         if config.model == "auto":
-            from rnncast.evaluate import select_model
+            from rnncast.selection import select_model
 
             config, selection = select_model(series, config)
         fitted = fit(series, config, on_epoch)

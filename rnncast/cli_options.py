@@ -65,7 +65,7 @@ OPTIONS = {p.name: p for p in [
     _option("preprocess", _str, "--preprocess", help="What the network learns: none (levels), difference, seasonal-difference, window-relative (each window minus its last value), seasonal-residual (the error of seasonal-naive, from the window minus its last value), or auto: the best on validation."),
     _option("fallback", _bool, "--fallback/--no-fallback", help="Keep naive or seasonal-naive instead of the network when it forecasts the validation part better (single models).", show_default="fallback"),
     _option("ensemble", _int, "--ensemble", help="Train K members and forecast their median: K seeds of --model (--seed, --seed+1, ...), or the best K of --model auto; MC error bars pool their samples."),
-    # How to backtest: the fields of evaluate.BacktestOptions.
+    # How to backtest: the fields of backtest.BacktestOptions.
     _option("folds", int, "--folds", help="Forecast origins on the tail of the data.", default=5),
     _option("stride", _int, "--stride", help="Steps between origins.", show_default="the horizon"),
     _option("retrain", bool, "--retrain", help="Refit at every origin instead of once before the first.", default=False),

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 COMBINE = "median"
 
 # Ranks `--model auto`'s candidates on a series: the configs, best first, and the card's summary
-# (``evaluate.rank_models``, which sits above ensembles and is handed down by the caller).
+# (``selection.rank_models``, which sits above ensembles and is handed down by the caller).
 Ranker = Callable[[Any, TrainConfig], tuple[list[TrainConfig], dict[str, Any]]]
 
 
@@ -118,7 +118,7 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
 
     Args:
         rank: with ``--model auto``, the selection whose best ``config.ensemble`` candidates become
-            the members (``evaluate.rank_models``).
+            the members (``selection.rank_models``).
 
     Returns:
         The ensemble, and for ``--model auto`` the selection summary for the model card.

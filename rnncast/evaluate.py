@@ -1,4 +1,5 @@
-"""Rolling-origin backtests, baselines beside every model, and choosing a model on validation.
+"""Rolling-origin backtests of one series or many, baselines beside every model, and their report
+(choosing a model on validation is ``selection``; the shared pieces are ``backtest``).
 
 A backtest forecasts ``horizon`` steps from several origins on the tail of a series. An origin
 is the row of the first forecast step; the forecaster is fitted on the rows before the first
@@ -25,10 +26,6 @@ from rnncast.backtest import (
     BASELINES,
     SCHEMA_VERSION,
     BacktestOptions,
-    Fitter,
-    Forecast,
-    Forecaster,
-    _before,
     _model_config,
     backtest_origins,
     backtest_settings_json,
@@ -37,74 +34,16 @@ from rnncast.backtest import (
 )
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
-from rnncast.errors import DataError, ModelFileError, UsageError
-from rnncast.jsonable import json_safe
-from rnncast.members import median_forecast, pooled_paths
-from rnncast.metrics import INTERVAL, seasonal_scale
-from rnncast.models import AUTO_CANDIDATES, ZOO, check_options
-from rnncast.windows import default_window, minimum_rows, validation_rows
+from rnncast.errors import ModelFileError, UsageError
+from rnncast.metrics import INTERVAL, ratio, seasonal_scale
+from rnncast.models import ZOO, check_options
+from rnncast.selection import ModelResult, check_length, rank_results, zoo_fitter
+from rnncast.windows import default_window
 
 if TYPE_CHECKING:
     from rnncast.panel_evaluate import PanelReport
 
 log = logging.getLogger("rnncast")
-
-# `--model auto` tries these models with the AUTO_PREPROCESSING preprocessing methods that the ridge
-# ranks best, the other trainable candidates with its first choice only: a bounded number of fits.
-AUTO_VARIED = ("gru",)
-AUTO_PREPROCESSING = 3
-
-
-def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
-    """Fit ``config.model`` with ``training.fit`` (``config.ensemble`` seeds of it with
-    ``ensemble.fit_ensemble``) and forecast with its network (their median); with ``mc_samples``
-    and a network with dropout, also MC-Dropout samples for interval coverage and width."""
-
-    def fit_on(series: TimeSeries) -> Forecaster:
-        from rnncast.ensemble import fit_ensemble, fitted_member
-        from rnncast.training import fit
-
-        fitted = fit_ensemble(series, config, rank=rank_models)[0] if config.ensemble > 1 else fit(series, config)
-        members = fitted.runners() if config.ensemble > 1 else [fitted_member(fitted)]
-        sampling = mc_samples is not None and any(m.engine.stochastic is not None for m in members)
-        target_index = fitted.target_index
-
-        def forecast(histories: list[np.ndarray]) -> Forecast:
-            windows = fitted.scaler.transform(np.stack([history[-fitted.config.window :] for history in histories]))
-            point = fitted.scaler.inverse(median_forecast(members, windows, config.horizon, target_index), target_index)
-            if not sampling:
-                return Forecast(point)
-            paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed)
-            return Forecast(point, fitted.scaler.inverse(paths, target_index).transpose(1, 0, 2, 3))
-
-        return forecast
-
-    return fit_on
-
-
-@dataclasses.dataclass
-class ModelResult:
-    """One model's backtest: its resolved settings, time taken and scores per target."""
-
-    model: str
-    config: TrainConfig
-    seconds: float
-    targets: dict[str, Any]
-    rank: int = 0
-    mase_vs_best_baseline: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def baseline(self) -> bool:
-        return self.model in BASELINES
-
-    @property
-    def mase(self) -> float:
-        """Mean overall MASE over the targets: scale-free, so it ranks models across targets."""
-        return float(np.mean([t["overall"]["mase"] for t in self.targets.values()]))
-
-    @property
-    def smape(self) -> float:
-        return float(np.mean([t["overall"]["smape"] for t in self.targets.values()]))
 
 
 @dataclasses.dataclass
@@ -205,7 +144,7 @@ class Report:
             "model": result.model, "target": target, "step": step,
             "mae": metrics["mae"], "rmse": metrics["rmse"], "mase": metrics["mase"], "smape": metrics["smape"],
             **_interval_columns(self, metrics),
-            "vs_best_baseline": _ratio(metrics["mase"], reference["mase"]) if reference else math.nan,
+            "vs_best_baseline": ratio(metrics["mase"], reference["mase"]) if reference else math.nan,
         }
 
     def describe(self) -> str:
@@ -287,7 +226,7 @@ def backtest(
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
     configs = [_model_config(config if name in ensembles else dataclasses.replace(config, ensemble=1), name) for name in names]
-    _check_length(series, configs, options, origins)
+    check_length(series, configs, options, origins)
 
     values = series.frame.to_numpy(dtype=np.float64)
     target_index = [series.columns.index(t) for t in series.targets]
@@ -302,38 +241,8 @@ def backtest(
         forecast = run_backtest(series, zoo_fitter(model_config, options.mc_samples), origins, options.retrain)
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(model_config.model, model_config, seconds, score_forecast(forecast, actual, scale, series.targets)))
-    best_baseline = _rank(results, series.targets)
+    best_baseline = rank_results(results, series.targets)
     return Report(series, config.horizon, options, season, origins, scale, results, best_baseline, tuple(models))
-
-
-def _check_length(series: TimeSeries, configs: list[TrainConfig], options: BacktestOptions, origins: np.ndarray) -> None:
-    """Every model must be able to fit (training windows plus a validation tail) on the rows before the first origin."""
-    horizon = configs[0].horizon
-    before = max(minimum_rows(c.window, horizon, c.validation_fraction) for c in configs)
-    needed = before + int(len(series) - origins[0])
-    if len(series) < needed:
-        window = max(c.window for c in configs)
-        raise DataError(
-            f"{os.path.basename(series.source)}: has {len(series)} rows, but a backtest of --folds {options.folds} "
-            f"every --stride {options.stride or horizon} steps with --horizon {horizon} and --window {window} needs at "
-            f"least {needed} ({before} to fit on before the first origin); use fewer --folds, a smaller --stride, "
-            "--window or --horizon, or more data."
-        )
-
-
-def _rank(results: list[ModelResult], targets: Sequence[str]) -> str | None:
-    """Sort ``results`` best first, number them, fill in MASE relative to the best baseline; return its name."""
-    results.sort(key=lambda r: (math.isnan(r.mase), r.mase, r.smape))
-    for rank, result in enumerate(results, start=1):
-        result.rank = rank
-    baselines = [r for r in results if r.baseline]
-    best = baselines[0] if baselines else None
-    for result in results:
-        result.mase_vs_best_baseline = {
-            t: _ratio(result.targets[t]["overall"]["mase"], best.targets[t]["overall"]["mase"]) if best else math.nan
-            for t in targets
-        }
-    return best.model if best else None
 
 
 def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions = DataOptions()) -> tuple[TrainConfig, DataOptions]:
@@ -358,107 +267,6 @@ def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions 
             f"which a backtest does not refit; compare them with `rnncast compare DATA.csv --models {names}`."
         )
     return TrainConfig.from_dict(card.config), data_options.over(card.data_options)
-
-
-def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str, Any]]:
-    """The best of ``rank_models``: its config and the summary for the model card."""
-    ranked, summary = rank_models(series, config, candidates)
-    return ranked[0], summary
-
-
-def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[list[TrainConfig], dict[str, Any]]:
-    """Backtest ``candidates`` (default ``AUTO_CANDIDATES``) and the baselines on the validation
-    tail of ``series`` and rank them by mean MASE.
-
-    The origins tile the validation part (``config.validation_fraction`` of the rows) every
-    ``horizon`` steps; every candidate is fitted once on the rows before it. Trainable candidates
-    use the preprocessing that ``select_preprocessing`` ranks first on those rows; the models of
-    ``AUTO_VARIED`` are also tried with the next ``AUTO_PREPROCESSING - 1``, so the cost is one
-    fit per trainable candidate plus ``AUTO_PREPROCESSING - 1`` per varied one (six fits by default).
-
-    Returns:
-        The configs (window and season resolved), best first, and a summary for the model card.
-    """
-    from rnncast.panel import Panel
-    from rnncast.training import rank_preprocessing, resolve_config
-
-    if isinstance(series, Panel):
-        return _rank_global_models(series, config, candidates)
-    config = resolve_config(series, config)
-    held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
-    options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
-    origins = backtest_origins(len(series), config.horizon, options)
-    names = [n for n in dict.fromkeys([*(candidates or AUTO_CANDIDATES), *BASELINES]) if n != "seasonal-naive" or config.season]
-    _check_length(series, [_model_config(config, name) for name in names], options, origins)
-    methods = rank_preprocessing(_before(series, int(origins[0])), config)
-    configs = []
-    for name in names:
-        tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if ZOO[name].trainable else ["none"]
-        configs += [dataclasses.replace(_model_config(config, name), preprocess=method) for method in tries]
-
-    values = series.frame.to_numpy(dtype=np.float64)
-    target_index = [series.columns.index(t) for t in series.targets]
-    actual = values[origins[:, None] + np.arange(config.horizon)][..., target_index]
-    scale = seasonal_scale(values[: origins[0], target_index], config.season)
-    results = []
-    for candidate in configs:
-        started = time.perf_counter()
-        forecast = run_backtest(series, zoo_fitter(candidate), origins, retrain=False)
-        seconds = round(time.perf_counter() - started, 2)
-        results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
-    _rank(results, series.targets)
-    best = results[0]
-    summary = {
-        "chosen": best.model,
-        "preprocess": best.config.preprocess,
-        "candidates": [r.model for r in results],
-        "fits": sum(ZOO[r.model].trainable for r in results),
-        "folds": options.folds,
-        "horizon": config.horizon,
-        "season": config.season,
-        "scores": [
-            {"model": r.model, "preprocess": r.config.preprocess, "mase": r.mase, "smape": r.smape,
-             "targets": {t: s["overall"] for t, s in r.targets.items()}}
-            for r in results
-        ],
-    }
-    # The summary goes into the card, which stays strict JSON too.
-    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
-
-
-def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str] | None) -> tuple[list[TrainConfig], dict[str, Any]]:
-    """``rank_models`` of many series: one global model per candidate, backtested on the validation
-    tail of every series and ranked by MASE averaged over series (``panel_evaluate.backtest_panel``);
-    each fit chooses its preprocessing on all series."""
-    from rnncast.panel import resolve_panel_config
-    from rnncast.panel_evaluate import backtest_panel
-
-    config, usable, _ = resolve_panel_config(panel, config)
-    median = int(np.median([len(one) for one in usable.series.values()]))
-    held_out = validation_rows(median, config.horizon, config.validation_fraction)
-    options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
-    names = [n for n in (candidates or AUTO_CANDIDATES) if n != "seasonal-naive" or config.season]
-    report = backtest_panel(usable, names, dataclasses.replace(config, fallback=False), options)
-    results = [r for r in report.models if r.model in names]
-
-    def mean(result, metric: str) -> float:
-        return float(np.nanmean([result.mean(t, metric) for t in panel.targets]))
-
-    summary = {
-        "chosen": results[0].model,
-        "preprocess": results[0].config.preprocess,
-        "candidates": [r.model for r in results],
-        "fits": sum(ZOO[r.model].trainable for r in results),
-        "folds": options.folds,
-        "horizon": config.horizon,
-        "season": config.season,
-        "scores": [{"model": r.model, "preprocess": r.config.preprocess, "mase": mean(r, "mase"), "smape": mean(r, "smape")} for r in results],
-    }
-    return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
-
-
-def _ratio(value: float, reference: float) -> float:
-    return value / reference if reference > 0 else math.nan
 
 
 def _mean(values) -> float:

@@ -38,3 +38,8 @@ def interval_metrics(samples: np.ndarray, actual: np.ndarray, level: float = INT
         "coverage": float(((actual >= lower) & (actual <= upper)).mean()),
         "width": float((upper - lower).mean()),
     }
+
+
+def ratio(value: float, reference: float) -> float:
+    """``value / reference``, NaN when the reference is not positive (a MASE against a perfect baseline)."""
+    return value / reference if reference > 0 else math.nan

@@ -215,9 +215,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         DataError: no series is long enough.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    from rnncast.training import (
-        _fall_back, _sequence_times, better_baseline, panel_dataset, score, start, train_network,
-    )
+    from rnncast.fitloop import _sequence_times, panel_dataset, start, train_network
+    from rnncast.training import _fall_back, better_baseline, score
 
     config, panel, skipped = resolve_panel_config(panel, configure(config))
     keras = start(config)
@@ -335,7 +334,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
 def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
                    data_options: DataOptions = DataOptions(), mc=None) -> pd.DataFrame:
     """Forecast every series of a global model (or those in ``ids``) in one batched pass of each of
-    ``members`` (``ensemble.saved_members``), with ``mc``'s error bars if given.
+    ``members`` (``members.saved_members``), with ``mc``'s error bars if given.
 
     Returns:
         A long-format frame indexed by (id, time), one column per target (with ``mc``: followed by

@@ -3,7 +3,7 @@
 Every series has its own origins at its own tail (``evaluate.backtest_origins``); one global
 model per zoo name is fitted on the rows of every series before that series' first origin (or,
 with ``retrain``, before each fold's origin), then forecasts every series from every origin in
-one batched pass. Per-series scores are the single-series ones (``evaluate.score_forecast``);
+one batched pass. Per-series scores are the single-series ones (``backtest.score_forecast``);
 the aggregates are the mean and median MASE over series, and the share of series on which a
 model's MAE is below the seasonal-naive forecast's (the naive one's when there is no season).
 """

@@ -104,7 +104,7 @@ def test_card_holds_the_validation_errors_of_the_median_and_of_each_member(ensem
 def test_backtest_of_an_ensemble_forecasts_the_median_of_its_seeds(daily_csv):
     """Also reproducibility: member i is exactly the single model trained with --seed + i."""
     from rnncast.data import load_csv
-    from rnncast.evaluate import zoo_fitter
+    from rnncast.selection import zoo_fitter
 
     series = load_csv(daily_csv)
     linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none", fallback=False)

@@ -224,9 +224,9 @@ def test_train_auto_keeps_the_best_and_records_the_choice(cli, daily_csv, tmp_pa
     from rnncast.data import load_csv
     from rnncast.training import rank_preprocessing
 
-    monkeypatch.setattr("rnncast.evaluate.AUTO_CANDIDATES", ("naive", "seasonal-naive", "linear"))
-    monkeypatch.setattr("rnncast.evaluate.AUTO_VARIED", ("linear",))
-    monkeypatch.setattr("rnncast.evaluate.AUTO_PREPROCESSING", 2)
+    monkeypatch.setattr("rnncast.selection.AUTO_CANDIDATES", ("naive", "seasonal-naive", "linear"))
+    monkeypatch.setattr("rnncast.selection.AUTO_VARIED", ("linear",))
+    monkeypatch.setattr("rnncast.selection.AUTO_PREPROCESSING", 2)
     model_dir = tmp_path / "auto"
     result = cli("train", daily_csv, "--model", "auto", "--window", "8", "--horizon", "3", "--epochs", "1",
                  "--seed", "1", "--model-dir", model_dir)

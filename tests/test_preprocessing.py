@@ -45,7 +45,7 @@ def test_each_method_is_inverted_exactly(method):
 def test_training_windows_are_what_forecasting_sees_and_decodes(method):
     """The lazily cut training pairs equal the forecast-time inputs and targets of the same rows."""
     from rnncast.models import NetworkShape
-    from rnncast.training import panel_dataset
+    from rnncast.fitloop import panel_dataset
 
     values = np.sin(np.arange(40.0)[:, None] * [0.5, 0.9]) + np.arange(40.0)[:, None] * 0.1
     prep = Preprocessing.fit(method, values[:30], season=4)

@@ -10,7 +10,8 @@ from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import load_csv
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import ZOO, NetworkShape, configure
-from rnncast.training import evaluate_many, fit, fit_many, panel_dataset, xla_for_training
+from rnncast.fitloop import panel_dataset, xla_for_training
+from rnncast.training import evaluate_many, fit, fit_many
 
 # One layer keeps the suite fast (compiling dominates); the seq-to-vector variant stacks two.
 TINY_OPTIONS = {"units": 4, "layers": 1, "epochs": 1}
@@ -187,7 +188,7 @@ def test_recurrent_dropout_on_cudnn_layers_is_named_in_the_gpu_warning(options, 
     import keras
 
     from rnncast.models import build_model
-    from rnncast.training import generic_kernel_warning
+    from rnncast.fitloop import generic_kernel_warning
 
     network = build_model(NetworkShape(8, 1, 3, (0,)), TrainConfig(units=4, window=8, horizon=3, **options))
     warning = generic_kernel_warning(keras, network)
