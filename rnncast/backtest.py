@@ -14,11 +14,12 @@ from rnncast.data import TimeSeries
 from rnncast.errors import UsageError
 from rnncast.metrics import interval_metrics, point_metrics
 
-
 BASELINES = ("naive", "seasonal-naive", "linear")
 AUTO = "auto"
 SCHEMA_VERSION = 1
 METRICS = ("mae", "rmse", "mase", "smape", "coverage", "width")
+
+
 @dataclasses.dataclass(frozen=True)
 class BacktestOptions:
     """Where the origins lie: the last ``folds`` origins, ``stride`` rows apart, the last one
@@ -54,9 +55,9 @@ class Forecast:
 # A forecaster maps histories (each the rows before one origin, all columns) to a Forecast;
 # a fitter makes one from the rows it is allowed to learn from.
 Forecaster = Callable[[list[np.ndarray]], Forecast]
-
-
 Fitter = Callable[[TimeSeries], Forecaster]
+
+
 def backtest_settings_json(options: BacktestOptions, horizon: int, season: int | None) -> dict[str, Any]:
     """The settings part of the ``backtest`` object of the JSON report (docs/json-output.md)."""
     return {

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
-
 INTERVAL = 0.9
+
+
 def seasonal_scale(history: np.ndarray, season: int | None) -> np.ndarray:
     """MASE denominator per column: mean absolute error of the in-sample seasonal-naive forecast
     (naive when there is no season)."""
@@ -22,12 +23,12 @@ def point_metrics(predicted: np.ndarray, actual: np.ndarray, scale: float) -> di
     error = predicted - actual
     mae = float(np.abs(error).mean())
     denominator = np.abs(actual) + np.abs(predicted)
-    ratio = np.divide(np.abs(error), denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    shares = np.divide(np.abs(error), denominator, out=np.zeros_like(denominator), where=denominator > 0)
     return {
         "mae": mae,
         "rmse": float(np.sqrt((error**2).mean())),
         "mase": mae / scale if scale > 0 else math.nan,
-        "smape": float(200 * ratio.mean()),
+        "smape": float(200 * shares.mean()),
     }
 
 

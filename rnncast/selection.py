@@ -32,13 +32,12 @@ from rnncast.metrics import ratio, seasonal_scale
 from rnncast.models import AUTO_CANDIDATES, ZOO
 from rnncast.windows import minimum_rows, validation_rows
 
-
 # `--model auto` tries these models with the AUTO_PREPROCESSING preprocessing methods that the ridge
 # ranks best, the other trainable candidates with its first choice only: a bounded number of fits.
 AUTO_VARIED = ("gru",)
-
-
 AUTO_PREPROCESSING = 3
+
+
 def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
     """Fit ``config.model`` with ``training.fit`` (``config.ensemble`` seeds of it with
     ``ensemble.fit_ensemble``) and forecast with its network (their median); with ``mc_samples``

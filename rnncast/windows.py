@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
-
 MAX_VALIDATION_ORIGINS = 1000
+
+
 def default_window(season: int | None, horizon: int, n_rows: int) -> int:
     """A few seasons of context, at least twice the horizon, capped so that many windows remain."""
     preferred = max(3 * (season or 0), 2 * horizon, 24)
