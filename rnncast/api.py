@@ -65,38 +65,25 @@ def train(
 
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
-        if config.ensemble > 1 and isinstance(series, Panel):
-            from rnncast.ensemble import fit_ensemble
-            from rnncast.selection import rank_models
-
-            ensemble, selection = fit_ensemble(series, config, on_epoch, rank_models)
-            if selection is not None:
-                ensemble.metrics["selection"] = selection
-            return save(model_dir, ensemble.networks, panel_card(series, ensemble, data_options, ensemble.summary))
-        if isinstance(series, Panel):
-            selection = None
-            if config.model == "auto":
-                from rnncast.selection import select_model
-
-                config, selection = select_model(series, config)
-            fitted_panel = fit_panel(series, config, on_epoch)
-            if selection is not None:
-                fitted_panel.metrics["selection"] = selection
-            return save(model_dir, fitted_panel.network, panel_card(series, fitted_panel, data_options))
+        selection = summary = None
         if config.ensemble > 1:
             from rnncast.ensemble import fit_ensemble
             from rnncast.selection import rank_models
 
-            ensemble, selection = fit_ensemble(series, config, on_epoch, rank_models)
-            return save(model_dir, ensemble.networks, _card(series, ensemble, data_options, selection, ensemble.summary))
-        selection = None
-        if config.model == "auto":
-            from rnncast.selection import select_model
+            fitted, selection = fit_ensemble(series, config, on_epoch, rank_models)
+            networks, summary = fitted.networks, fitted.summary
+        else:
+            if config.model == "auto":
+                from rnncast.selection import select_model
 
-            config, selection = select_model(series, config)
-        fitted = fit(series, config, on_epoch)
-        card = _card(series, fitted, data_options, selection)
-        return save(model_dir, fitted.network, card)
+                config, selection = select_model(series, config)
+            fitted = (fit_panel if isinstance(series, Panel) else fit)(series, config, on_epoch)
+            networks = fitted.network
+        if isinstance(series, Panel):
+            if selection is not None:
+                fitted.metrics["selection"] = selection
+            return save(model_dir, networks, panel_card(series, fitted, data_options, summary))
+        return save(model_dir, networks, _card(series, fitted, data_options, selection, summary))
 
 
 def check(
