@@ -32,6 +32,7 @@ def train(
     model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
     on_epoch=None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    given: Sequence[str] | None = None,
 ) -> ModelCard:
     """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
 
@@ -50,14 +51,24 @@ def train(
         model_dir: where the model is saved (replaced atomically).
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
         lock_timeout: seconds to wait for another training into ``model_dir`` to finish.
+        given: the ``config`` fields the caller set explicitly; one that ``config.model`` does not
+            take is refused (``models.configure``), before the data is read.
 
     Returns:
         The card of the saved model, with its validation metrics.
 
     Raises:
+        UsageError: options that do not apply to the model, or a meaningless ensemble.
         EnvironmentFailure: ``model_dir`` cannot be created or written, or the disk filled up
             while saving; the previous model is kept.
     """
+    from rnncast.ensemble import check_ensemble
+    from rnncast.models import configure
+
+    # Refused before pandas and TensorFlow load, so that a mistyped option answers at once.
+    if config.model != "auto":
+        configure(config, given)
+    check_ensemble(config)
     from rnncast.data import TimeSeries
     from rnncast.distribute import writable_dir
     from rnncast.panel import Panel, fit_panel, load_data, panel_card

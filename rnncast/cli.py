@@ -97,18 +97,14 @@ def train(
     """Train a model on DATA, report validation errors beside the naive baseline, and save it."""
     _setup_output(quiet, verbose)
     from rnncast.api import train as train_model
-    from rnncast.ensemble import check_ensemble
-    from rnncast.models import configure
     from rnncast.render import epoch_progress, say
     from rnncast.report import train_summary, validation_rows
 
     given = {"model": model, **config_given(options)}
     config, reading = TrainConfig(**given), data_options(options)
-    if config.model != "auto":
-        configure(config, given=list(given))
-    check_ensemble(config)
     with epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
-        card = train_model(data, config, data_options=reading, model_dir=model_dir, on_epoch=on_epoch, lock_timeout=lock_timeout)
+        card = train_model(data, config, data_options=reading, model_dir=model_dir, on_epoch=on_epoch, lock_timeout=lock_timeout,
+                           given=list(given))
     if not quiet:
         say(train_summary(card, model_dir))
     _records(validation_rows(card.metrics), output_format)

@@ -247,3 +247,13 @@ def test_every_data_option_is_declared_once_for_every_reading_command():
     commands = typer.main.get_command(app).commands
     for command, names in {"train": DATA, "check": DATA, "evaluate": DATA, "compare": DATA, "forecast": READING}.items():
         assert set(names) <= {param.name for param in commands[command].params}, command
+
+
+def test_the_library_refuses_options_a_model_does_not_take_before_reading_data(tmp_path):
+    import rnncast
+    from rnncast.config import TrainConfig
+    from rnncast.errors import UsageError
+
+    with pytest.raises(UsageError, match="`--units` does not apply to --model naive"):
+        rnncast.train(tmp_path / "missing.csv", TrainConfig(model="naive", units=4), model_dir=tmp_path / "m", given=["model", "units"])
+    assert not (tmp_path / "m").exists()
