@@ -34,8 +34,9 @@ def forecast_text(forecast: "Forecast | pd.DataFrame", output_format: OutputForm
     JSON shape: ``{"time_column": str, "targets": [str], "forecast": [{time_column: str|int, target: float}]}``,
     with ``"id_column": str`` first and the id in each row for many series.
     """
-    # A Forecast, recognised by what it offers: rendering sits below the API and imports nothing of it.
-    if hasattr(forecast, "time_labels"):
+    from rnncast.api import Forecast  # here: `--help` renders nothing and stays light
+
+    if isinstance(forecast, Forecast):
         index_names = [forecast.card.time_column or "step"]
         labels = [[label] for label in forecast.time_labels()]
         columns = {name: values.tolist() for name, values in forecast.columns.items()}
