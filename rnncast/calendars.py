@@ -109,9 +109,11 @@ def _undated(option: str, why: str) -> UsageError:
 
 def _days(stamps: Any) -> np.ndarray:
     """Fractional days since 1970-01-01 of each stamp, in its own (wall-clock) time."""
-    if getattr(stamps, "tz", None) is not None or getattr(getattr(stamps, "dt", None), "tz", None) is not None:
-        # The hour and day a person sees, not UTC's: a shop opens at 9 local time all year round.
-        stamps = stamps.tz_localize(None) if hasattr(stamps, "tz_localize") else stamps.dt.tz_localize(None)
+    # The hour and day a person sees, not UTC's: a shop opens at 9 local time all year round.
+    if getattr(getattr(stamps, "dt", None), "tz", None) is not None:  # a pandas Series
+        stamps = stamps.dt.tz_localize(None)
+    elif getattr(stamps, "tz", None) is not None:  # a pandas DatetimeIndex
+        stamps = stamps.tz_localize(None)
     try:
         seconds = np.asarray(stamps, dtype="datetime64[s]").astype(np.int64)
     except (ValueError, TypeError):
