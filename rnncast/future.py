@@ -69,7 +69,8 @@ def load_future(
     path = os.fspath(path)
     name = os.path.basename(path)
     raw = _read_frame(path, options)
-    takes = [c for c in (time_column, id_column) if c is not None] + list(known)
+    known = list(known)
+    takes = [c for c in (id_column, time_column) if c is not None] + known
     _check_columns(raw, takes, name)
     if raw.empty:
         raise DataError(f"{name}: has a header but no data rows; add the rows of the {horizon} step(s) after the data.")
