@@ -33,6 +33,9 @@ MONTHLY = {"M", "ME", "MS", "BM", "BME", "BMS", "CBM", "CBME", "CBMS"}
 QUARTERLY = {"Q", "QE", "QS", "BQ", "BQE", "BQS"}
 YEARLY = {"A", "AS", "BA", "BAS", "Y", "YE", "YS", "BY", "BYE", "BYS"}
 SECONDS_PER_DAY = 86_400
+# ISO text with a UTC offset after its time (timeaxis writes 2024-02-01 01:00:00+00:00): numpy would
+# shift it to UTC, and warn; the wall-clock time before the offset is the one a person lives by.
+WITH_OFFSET = re.compile(r"^(.*[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(?:Z|[+-]\d\d:?\d\d)$")
 HOLIDAY_NAMES = ("holiday", "holiday_eve", "holiday_after")
 
 
@@ -114,6 +117,8 @@ def _days(stamps: Any) -> np.ndarray:
         stamps = stamps.dt.tz_localize(None)
     elif getattr(stamps, "tz", None) is not None:  # a pandas DatetimeIndex
         stamps = stamps.tz_localize(None)
+    elif np.asarray(stamps).dtype.kind in "UO":  # text, or datetime objects
+        stamps = [WITH_OFFSET.sub(r"\1", str(stamp).strip()) for stamp in np.ravel(stamps)]
     try:
         seconds = np.asarray(stamps, dtype="datetime64[s]").astype(np.int64)
     except (ValueError, TypeError):

@@ -111,6 +111,17 @@ def test_pandas_stamps_numpy_stamps_and_iso_text_give_the_same_features():
         np.testing.assert_allclose(from_pandas[name], from_text[name], atol=1e-12)
 
 
+def test_the_future_labels_of_a_cold_forecast_give_their_wall_clock_features():
+    from rnncast.timeaxis import future_labels
+
+    labels = future_labels("2024-02-01T00:00:00+00:00", 3600, 3)  # 2024-02-01 01:00:00+00:00 ...
+    features = calendar_features(labels, "h")
+    np.testing.assert_allclose(features["hour_sin"], np.sin(2 * np.pi * np.arange(1, 4) / 24), atol=1e-12)
+    # An offset is the zone the clock was read in: 05:00 in India is 05:00 there.
+    india = calendar_features(["2024-02-01T05:00:00+05:30", "2024-02-01 05:00"], "h")
+    np.testing.assert_allclose(india["hour_sin"], np.sin(2 * np.pi * 5 / 24), atol=1e-12)
+
+
 def test_time_zones_give_local_wall_clock_features():
     local = pd.date_range("2024-03-01 09:00", periods=3, freq="D", tz="Europe/Berlin")
     naive = calendar_features(local.tz_localize(None), "D")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rnncast.config import DataOptions
+from rnncast.data import load_csv
 from rnncast.errors import DataError, ExitStatus, UsageError
 from rnncast.future import load_future
 
@@ -106,6 +107,28 @@ def test_hourly_stamps_in_utc_after_an_iso_last_stamp_with_its_offset(write_csv)
     inputs = load_future(write_csv(text), DataOptions(), horizon=3,
                          **{**DAILY, "freq": "h", "last": {None: "2024-02-01T00:00:00+00:00"}})
     np.testing.assert_allclose(inputs[None][:, 0], [1, 2, 3])
+
+
+def test_checking_a_pair_in_advance_takes_the_last_stamps_of_the_loaded_data(write_csv):
+    # What `rnncast check data.csv --future future.csv --known promo` does before any model exists.
+    data = load_csv(write_csv("date,sales,promo\n" + "".join(f"2024-01-{d:02d},{d},{d % 2}\n" for d in range(1, 32))))
+    future = write_csv("date,promo\n2024-01-31,1\n2024-02-01,0\n2024-02-02,1\n", "future.csv")
+    inputs = load_future(future, DataOptions(), known=["promo"], time_column=data.time_column, id_column=None,
+                         freq=data.freq, last={None: data.frame.index[-1]}, horizon=2)
+    np.testing.assert_allclose(inputs[None], [[0], [1]])
+
+
+def test_checking_a_long_format_pair_in_advance(write_csv):
+    from rnncast.panel import load_data
+
+    rows = "".join(f"{s},2024-01-{d:02d},{d},{d % 2}\n" for s in "ab" for d in range(1, 11 if s == "a" else 12))
+    panel = load_data(write_csv("store,date,sales,promo\n" + rows), DataOptions(id_column="store"))
+    future = write_csv("store,date,promo\n" + "".join(f"{s},2024-01-{d},1\n" for s in "ab" for d in (11, 12)), "future.csv")
+    last = {key: one.frame.index[-1] for key, one in panel.series.items()}
+    with pytest.raises(DataError, match=r"^future\.csv \(store b\): the forecast needs 2 row\(s\) after the data's last "
+                                        r"time stamp 2024-01-11, through 2024-01-13; the file has 1, the first missing is 2024-01-13"):
+        load_future(future, DataOptions(), known=["promo"], time_column=panel.time_column, id_column=panel.id_column,
+                    freq=panel.freq, last=last, horizon=2)
 
 
 # --- what is refused ----------------------------------------------------------------------------
