@@ -11,6 +11,7 @@ package is imported only when holidays are asked for.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -177,7 +178,7 @@ def holiday_features(stamps: Any, freq: str | int | None, country: str) -> dict[
     if not len(days):
         return {name: np.zeros(0) for name in holiday_columns(freq)}
     if daily:
-        dates = _holiday_dates(country, days.min() - 1, days.max() + 1)
+        dates = _holiday_dates(country, _year(days.min() - 1), _year(days.max() + 1))
         return {name: np.isin(days + shift, dates).astype(np.float64) for name, shift in zip(HOLIDAY_NAMES, (0, 1, -1))}
     if code in WEEKLY or code in SEMI_MONTHLY:
         length = 7 * multiple if code in WEEKLY else 15 * multiple  # half a month, close enough for a count
@@ -188,7 +189,7 @@ def holiday_features(stamps: Any, freq: str | int | None, country: str) -> dict[
         # MS, QS ... label the period they begin; ME, QE ... the one they end.
         first = month if code.endswith("S") else month - months + 1
         start, end = first.astype("datetime64[D]"), (first + months).astype("datetime64[D]")
-    dates = _holiday_dates(country, start.min(), end.max())
+    dates = _holiday_dates(country, _year(start.min()), _year(end.max()))
     counts = np.searchsorted(dates, end) - np.searchsorted(dates, start)
     return {"holiday": counts.astype(np.float64)}
 
@@ -199,14 +200,21 @@ def holiday_columns(freq: str | int | None) -> tuple[str, ...]:
     return HOLIDAY_NAMES if code in SUB_DAILY or code in DAILY else ("holiday",)
 
 
-def _holiday_dates(country: str, first: np.datetime64, last: np.datetime64) -> np.ndarray:
-    """The sorted public holidays of ``country`` from the year of ``first`` to that of ``last``."""
+def _year(day: np.datetime64) -> int:
+    return int(day.astype("datetime64[Y]").astype(np.int64)) + 1970
+
+
+# Kept per country and years: a panel asks for the same calendar once per series.
+@functools.lru_cache(maxsize=64)
+def _holiday_dates(country: str, first_year: int, last_year: int) -> np.ndarray:
+    """The sorted public holidays (observed days included) of ``country`` in ``first_year`` to ``last_year``."""
     import holidays
 
     code, subdivision = _resolve(country)
-    years = range(int(str(first)[:4]), int(str(last)[:4]) + 1)
-    calendar = holidays.country_holidays(code, subdiv=subdivision, years=years)
-    return np.sort(np.array(sorted(calendar), dtype="datetime64[D]"))
+    calendar = holidays.country_holidays(code, subdiv=subdivision, years=range(first_year, last_year + 1))
+    dates = np.array(sorted(calendar), dtype="datetime64[D]")
+    dates.flags.writeable = False  # shared by every caller of the cache
+    return dates
 
 
 def check_country(country: str) -> str:
