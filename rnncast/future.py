@@ -11,6 +11,7 @@ the column or series, and the fix.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -78,15 +79,18 @@ def load_future(
     ids = _series_ids(raw, id_column, last, series, lines, name)
     stamps = None if time_column is None else _stamps(raw[time_column], time_column, freq, lines, options, name)
     values, unreadable = _numbers(raw, known, options)
+    cells = raw[known]
+    # Each series' rows, found once: thousands of series must not each scan the whole file.
+    rows_of = {None: np.arange(len(raw))} if ids is None else pd.Series(np.arange(len(raw))).groupby(ids, sort=False).indices
     inputs = {}
     for key, end in last.items():
-        rows = np.arange(len(raw)) if ids is None else np.flatnonzero(ids == key)
+        rows = rows_of[key]
         where = "" if ids is None else f" ({id_column} {key})"
         if stamps is None:
             picked = _next_rows(rows, end, horizon, name, where)
         else:
             picked = rows[_next_steps(stamps[rows], lines[rows], end, freq, horizon, name, where)]
-        _check_values(values[picked], unreadable[picked], raw[known].iloc[picked], lines[picked], known, name, where)
+        _check_values(values, unreadable, cells, picked, lines, known, name, where)
         inputs[key] = values[picked]
     return inputs
 
@@ -95,7 +99,9 @@ def _check_columns(raw: pd.DataFrame, takes: list[str], name: str) -> None:
     takes_phrase = f"a --future file for this model takes the columns {', '.join(takes)}"
     missing = [c for c in takes if c not in raw.columns]
     if missing:
-        raise DataError(f"{name}: has no column {', '.join(map(repr, missing))}; {takes_phrase}: add it.")
+        raise DataError(
+            f"{name}: has no column {', '.join(map(repr, missing))}; {takes_phrase}: add {'it' if len(missing) == 1 else 'them'}."
+        )
     extra = [c for c in raw.columns if c not in takes]
     if extra:
         raise DataError(
@@ -124,7 +130,8 @@ def _series_ids(
             f"{name}: {_some(unknown)} (first at line {line}) {'is not a series' if len(unknown) == 1 else 'are not series'} "
             f"of the model, which knows {len(model)} ({_some(sorted(model))}); fix the {id_column!r} values or remove those rows."
         )
-    missing = [key for key in last if key not in set(ids)]
+    present = set(ids)
+    missing = [key for key in last if key not in present]
     if missing:
         raise DataError(
             f"{name}: has no rows for {len(missing)} series of the model ({id_column} {_some(missing)}); "
@@ -187,7 +194,7 @@ def _next_steps(
             f"{name}{where}: time stamp {_show(ordered[first])} appears twice (lines {lines[order[first]]} and "
             f"{lines[order[first + 1]]}); keep one row per time stamp."
         )
-    expected = future_index(end, freq, horizon, None)
+    expected = _grid(end, freq, horizon)
     ahead = (ordered > end) & (ordered <= expected[-1])
     candidates, positions = ordered[ahead], order[ahead]
     off = ~candidates.isin(expected)
@@ -215,6 +222,12 @@ def _next_steps(
     return positions[candidates.get_indexer(expected)]
 
 
+# Series of a panel mostly end together: their horizon's stamps are built once.
+@functools.lru_cache(maxsize=256)
+def _grid(end: Any, freq: str | int | None, horizon: int) -> pd.Index:
+    return future_index(end, freq, horizon, None)
+
+
 def _last_stamp(last: Any, stamps: pd.Index, name: str) -> Any:
     """``last`` as a value comparable with ``stamps``: a ``pd.Timestamp`` in their time zone, or an integer."""
     if not isinstance(stamps, pd.DatetimeIndex):
@@ -227,14 +240,15 @@ def _last_stamp(last: Any, stamps: pd.Index, name: str) -> Any:
 
 
 def _check_values(
-    values: np.ndarray, unreadable: np.ndarray, cells: pd.DataFrame, lines: np.ndarray, known: Sequence[str], name: str,
-    where: str,
+    values: np.ndarray, unreadable: np.ndarray, cells: pd.DataFrame, picked: np.ndarray, lines: np.ndarray,
+    known: Sequence[str], name: str, where: str,
 ) -> None:
-    """Refuse a known value of the horizon that is not a finite number, naming its line and column."""
-    problems = unreadable | ~np.isfinite(values)
+    """Refuse a known value of the horizon (rows ``picked``) that is not a finite number, naming its line and column."""
+    problems = unreadable[picked] | ~np.isfinite(values[picked])
     if not problems.any():
         return
-    row, column = divmod(int(np.argmax(problems)), len(known))
+    step, column = divmod(int(np.argmax(problems)), len(known))
+    row = picked[step]
     count = int(problems[:, column].sum())
     if unreadable[row, column]:
         what = f"{cells.iat[row, column]!r}, not a number"
