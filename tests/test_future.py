@@ -59,6 +59,21 @@ def test_monthly_month_start_stamps(write_csv):
     np.testing.assert_allclose(inputs[None], [[1, 2], [0, 3], [1, 4]])
 
 
+@pytest.mark.parametrize(
+    ("freq", "last", "stamps"),
+    [
+        ("W-SUN", "2024-01-28", ["2024-02-04", "2024-02-11", "2024-02-18"]),
+        ("B", "2024-02-01", ["2024-02-02", "2024-02-05", "2024-02-06"]),  # Friday, then Monday
+        ("QE-DEC", "2023-12-31", ["2024-03-31", "2024-06-30", "2024-09-30"]),
+        ("h", "2024-02-01T22:00:00", ["2024-02-01 23:00", "2024-02-02 00:00", "2024-02-02 01:00"]),
+    ],
+)
+def test_the_next_steps_follow_the_models_frequency(write_csv, freq, last, stamps):
+    text = "date,promo,price\n" + "".join(f"{stamp},{i},1\n" for i, stamp in enumerate(stamps))
+    inputs = load_future(write_csv(text), DataOptions(), horizon=3, **{**DAILY, "freq": freq, "last": {None: last}})
+    np.testing.assert_allclose(inputs[None][:, 0], [0, 1, 2])
+
+
 def test_long_format_with_two_series_in_any_row_order(write_csv):
     rows = [f"{store},2024-02-0{day},{day * (2 if store == 'b' else 1)},{day}\n" for day in (3, 1, 2) for store in "ba"]
     inputs = load_future(write_csv("store,date,promo,price\n" + "".join(rows)), DataOptions(), horizon=3, **STORES)
@@ -233,6 +248,13 @@ def test_a_daily_model_given_stamps_at_noon_names_the_line_and_the_expected_stam
         "future.csv: line 2: time stamp 2024-02-01 12:00:00 is not a step of the model's frequency 'D' after the "
         "data's last, 2024-01-31 (expected 2024-02-01); write the time stamps on the data's grid."
     )
+
+
+def test_a_weekend_day_for_a_business_day_model_is_off_its_frequency(write_csv):
+    text = "date,promo,price\n2024-02-02,1,1\n2024-02-03,1,1\n2024-02-05,1,1\n"
+    message = refused(write_csv, text, freq="B", last={None: "2024-02-01"})
+    assert message.startswith("future.csv: line 3: time stamp 2024-02-03 is not a step of the model's frequency 'B'")
+    assert "(expected 2024-02-05)" in message
 
 
 def test_a_monthly_model_given_mid_month_dates(write_csv):
