@@ -132,7 +132,7 @@ def _time_of_day(days: np.ndarray) -> np.ndarray:
 
 
 def _day_of_week(days: np.ndarray) -> np.ndarray:
-    # 1970-01-01 was a Thursday: shifting by 3 puts Monday at 0, as pandas' dayofweek does.
+    # 1970-01-01 was a Thursday: shifting by 3 puts Monday at 0, as pandas' day_of_week does.
     return ((np.floor(days) + 3) % 7) / 7
 
 

@@ -63,7 +63,7 @@ def test_day_of_week_is_exactly_periodic_and_monday_is_zero():
     for name in ("dow_sin", "dow_cos"):
         np.testing.assert_allclose(features[name][:8], features[name][7:15], atol=1e-12)
     assert features["dow_sin"][0] == pytest.approx(0.0) and features["dow_cos"][0] == pytest.approx(1.0)
-    weekday = pd.DatetimeIndex(days("2024-01-01", 15)).dayofweek.to_numpy()
+    weekday = pd.DatetimeIndex(days("2024-01-01", 15)).day_of_week.to_numpy()
     np.testing.assert_allclose(features["dow_sin"], np.sin(2 * np.pi * weekday / 7), atol=1e-12)
 
 
