@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rnncast.calendars import (
     calendar_columns,
@@ -65,6 +67,21 @@ def test_day_of_week_is_exactly_periodic_and_monday_is_zero():
     assert features["dow_sin"][0] == pytest.approx(0.0) and features["dow_cos"][0] == pytest.approx(1.0)
     weekday = pd.DatetimeIndex(days("2024-01-01", 15)).day_of_week.to_numpy()
     np.testing.assert_allclose(features["dow_sin"], np.sin(2 * np.pi * weekday / 7), atol=1e-12)
+
+
+@given(st.integers(-20_000, 40_000), st.integers(-50, 50))
+def test_every_cycle_repeats_after_its_period(day, periods):
+    start = np.datetime64("1970-01-01", "D") + day
+    weekly = calendar_features(np.array([start, start + 7 * periods]), "D")
+    np.testing.assert_allclose(weekly["dow_sin"][0], weekly["dow_sin"][1], atol=1e-9)
+    np.testing.assert_allclose(weekly["dow_cos"][0], weekly["dow_cos"][1], atol=1e-9)
+    month = start.astype("datetime64[M]")
+    monthly = calendar_features(np.array([month, month + 12 * periods]).astype("datetime64[D]"), "MS")
+    np.testing.assert_allclose(monthly["month_sin"][0], monthly["month_sin"][1], atol=1e-9)
+    # The year's position is the day of that year over its length, as pandas counts them.
+    stamp = pd.Timestamp(start)
+    position = (stamp.day_of_year - 1) / (366 if stamp.is_leap_year else 365)
+    np.testing.assert_allclose(weekly["doy_sin"][0], np.sin(2 * np.pi * position), atol=1e-9)
 
 
 def test_sines_and_cosines_lie_on_the_unit_circle():
