@@ -2,7 +2,7 @@
 
 The file has the model's time column (none for a step-indexed model), its id column for many
 series, and one column per known input (``--known``). It is read by the same reader, dialect
-rules and options as training data (``data._read_frame``: delimiter, decimal marks, date formats).
+rules and options as training data (``data.read_frame``: delimiter, decimal marks, date formats).
 Rows at or before a series' last time stamp in the data are ignored, so a file may span history
 and future; the rows after must run on from the next step, without gaps, for at least the
 horizon; rows beyond it are ignored. Anything else is a ``DataError`` naming the file, the line,
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rnncast.config import DataOptions
-from rnncast.data import _read_frame
+from rnncast.data import read_frame
 from rnncast.errors import DataError, UsageError
 from rnncast.numparse import coerce_numeric
 from rnncast.timeparse import future_index, parse_time
@@ -69,7 +69,7 @@ def load_future(
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
     path = os.fspath(path)
     name = os.path.basename(path)
-    raw = _read_frame(path, options)
+    raw = read_frame(path, options)
     known = list(known)
     takes = [c for c in (id_column, time_column) if c is not None] + known
     _check_columns(raw, takes, name)
