@@ -13,6 +13,7 @@ from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
+from rnncast.known import data_columns, needs_future, provenance
 from rnncast.rollout import MCOptions
 from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
 
@@ -71,10 +72,11 @@ def train(
     check_ensemble(config)
     from rnncast.data import TimeSeries
     from rnncast.distribute import writable_dir
-    from rnncast.panel import Panel, fit_panel, load_data, panel_card
+    from rnncast.panel import Panel, fit_panel, load_data, panel_card, with_known_inputs
     from rnncast.training import fit
 
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    series = with_known_inputs(series, data_options, config.output_steps)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         selection = summary = None
         if config.ensemble > 1:
@@ -98,24 +100,28 @@ def train(
 
 
 def check(
-    data: str | os.PathLike[str], config: TrainConfig = TrainConfig(), data_options: DataOptions = DataOptions()
+    data: str | os.PathLike[str], config: TrainConfig = TrainConfig(), data_options: DataOptions = DataOptions(),
+    future: str | os.PathLike[str] | None = None,
 ) -> tuple[list[dict[str, str]], str | None]:
     """What ``rnncast check`` reports: the loader's findings, and the error ``train`` would raise
-    with these settings before fitting (None when it accepts the file).
+    with these settings before fitting (None when it accepts the file); with ``future``, also the
+    error ``forecast --future`` would raise for the ``config.horizon`` steps after the data.
 
     The verdict runs ``train``'s own acceptance (loading, and the window and
     horizon resolution that ``fit`` runs first), so that the two cannot disagree.
     """
     from rnncast.data import describe_csv
-    from rnncast.panel import Panel, load_data, resolve_panel_config
+    from rnncast.panel import Panel, check_future, load_data, resolve_panel_config, with_known_inputs
     from rnncast.training import resolve_config
 
     try:
-        series = load_data(data, data_options)
+        series = with_known_inputs(load_data(data, data_options), data_options, config.output_steps)
         if isinstance(series, Panel):
             resolve_panel_config(series, config)
         else:
             resolve_config(series, config)
+        if future is not None:
+            check_future(series, future, data_options, config.horizon)
         verdict = None
     except (DataError, UsageError) as error:
         verdict = str(error)
@@ -149,6 +155,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
             "start": time_to_json(frame.index[0]),
             "end": time_to_json(frame.index[-1]),
             **observed(frame[list(series.targets)].to_numpy(dtype=np.float64), series.targets),
+            **provenance(data_options),
         },
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
@@ -205,6 +212,7 @@ def forecast(
     ids: Sequence[str] | None = None,
     data_options: DataOptions = DataOptions(),
     allow_negative: bool = False,
+    future: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -222,6 +230,8 @@ def forecast(
             for missing values that the training data did not have).
         allow_negative: keep negative forecasts of a target that was never negative in training
             (by default they, and their interval bounds, are clipped at 0).
+        future: a CSV of the known columns' values (``--known``) over the horizon, with the time
+            column (and the id column of many series); rows up to the data's end are ignored.
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
@@ -234,7 +244,7 @@ def forecast(
     Raises:
         UsageError: ``horizon`` is below 1, or ``mc`` was asked of a model saved without any calibration of its intervals.
     """
-    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative)
+    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative, future)
     return result.frame() if isinstance(result, Forecast) else result
 
 
@@ -247,6 +257,7 @@ def predict(
     ids: Sequence[str] | None = None,
     data_options: DataOptions = DataOptions(),
     allow_negative: bool = False,
+    future: str | os.PathLike[str] | None = None,
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
@@ -263,24 +274,36 @@ def predict(
     if card.panel is not None:
         from rnncast.panel import forecast_panel
 
-        frame = forecast_panel(card, members, horizon, data, ids, data_options, mc)
+        frame = forecast_panel(card, members, horizon, data, ids, data_options, mc, future)
         return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))
     if ids:
         raise UsageError("`--id` picks series of a model trained on a long-format CSV (--id-column); this model has one series.")
     window = card.config["window"]
+    options = data_options.over(card.data_options)
+    if future is not None and not needs_future(options):
+        raise UsageError("`--future` gives the values of --known columns, and this model was trained without any.")
     if data is None:
         recent = np.asarray(card.last_window, dtype=np.float64)
         last_time: Any = card.last_time
     else:
-        recent, last_time = _recent_rows(data, data_options.over(card.data_options), card, window)
+        recent, last_time = _recent_rows(data, options, card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
+    after = None
+    if needs_future(options):
+        from rnncast.known import future_rows, read_future
+
+        values = read_future(future, card, options, {None: last_time}, horizon)[None]
+        frame = _saved_window(recent, last_time, card) if data is None else recent
+        recent, after = future_rows(frame, last_time, card, options, horizon, values)
+        after = scaler.transform(after)[None]
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_columns
 
-        columns = {name: one[0] for name, one in mc_forecast_columns(members, card, [scaler], scaler.transform(recent)[None], horizon, mc).items()}
+        columns = {name: one[0] for name, one in mc_forecast_columns(members, card, [scaler], scaler.transform(recent)[None], horizon, mc,
+                                                                     after).items()}
     else:
-        scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index)[0]
+        scaled = median_forecast(members, scaler.transform(recent)[None], horizon, target_index, after)[0]
         values = scaler.inverse(scaled, target_index)
         columns = {name: values[:, t] for t, name in enumerate(card.targets)}
     return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
@@ -305,41 +328,44 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
         names = [card.panel["id_column"], card.time_column]
         if data is None:
             saved = card.panel["series"].items()
-            frames = {key: _saved_window(one["last_window"], one["last_time"], card) for key, one in saved}
+            frames = {key: _saved_window(one["last_window"], one["last_time"], card)[card.targets] for key, one in saved}
         else:
             loaded = load_data(data, data_options.over(card.data_options))
             frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in loaded.series.items()}
         return pd.concat(frames, names=names)
     if data is None:
-        return _saved_window(card.last_window, card.last_time, card)
+        return _saved_window(card.last_window, card.last_time, card)[card.targets]
     return load_csv(data, data_options.over(card.data_options)).frame[card.targets].iloc[-rows:]
 
 
-def _saved_window(last_window: list, last_time: Any, card: ModelCard) -> pd.DataFrame:
+def _saved_window(last_window: list | np.ndarray, last_time: Any, card: ModelCard) -> pd.DataFrame:
     import pandas as pd
 
     from rnncast.timeparse import past_index
 
     values = np.asarray(last_window, dtype=np.float64)
     index = past_index(last_time, card.freq, len(values), card.time_column)
-    return pd.DataFrame(values, index=index, columns=card.columns)[card.targets]
+    return pd.DataFrame(values, index=index, columns=card.columns)
 
 
-def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[np.ndarray, Any]:
+def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[Any, Any]:
+    """The last ``window`` rows of ``data`` and their last time stamp: as values, or for a model with
+    known-future inputs as a frame of the file's columns (``known.future_rows`` adds the others)."""
     from rnncast.data import load_csv
 
     name = os.path.basename(os.fspath(data))
     series = load_csv(data, options)
-    missing = [c for c in card.columns if c not in series.columns]
+    columns = data_columns(card.columns)
+    missing = [c for c in columns if c not in series.columns]
     if missing:
-        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(card.columns)}.")
+        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(columns)}.")
     if series.time_column != card.time_column:
         raise DataError(f"{name}: time column is {series.time_column!r}, the model's is {card.time_column!r}.")
     if series.freq != card.freq and len(series) >= 3:
         raise DataError(f"{name}: frequency is {series.freq!r}, the model was trained on {card.freq!r} data.")
     if len(series) < window:
         raise DataError(f"{name}: has {len(series)} rows; the model needs the last {window} (its window).")
-    frame = series.frame[card.columns]
-    return frame.iloc[-window:].to_numpy(dtype=np.float64), time_to_json(frame.index[-1])
+    frame = series.frame[columns].iloc[-window:]
+    return frame if needs_future(options) else frame.to_numpy(dtype=np.float64), time_to_json(frame.index[-1])
 
 

@@ -52,9 +52,10 @@ class Forecast:
     samples: np.ndarray | None = None
 
 
-# A forecaster maps histories (each the rows before one origin, all columns) to a Forecast;
+# A forecaster maps histories (each the rows before one origin, all columns) and the known
+# future after each (the horizon's rows, NaN but in the known-future inputs) to a Forecast;
 # a fitter makes one from the rows it is allowed to learn from.
-Forecaster = Callable[[list[np.ndarray]], Forecast]
+Forecaster = Callable[[list[np.ndarray], list[np.ndarray]], Forecast]
 Fitter = Callable[[TimeSeries], Forecaster]
 
 
@@ -78,10 +79,14 @@ def backtest_origins(n_rows: int, horizon: int, options: BacktestOptions) -> np.
 def run_backtest(series: TimeSeries, fitter: Fitter, origins: np.ndarray, retrain: bool) -> Forecast:
     """Forecast from every origin, fitting once before the first origin or, with ``retrain``, before each."""
     values = series.frame.to_numpy(dtype=np.float64)
+    known = np.full_like(values, np.nan)
+    inputs = [series.columns.index(c) for c in series.known]
+    known[:, inputs] = values[:, inputs]
+    horizon = len(values) - origins[-1]  # the last fold ends at the last row (backtest_origins)
     if not retrain:
         forecaster = fitter(_before(series, origins[0]))
-        return forecaster([values[:origin] for origin in origins])
-    forecasts = [fitter(_before(series, origin))([values[:origin]]) for origin in origins]
+        return forecaster([values[:origin] for origin in origins], [known[origin : origin + horizon] for origin in origins])
+    forecasts = [fitter(_before(series, origin))([values[:origin]], [known[origin : origin + horizon]]) for origin in origins]
     samples = [f.samples for f in forecasts]
     return Forecast(
         np.concatenate([f.point for f in forecasts]),

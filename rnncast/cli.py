@@ -111,7 +111,7 @@ def train(
 
 
 @app.command()
-@takes(*READING)
+@takes(*READING, "future")
 def forecast(
     horizon: Annotated[Optional[int], typer.Option("--horizon", "-H", help="Steps to forecast.", show_default="the trained horizon")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Updated CSV: forecast after its last row, without retraining.")] = None,
@@ -142,7 +142,7 @@ def forecast(
         image_format(plot)  # before forecasting, which may take a while
     reading = data_options(options)  # how to read --data where it differs from the training CSV
     result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading,
-                     allow_negative=allow_negative)
+                     allow_negative=allow_negative, future=options["future"])
     if plot is not None:
         frame = result.frame() if isinstance(result, Forecast) else result
         write_plot(plot, recent_history(model_dir, data, reading), frame, mc.interval if mc else None)
@@ -150,8 +150,9 @@ def forecast(
 
 
 @app.command()
-@takes("horizon", "window", "season", "validation_fraction", *DATA,
-       horizon="Steps `train` would forecast.", window="Past steps `train` would use (auto: a few seasons).")
+@takes("horizon", "window", "season", "validation_fraction", "strategy", *DATA, "future",
+       horizon="Steps `train` would forecast.", window="Past steps `train` would use (auto: a few seasons).",
+       future="CSV of the --known columns' future values: checked against DATA's end and --horizon as `forecast --future` would.")
 def check(
     data: Annotated[Path, typer.Argument(help="CSV file to inspect.", show_default=False)],
     output_format: Format = OutputFormat.table,
@@ -162,7 +163,7 @@ def check(
 
     config, reading = TrainConfig(**config_given(options)), data_options(options)
     _setup_output(quiet=True, verbose=False)
-    findings, problem = check_data(data, config, reading)
+    findings, problem = check_data(data, config, reading, options["future"])
     verdict = {"check": "verdict", "finding": "train accepts this file" if problem is None else problem, "advice": ""}
     _records([*findings, verdict], output_format)
     if problem is not None:

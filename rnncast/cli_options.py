@@ -42,6 +42,12 @@ OPTIONS = {p.name: p for p in [
     _option("dayfirst", _bool, "--dayfirst/--monthfirst", help="Read dates such as 01.02.2020 day-first or month-first.", show_default="the data decides"),
     _option("thousands", _str, "--thousands", help="Thousands separator of the numbers, e.g. , or . (which makes , the decimal mark); detected if not given."),
     _option("id_column", _str, "--id-column", help="Column of series ids in a long-format CSV of many series (default: unique_id, if there is one)."),
+    # What is known about the horizon: the known-future fields of DataOptions.
+    _option("known", Optional[list[str]], "--known", help="Column whose future values you will supply at forecast time (--future FILE); repeat for several. An input, not a target."),
+    _option("calendar", bool, "--calendar", help="Add the calendar the frequency implies (hour, weekday, day of year, month as periodic inputs), known for any horizon.", default=False),
+    _option("holidays", _str, "--holidays", help="Add the public holidays of a country or region (US, DE, US-CA...) and the days around them as known inputs."),
+    _option("static", _str, "--static", help="CSV of per-series attributes for many series: the id column, then numbers or categories (store type, region), as inputs."),
+    _option("future", Optional[Path], "--future", help="CSV of the known columns' values (--known) for the steps to forecast, with the time column (and id column)."),
     # How to build and fit a model: the fields of TrainConfig (None: not given, the config's default).
     _option("strategy", _str, "--strategy", "-s", help="direct (all steps at once) or autoregressive (one step, fed back)."),
     _option("horizon", _int, "--horizon", "-H", help="Steps to forecast."),
@@ -72,7 +78,8 @@ OPTIONS = {p.name: p for p in [
     _option("mc_samples", _int, "--mc-samples", help="MC-Dropout passes per forecast: adds the coverage and mean width of the 90% interval.", show_default="off"),
 ]}
 READING = ("fill", "resample", "delimiter", "encoding", "date_format", "dayfirst", "thousands")  # also of `forecast --data`
-DATA = ("targets", "time_column", *READING, "id_column")
+KNOWN = ("known", "calendar", "holidays", "static")
+DATA = ("targets", "time_column", *READING, "id_column", *KNOWN)
 TRAINING = tuple(name for name in OPTIONS if name in _TRAIN_DEFAULTS)
 BACKTEST = ("folds", "stride", "retrain", "mc_samples", "horizon", "window", "strategy", "units", "layers", "epochs", "season", "seed", "ensemble")
 # What the options of a backtest mean there, where it differs from `train`.
@@ -122,7 +129,7 @@ def _reworded(parameter: inspect.Parameter, help: str | None) -> inspect.Paramet
 def data_options(options: dict[str, Any]) -> DataOptions:
     """The ``DataOptions`` of the reading options a command was given (the others at their defaults)."""
     given = {f.name: options[f.name] for f in dataclasses.fields(DataOptions) if f.name in options}
-    return DataOptions(**{**given, "targets": tuple(options.get("targets") or ())})
+    return DataOptions(**{**given, "targets": tuple(options.get("targets") or ()), "known": tuple(options.get("known") or ())})
 
 
 def config_given(options: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,13 @@ class DataOptions:
     dayfirst: bool | None = None
     # Thousands separator of numbers written as text; None: detected per column.
     thousands: str | None = None
+    # Columns whose values over the horizon the user supplies at forecast time (--known, --future).
+    known: tuple[str, ...] = ()
+    # Inputs rnncast computes for any time stamp: periodic calendar encodings, a country's holidays.
+    calendar: bool = False
+    holidays: str | None = None
+    # A CSV of per-series attributes (id column, numbers or categories) for many series (--static).
+    static: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -56,9 +63,14 @@ class DataOptions:
             self.thousands is None or (len(self.thousands) == 1 and not self.thousands.isalnum()),
             "thousands", "a single character that is not a letter or digit, such as , or .", repr(self.thousands),
         )
+        if self.holidays is not None:
+            from rnncast.calendars import check_country
+
+            # Checked and spelt as recorded (de-by: DE-BY) before any data is read.
+            object.__setattr__(self, "holidays", check_country(self.holidays))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "targets": list(self.targets)}
+        return {**dataclasses.asdict(self), "targets": list(self.targets), "known": list(self.known)}
 
     def over(self, saved: dict[str, Any]) -> "DataOptions":
         """The options a model was trained with (``saved``, from its card), with those set here
@@ -69,7 +81,7 @@ class DataOptions:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DataOptions":
-        return cls(**{**values, "targets": tuple(values.get("targets", ()))})
+        return cls(**{**values, "targets": tuple(values.get("targets", ())), "known": tuple(values.get("known", ()))})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from rnncast.config import DataOptions
 from rnncast.errors import DataError, UsageError
-from rnncast.numparse import coerce_numeric, numeric_columns, read_number_columns
+from rnncast.numparse import choose_targets, coerce_numeric, numeric_columns, read_number_columns
 from rnncast.timeparse import combine_calendar_parts, find_time_column, infer_season, parse_time, to_datetime
 
 log = logging.getLogger("rnncast")
@@ -51,6 +51,8 @@ class TimeSeries:
     source: str
     date_format: str | None = None
     time_format: str | None = None
+    # The input-only columns whose horizon values are known: --known, the calendar's, their leads (rnncast.known).
+    known: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -72,7 +74,7 @@ def load_csv(path: str | os.PathLike[str], options: DataOptions = DataOptions())
         UsageError: an option names a column the file does not have.
     """
     path = os.fspath(path)
-    return series_from_frame(_read_frame(path, options), options, os.path.basename(path), path)
+    return series_from_frame(read_frame(path, options), options, os.path.basename(path), path)
 
 
 def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source: str) -> TimeSeries:
@@ -96,8 +98,7 @@ def series_from_frame(raw: pd.DataFrame, options: DataOptions, name: str, source
             "to train one model on all of them."
         )
     numeric = numeric_columns(raw.drop(columns=[time_column] if time_column else []), options, name)
-    # Column order, not the order given, so that a forecast of every column can be fed back as a row.
-    targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
+    targets = choose_targets(numeric, options, name)
     _check_finite(numeric, line_numbers, name)
 
     if time_column is None:
@@ -136,7 +137,9 @@ def series_id_column(raw: pd.DataFrame, time_column: str | None) -> str | None:
     return None
 
 
-def _read_frame(path: str, options: DataOptions) -> pd.DataFrame:
+def read_frame(path: str, options: DataOptions) -> pd.DataFrame:
+    """The cells of a CSV as text and numbers, read with its dialect (encoding, delimiter, decimal
+    mark) detected or as ``options`` say; the index is each row's position among the data rows."""
     name = os.path.basename(path)
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file.")
@@ -330,7 +333,7 @@ def describe_csv(path: str | os.PathLike[str], options: DataOptions = DataOption
     ``finding`` and ``advice``; whether ``train`` accepts it is ``rnncast.api.check``'s verdict."""
     name = os.path.basename(os.fspath(path))
     try:
-        raw = _read_frame(os.fspath(path), options)
+        raw = read_frame(os.fspath(path), options)
     except DataError as error:
         return [{"check": "file", "finding": str(error), "advice": ""}]
     rows = [{"check": "file", "finding": f"{len(raw)} rows, {len(raw.columns)} columns", "advice": ""}]

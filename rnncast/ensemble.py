@@ -181,15 +181,15 @@ def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) 
     runners = [fitted_member(m) for m in members]
     scale = seasonal_scale(values[:train_end, target_index], config.season)
 
-    def cut(limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def cut(limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         # Forecast origins on the validation tail, the same for every member whatever its window.
         first_rows = train_end + origins(len(values) - train_end, 0, config.horizon, limit)
         recent = scaled[first_rows[:, None] + np.arange(-longest, 0)]
-        actual = values[first_rows[:, None] + np.arange(config.horizon)][..., target_index]
-        return first_rows, recent, actual
+        after = first_rows[:, None] + np.arange(config.horizon)
+        return first_rows, recent, scaled[after], values[after][..., target_index]
 
-    first_rows, recent, actual = cut(MAX_VALIDATION_ORIGINS)
-    median = scaler.inverse(median_forecast(runners, recent, config.horizon, target_index), target_index)
+    first_rows, recent, after, actual = cut(MAX_VALIDATION_ORIGINS)
+    median = scaler.inverse(median_forecast(runners, recent, config.horizon, target_index, after), target_index)
     naive = np.repeat(values[first_rows - 1][:, None, target_index], config.horizon, axis=1)
     metrics = {
         "windows": int(len(first_rows)),
@@ -199,8 +199,8 @@ def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) 
     }
     if all(r.engine.stochastic is None for r in runners):
         return metrics, fit_residuals(median, actual).to_dict()
-    _, recent, actual = cut(CALIBRATION_WINDOWS)
-    paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed)
+    _, recent, after, actual = cut(CALIBRATION_WINDOWS)
+    paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed, after)
     return metrics, fit_calibration(scaler.inverse(paths, target_index), actual, time_ordered=True).to_dict()
 
 
@@ -218,11 +218,12 @@ def _validate_panel(panel, members: list[Any], longest: int) -> tuple[dict[str, 
     tails = [v[len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) - longest :] for v in values]
     scalers = list(first.scalers.values())
 
-    def point(windows: np.ndarray) -> np.ndarray:
-        return median_forecast(runners, windows, config.horizon, target_index)
+    def point(windows: np.ndarray, after: np.ndarray) -> np.ndarray:
+        return median_forecast(runners, windows, config.horizon, target_index, after)
 
     metrics = score(point, tails, scalers, config, target_index, panel.targets, list(first.scalers), ORIGINS_PER_SERIES)
     paths = None
     if any(r.engine.stochastic is not None for r in runners):
-        paths = lambda windows, samples: pooled_paths(runners, windows, config.horizon, target_index, samples, config.seed)  # noqa: E731
+        paths = lambda windows, samples, after: pooled_paths(  # noqa: E731
+            runners, windows, config.horizon, target_index, samples, config.seed, after)
     return metrics, calibrate(point, paths, tails, scalers, longest, config.horizon, target_index).to_dict()

@@ -200,7 +200,7 @@ def backtest(
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
     check_options(list(dict.fromkeys([*models, *BASELINES])), given)
-    from rnncast.panel import Panel, load_data
+    from rnncast.panel import Panel, load_data, with_known_inputs
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
     ensembles = [name for name in models if ZOO[name].trainable]
@@ -210,6 +210,7 @@ def backtest(
             f"{'has' if len(models) == 1 else 'have'} nothing to train (every seed forecasts the same); add a trained model such as gru."
         )
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    series = with_known_inputs(series, data_options, config.output_steps)
     if isinstance(series, Panel):
         if config.ensemble > 1:
             raise UsageError("`--ensemble` is not available for global models of many series yet; backtest without it.")

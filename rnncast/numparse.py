@@ -91,6 +91,25 @@ def numeric_columns(frame: pd.DataFrame, options: DataOptions, name: str) -> pd.
     return pd.DataFrame(columns)
 
 
+def choose_targets(numeric: pd.DataFrame, options: DataOptions, name: str) -> tuple[str, ...]:
+    """The columns to forecast, in column order (so that a forecast of every column can be fed back
+    as a row): ``--target``'s, or every numeric column but the ``--known`` ones, whose future the
+    user supplies and which are therefore inputs only.
+
+    Raises:
+        UsageError: a ``--known`` column is missing, not numeric, or also a ``--target``.
+    """
+    for column in options.known:
+        if column not in numeric.columns:
+            raise UsageError(f"`--known` {column!r} is not a numeric column of {name}. Numeric columns: {', '.join(numeric.columns)}.")
+        if column in options.targets:
+            raise UsageError(f"`--known` {column!r} is also a `--target`; a column is either forecast or supplied for the horizon.")
+    targets = tuple(c for c in numeric.columns if c in options.targets or (not options.targets and c not in options.known))
+    if not targets:
+        raise UsageError(f"{name}: every numeric column is `--known`; leave at least one column to forecast.")
+    return targets
+
+
 def coerce_numeric(values: pd.Series, thousands: str | None = None) -> pd.Series:
     """The reading of a column that reads most of its values as numbers (NaN elsewhere)."""
     text = _text(values)

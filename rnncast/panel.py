@@ -22,13 +22,14 @@ import pandas as pd
 from rnncast import distribute
 from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.data import TimeSeries, _read_frame, series_from_frame
+from rnncast.data import TimeSeries, read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
-from rnncast.numparse import numeric_columns
+from rnncast.numparse import choose_targets, numeric_columns
+from rnncast.known import STATIC, data_columns, future_rows, needs_future, network_outputs, provenance, read_future, read_static, with_known
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
-from rnncast.timeparse import find_time_column, future_index, infer_season, parse_time
+from rnncast.timeparse import find_time_column, future_index, infer_season, parse_time, past_index
 from rnncast.windows import default_window, minimum_rows, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
@@ -88,11 +89,43 @@ def load_data(path: str | os.PathLike[str], options: DataOptions = DataOptions()
     """
     path = os.fspath(path)
     name = os.path.basename(path)
-    raw = _read_frame(path, options)
+    raw = read_frame(path, options)
     id_column = _find_id_column(raw, options, name)
     if id_column is None:
         return series_from_frame(raw, options, name, path)
     return _split(raw, id_column, options, name, path)
+
+
+def with_known_inputs(data: TimeSeries | Panel, options: DataOptions, steps: int) -> TimeSeries | Panel:
+    """The data with the columns of its known-future inputs (``known.with_known``), every series of
+    a panel alike, and each series' attributes of ``--static`` as constant columns.
+
+    Raises:
+        UsageError: ``--static`` for a single series.
+    """
+    if not isinstance(data, Panel):
+        if options.static:
+            raise UsageError("`--static` gives attributes per series of a long-format file (--id-column), and this file has one series.")
+        return with_known(data, options, steps)
+    static = read_static(options.static, options, data.id_column, list(data.series)) if options.static else {}
+    series = {}
+    for key, one in data.series.items():
+        one = with_known(one, options, steps)
+        if static:
+            one = dataclasses.replace(one, frame=one.frame.assign(**static[key]), known=(*one.known, *static[key]))
+        series[key] = one
+    return dataclasses.replace(data, series=series)
+
+
+def check_future(data: TimeSeries | Panel, path: str | os.PathLike[str], options: DataOptions, horizon: int) -> None:
+    """Raise what ``forecast --future`` would for the ``--future`` file at ``path`` after ``data``'s end."""
+    from rnncast.future import load_future
+
+    if not options.known:
+        raise UsageError("`--future` holds the future values of --known columns, and no --known column was given.")
+    series = data.series if isinstance(data, Panel) else {None: data}
+    load_future(path, options, known=list(options.known), time_column=data.time_column, id_column=getattr(data, "id_column", None),
+                freq=data.freq, last={key: time_to_json(one.frame.index[-1]) for key, one in series.items()}, horizon=horizon)
 
 
 def _find_id_column(raw: pd.DataFrame, options: DataOptions, name: str) -> str | None:
@@ -114,7 +147,7 @@ def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, p
     # One time column and one set of value columns for the whole file, decided (and warned about) once.
     time_column = find_time_column(rest, options, name, ids)
     numeric = numeric_columns(rest.drop(columns=[time_column] if time_column else []), options, name)
-    targets = tuple(c for c in numeric.columns if not options.targets or c in options.targets)
+    targets = choose_targets(numeric, options, name)
     date_format = options.date_format
     if time_column is not None:
         times = rest[time_column]
@@ -159,11 +192,8 @@ class FittedPanel:
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
     uncertainty: dict[str, Any] | None = None
 
-    @property
-    def outputs(self) -> list[int]:
-        """The columns the network predicts: the targets (direct), or every column (autoregressive)."""
-        columns = len(next(iter(self.scalers.values())).mean)
-        return self.target_index if self.config.strategy == "direct" else list(range(columns))
+    # The columns the network predicts (``known.network_outputs``).
+    outputs: list[int] = dataclasses.field(default_factory=list)
 
 
 def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
@@ -223,11 +253,12 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
     values = {key: one.frame.to_numpy(dtype=np.float64) for key, one in panel.series.items()}
     train_ends = {key: len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) for key, v in values.items()}
     scalers = {key: Standardizer.fit(v[: train_ends[key]]) for key, v in values.items()}
+    _share_static_scale(scalers, values, list(panel.columns))
     scaled = {key: scalers[key].transform(v) for key, v in values.items()}
 
     columns = list(panel.columns)
     target_index = [columns.index(t) for t in panel.targets]
-    outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
+    outputs = network_outputs(config.strategy, target_index, len(columns), [columns.index(c) for c in panel.first.known])
     trainable = get_spec(config.model).trainable
     selection = None
     if not trainable:
@@ -254,7 +285,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
 
     tails = [values[k][train_ends[k] - config.window :] for k in values]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
-    metrics = score(lambda windows: rollout(predict, windows, config.horizon, target_index), tails, list(scalers.values()), config,
+    metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after), tails,
+                    list(scalers.values()), config,
                     target_index, panel.targets, list(values), ORIGINS_PER_SERIES)
     if selection is not None:
         metrics["preprocessing"] = selection
@@ -265,9 +297,20 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
         preprocessing = Preprocessing()
         network = build_model(NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs)), config)
-    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, config.seed)
+    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
     calibration = calibrate(*forecasters, tails, list(scalers.values()), config.window, config.horizon, target_index)
-    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped, preprocessing, calibration.to_dict())
+    return FittedPanel(network, config, scalers, target_index, metrics, history, skipped, preprocessing, calibration.to_dict(), outputs)
+
+
+def _share_static_scale(scalers: dict[str, Standardizer], values: dict[str, np.ndarray], columns: list[str]) -> None:
+    """Scale each ``--static`` attribute alike across series: per series it is a constant, which
+    its own standardisation would turn into 0 for every series."""
+    shared = [i for i, c in enumerate(columns) if c.startswith(STATIC)]
+    if not shared:
+        return
+    overall = Standardizer.fit(np.stack([v[0, shared] for v in values.values()]))
+    for scaler in scalers.values():
+        scaler.mean[shared], scaler.scale[shared] = overall.mean, overall.scale
 
 
 def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_index: list[int]) -> dict[str, Any]:
@@ -319,6 +362,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
             "start": time_to_json(min(one.frame.index[0] for one in kept.series.values())),
             "end": time_to_json(max(ends)),
             "series": len(kept),
+            **provenance(data_options),
             **observed(np.concatenate([one.frame[list(panel.targets)].to_numpy(dtype=np.float64) for one in kept.series.values()]),
                        panel.targets),
         },
@@ -332,7 +376,7 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
 
 
 def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
-                   data_options: DataOptions = DataOptions(), mc=None) -> pd.DataFrame:
+                   data_options: DataOptions = DataOptions(), mc=None, future: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Forecast every series of a global model (or those in ``ids``) in one batched pass of each of
     ``members`` (``members.saved_members``), with ``mc``'s error bars if given.
 
@@ -351,18 +395,30 @@ def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | N
     wanted = list(dict.fromkeys(ids)) if ids else list(known)
     _check_ids(wanted, card)
     window = card.config["window"]
+    options = data_options.over(card.data_options)
     if data is None:
-        recent = {key: np.asarray(known[key]["last_window"], dtype=np.float64) for key in wanted}
+        recent = {key: pd.DataFrame(known[key]["last_window"], columns=card.columns,
+                                    index=past_index(known[key]["last_time"], card.freq, window, card.time_column)) for key in wanted}
         last = {key: known[key]["last_time"] for key in wanted}
     else:
-        recent, last = _recent_rows(data, data_options.over(card.data_options), card, wanted, window)
+        recent, last = _recent_rows(data, options, card, wanted, window)
+        # A series' --static attributes are the model's, not the update's.
+        static = {c: card.columns.index(c) for c in card.columns if c.startswith(STATIC)}
+        recent = {key: frame.assign(**{c: known[key]["last_window"][-1][i] for c, i in static.items()}) for key, frame in recent.items()}
     scalers = [Standardizer.from_dict(known[key]["scaler"]) for key in wanted]
-    windows = np.stack([scaler.transform(recent[key]) for key, scaler in zip(wanted, scalers)])
+    after = None
+    if needs_future(options):
+        values = read_future(future, card, options, last, horizon)
+        rows = [future_rows(recent[key], last[key], card, options, horizon, values[key]) for key in wanted]
+        windows = np.stack([scaler.transform(past) for (past, _), scaler in zip(rows, scalers)])
+        after = np.stack([scaler.transform(ahead) for (_, ahead), scaler in zip(rows, scalers)])
+    else:
+        windows = np.stack([scaler.transform(recent[key].to_numpy(dtype=np.float64)) for key, scaler in zip(wanted, scalers)])
     target_index = [card.columns.index(t) for t in card.targets]
     if mc is not None:
-        columns = mc_forecast_columns(members, card, scalers, windows, horizon, mc)
+        columns = mc_forecast_columns(members, card, scalers, windows, horizon, mc, after)
     else:
-        scaled = median_forecast(members, windows, horizon, target_index)
+        scaled = median_forecast(members, windows, horizon, target_index, after)
         point = np.stack([scaler.inverse(block, target_index) for scaler, block in zip(scalers, scaled)])
         columns = {name: point[..., t] for t, name in enumerate(card.targets)}
     frames = []
@@ -381,23 +437,25 @@ def _check_ids(wanted: list[str], card) -> None:
             raise UsageError(f"`--id` {key} is not a series of this model. Series: {_some(known)}.")
 
 
-def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Each wanted series' last ``window`` rows of the file's columns, and its last time stamp."""
 
     name = os.path.basename(os.fspath(data))
     loaded = load_data(data, options)
     if not isinstance(loaded, Panel):
         raise DataError(f"{name}: has no id column {card.panel['id_column']!r}; the model forecasts series in long format.")
-    missing = [c for c in card.columns if c not in loaded.columns]
+    columns = data_columns(card.columns)
+    missing = [c for c in columns if c not in loaded.columns]
     if missing:
-        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(card.columns)}.")
+        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(columns)}.")
     if loaded.freq != card.freq and loaded.freq is not None:
         raise DataError(f"{name}: frequency is {loaded.freq!r}, the model was trained on {card.freq!r} data.")
     recent, last = {}, {}
     for key in wanted:
         if key not in loaded.series:
             raise DataError(f"{name}: has no rows for {card.panel['id_column']} {key}; pass --id for the series it has.")
-        frame = loaded.series[key].frame[card.columns]
+        frame = loaded.series[key].frame[columns]
         if len(frame) < window:
             raise DataError(f"{name} ({card.panel['id_column']} {key}): has {len(frame)} rows; the model needs the last {window} (its window).")
-        recent[key], last[key] = frame.iloc[-window:].to_numpy(dtype=np.float64), time_to_json(frame.index[-1])
+        recent[key], last[key] = frame.iloc[-window:], time_to_json(frame.index[-1])
     return recent, last

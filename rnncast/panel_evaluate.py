@@ -274,15 +274,20 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
         panel, series={k: dataclasses.replace(one, frame=one.frame.iloc[: cuts[k]]) for k, one in panel.series.items()},
     )
     fitted = fit_panel(before, config)
-    window = fitted.config.window
+    window, horizon = fitted.config.window, config.horizon
     windows = np.concatenate([
         fitted.scalers[k].transform(np.stack([values[k][o - window : o] for o in origins[k]])) for k in values
     ])
-    outputs = target_index if fitted.config.strategy == "direct" else list(range(len(panel.columns)))
-    members = [as_member(keras_engine(fitted.network), fitted.preprocessing, outputs, window)]
-    scaled = median_forecast(members, windows, config.horizon, target_index)
+    # The rows after each origin, of which a forecast sees only the known-future inputs.
+    unknown = [i for i, c in enumerate(panel.columns) if c not in panel.first.known]
+    after = np.concatenate([
+        fitted.scalers[k].transform(np.stack([values[k][o : o + horizon] for o in origins[k]])) for k in values
+    ])
+    after[..., unknown] = np.nan
+    members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, window)]
+    scaled = median_forecast(members, windows, horizon, target_index, after)
     sampling = mc_samples is not None and members[0].engine.stochastic is not None
-    paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed) if sampling else None
+    paths = pooled_paths(members, windows, horizon, target_index, mc_samples, config.seed, after) if sampling else None
     forecasts, done = {}, 0
     for key in values:
         count, scaler = len(origins[key]), fitted.scalers[key]

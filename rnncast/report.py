@@ -10,6 +10,10 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
+from rnncast.config import DataOptions
+from rnncast.known import data_columns
+from rnncast.known import describe as describe_known
+
 if TYPE_CHECKING:
     from rnncast.store import ModelCard
 
@@ -26,7 +30,8 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
         "window": config["window"],
         "horizon": config["horizon"],
         "targets": ", ".join(card.targets),
-        "inputs": ", ".join(card.columns),
+        "inputs": ", ".join(data_columns(card.columns)),
+        "known future": describe_known(DataOptions.from_dict(card.data_options)) or "(none)",
         "time column": card.time_column or "(none: row numbers)",
         "frequency": card.freq if card.freq is not None else "(steps)",
         "season": config["season"] or "(none)",

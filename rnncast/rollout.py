@@ -1,10 +1,10 @@
 """Forecasting strategies over any one-pass predictor.
 
 A predictor maps windows ``[n, window, columns]`` (scaled) to ``[n, steps, outputs]``.
-An autoregressive network predicts one step of every column, which is fed back; a direct
-network predicts ``steps`` steps of the targets at once, and longer horizons chain blocks
-(possible only when every input column is a target, since other inputs have no future).
-Outputs are in column order, so a block that covers every column can be appended as is.
+An autoregressive network predicts one step of every column but the known-future inputs, which
+is fed back with the known inputs' next row; a direct network predicts ``steps`` steps of the
+targets at once, and longer horizons chain blocks (possible only when every other input column
+is known for the horizon). Outputs are in column order, so that blocks can be appended as rows.
 """
 
 from __future__ import annotations
@@ -46,14 +46,22 @@ class MCOptions:
         return cls(samples, cls.interval if interval is None else interval, calibrate, seed)
 
 
-def rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int]) -> np.ndarray:
+def rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int],
+            outputs: list[int] | None = None, future: np.ndarray | None = None) -> np.ndarray:
     """Forecast ``horizon`` steps of the target columns from each window.
+
+    Args:
+        outputs: the columns a block predicts when it is not as wide as a window (default: the
+            targets); an autoregressive network with known-future inputs predicts all but those.
+        future: the rows after each window, ``[n, horizon, columns]`` (scaled), whose values fill
+            the columns a block does not predict when it is fed back: the known-future inputs.
+            Only those columns are read, so rows of actual values (a backtest's) leak nothing.
 
     Returns:
         An array ``[n, horizon, len(target_index)]`` in the windows' (scaled) units.
 
     Raises:
-        UsageError: the horizon needs chained blocks but some inputs are not targets.
+        UsageError: the horizon needs chained blocks but some inputs have no future values.
     """
     window, n_columns = windows.shape[1:]
     history = windows.astype(np.float32)
@@ -61,19 +69,32 @@ def rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index:
     produced = 0
     while produced < horizon:
         block = np.asarray(predict(history[:, -window:]), dtype=np.float32)
-        predicts_every_column = block.shape[-1] == n_columns
-        blocks.append(block[..., target_index] if predicts_every_column else block)
+        predicted = list(range(n_columns)) if block.shape[-1] == n_columns else list(outputs or target_index)
+        blocks.append(block[..., [predicted.index(t) for t in target_index]])
         produced += block.shape[1]
         if produced >= horizon:
             break
-        if not predicts_every_column:
+        rows = _rows_after(block, predicted, n_columns, None if future is None else future[:, produced - block.shape[1] : produced])
+        if rows is None:
             raise UsageError(
                 f"this direct model predicts {block.shape[1]} steps and --horizon {horizon} needs more, "
                 "but its other input columns have no future values to chain on; "
                 f"use --horizon {block.shape[1]} or less, or train with a longer --horizon or --strategy autoregressive."
             )
-        history = np.concatenate([history[:, -window:], block], axis=1)
+        history = np.concatenate([history[:, -window:], rows], axis=1)
     return np.concatenate(blocks, axis=1)[:, :horizon]
+
+
+def _rows_after(block: np.ndarray, predicted: list[int], n_columns: int, future: np.ndarray | None) -> np.ndarray | None:
+    """The rows a block adds to the history: its predictions, and the future's values in the other
+    columns; None when some column has neither."""
+    if len(predicted) == n_columns:
+        return block
+    if future is None or future.shape[1] < block.shape[1]:
+        return None
+    rows = np.array(future[:, : block.shape[1]], dtype=np.float32)
+    rows[..., predicted] = block
+    return None if np.isnan(rows).any() else rows
 
 
 def keras_predictor(model) -> Predictor:
@@ -116,16 +137,19 @@ def has_dropout(model) -> bool:
     return False
 
 
-def mc_rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int], samples: int) -> np.ndarray:
+def mc_rollout(predict: Predictor, windows: np.ndarray, horizon: int, target_index: list[int], samples: int,
+               outputs: list[int] | None = None, future: np.ndarray | None = None) -> np.ndarray:
     """``samples`` stochastic forecasts of each window, all passes in the same batched calls.
 
     Each window is repeated ``samples`` times and rolled out as one batch, so an autoregressive
     (or chained direct) sample feeds back its own predictions and draws its own masks at every
     step: each sample is its own trajectory and uncertainty compounds with the horizon.
+    ``outputs`` and ``future`` are ``rollout``'s.
 
     Returns:
         An array ``[n, samples, horizon, len(target_index)]`` in the windows' (scaled) units.
     """
     repeated = np.repeat(windows, samples, axis=0)
-    paths = rollout(predict, repeated, horizon, target_index)
+    future = None if future is None else np.repeat(future, samples, axis=0)
+    paths = rollout(predict, repeated, horizon, target_index, outputs, future)
     return paths.reshape(len(windows), samples, *paths.shape[1:])

@@ -52,12 +52,13 @@ def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
         sampling = mc_samples is not None and any(m.engine.stochastic is not None for m in members)
         target_index = fitted.target_index
 
-        def forecast(histories: list[np.ndarray]) -> Forecast:
+        def forecast(histories: list[np.ndarray], known: list[np.ndarray]) -> Forecast:
             windows = fitted.scaler.transform(np.stack([history[-fitted.config.window :] for history in histories]))
-            point = fitted.scaler.inverse(median_forecast(members, windows, config.horizon, target_index), target_index)
+            after = fitted.scaler.transform(np.stack(known))
+            point = fitted.scaler.inverse(median_forecast(members, windows, config.horizon, target_index, after), target_index)
             if not sampling:
                 return Forecast(point)
-            paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed)
+            paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed, after)
             return Forecast(point, fitted.scaler.inverse(paths, target_index).transpose(1, 0, 2, 3))
 
         return forecast

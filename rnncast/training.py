@@ -13,11 +13,12 @@ from rnncast import distribute
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError
+from rnncast.known import network_outputs
 from rnncast.fitloop import EpochCallback, _sequence_times, _train, panel_dataset, start, train_network
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
-from rnncast.windows import MAX_VALIDATION_ORIGINS, default_window, minimum_rows, origins, validation_rows, window_phrase
+from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, default_window, minimum_rows, origins, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
 
@@ -71,7 +72,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
 
     values, train_end, scaler, scaled, target_index = _split(series, config)
     columns = list(series.columns)
-    outputs = target_index if config.strategy == "direct" else list(range(len(columns)))
+    outputs = network_outputs(config.strategy, target_index, len(columns), [columns.index(c) for c in series.known])
     selection = None
     if not get_spec(config.model).trainable:
         # The baselines repeat observed values: they are defined on the series itself.
@@ -88,9 +89,9 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
             history = _train(keras, network, preprocessing.series(scaled), train_end - preprocessing.dropped, shape, config, on_epoch,
                              preprocessing.window_map(shape.window, shape.steps))
 
-    validation = scaled[train_end - config.window :]
     predict = preprocessing.wrap(keras_predictor(network), outputs)
-    metrics = score(lambda windows: rollout(predict, windows, config.horizon, target_index), [values[train_end - config.window :]], [scaler],
+    metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after),
+                    [values[train_end - config.window :]], [scaler],
                     config, target_index, series.targets)
     if selection is not None:
         metrics["preprocessing"] = selection
@@ -102,7 +103,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         network = build_model(shape, config)
     from rnncast.uncertainty import calibrate, network_forecasts
 
-    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, config.seed)
+    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
     calibration = calibrate(*forecasters, [values[train_end - config.window :]], [scaler], config.window, config.horizon, target_index)
     uncertainty = calibration.to_dict()
     return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
@@ -162,7 +163,9 @@ def score(forecast: Callable[[np.ndarray], np.ndarray], tails: Sequence[np.ndarr
     """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline
     (and seasonal-naive, when the window holds a season), in original units, on the same windows.
 
-    ``forecast`` maps scaled windows ``[n, window, columns]`` to scaled forecasts ``[n, horizon, targets]``.
+    ``forecast`` maps scaled windows ``[n, window, columns]`` and the rows after them ``[n, horizon,
+    columns]`` (whose known-future inputs a forecast may read, see ``rollout``) to scaled forecasts
+    ``[n, horizon, targets]``.
 
     ``tails`` are the series' rows from ``window`` rows before their validation parts, each scaled
     by its own scaler, and forecast in one batched pass over up to ``limit`` windows per series.
@@ -170,9 +173,8 @@ def score(forecast: Callable[[np.ndarray], np.ndarray], tails: Sequence[np.ndarr
     means over series; without, ``tails`` is one series.
     """
     starts = [origins(len(tail), config.window, config.horizon, limit) for tail in tails]
-    steps = np.arange(config.window)
-    windows = np.concatenate([scaler.transform(tail[first[:, None] + steps]) for tail, first, scaler in zip(tails, starts, scalers)])
-    predicted = forecast(windows)
+    windows, after = cut_windows(tails, starts, scalers, config.window, config.horizon)
+    predicted = forecast(windows, after)
     future = np.arange(config.window, config.window + config.horizon)
     season = config.season
     per_series, done = [], 0

@@ -31,7 +31,7 @@ from rnncast.errors import UsageError
 from rnncast.rollout import MCOptions, Predictor, has_dropout, keras_predictor, mc_rollout, rollout, stochastic_predictor
 from rnncast.members import Member, median_forecast, pooled_paths
 from rnncast.preprocessing import Standardizer
-from rnncast.windows import MAX_VALIDATION_ORIGINS, origins
+from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, origins
 
 if TYPE_CHECKING:
     from rnncast.store import ModelCard
@@ -188,12 +188,14 @@ def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tu
     return Calibration(levels, np.stack(lower), np.stack(upper), tuple(coverage), samples, n)
 
 
-def network_forecasts(network, wrap: Callable[[Predictor], Predictor], horizon: int, target_index: list[int], seed: int | None):
+def network_forecasts(network, wrap: Callable[[Predictor], Predictor], horizon: int, target_index: list[int], outputs: list[int],
+                      seed: int | None):
     """``calibrate``'s point and sampled forecasters of one network (sampled: None without dropout)."""
-    point = lambda windows: rollout(wrap(keras_predictor(network)), windows, horizon, target_index)  # noqa: E731
+    point = lambda windows, after: rollout(wrap(keras_predictor(network)), windows, horizon, target_index, outputs, after)  # noqa: E731
     if not has_dropout(network):
         return point, None
-    return point, lambda windows, samples: mc_rollout(wrap(stochastic_predictor(network, seed)), windows, horizon, target_index, samples)
+    return point, lambda windows, samples, after: mc_rollout(  # noqa: E731
+        wrap(stochastic_predictor(network, seed)), windows, horizon, target_index, samples, outputs, after)
 
 
 def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.ndarray, int], np.ndarray] | None,
@@ -204,10 +206,10 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
     ``training.score`` uses, once each, for its residuals.
 
     Args:
-        point: scaled windows ``[n, window, columns]`` to the scaled forecast ``[n, horizon, targets]``
-            (``network_forecasts``; an ensemble's median).
-        paths: scaled windows and a sample count to MC paths ``[n, samples, horizon, targets]``; None
-            for a model without dropout.
+        point: scaled windows ``[n, window, columns]`` and the rows after them (``training.score``'s)
+            to the scaled forecast ``[n, horizon, targets]`` (``network_forecasts``; an ensemble's median).
+        paths: scaled windows, a sample count and the rows after them to MC paths ``[n, samples,
+            horizon, targets]``; None for a model without dropout.
         tails: each series' validation rows with ``window`` rows of context before them, in original
             units; one series' windows are weighted by recency, many series' windows alike, and
             their residual scale is in each series' standardised units (``Calibration.standardised``).
@@ -216,7 +218,7 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
     sampled = paths is not None
     limit = max(1, (CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS) // len(tails))
     starts = [origins(len(tail), window, horizon, limit=limit) for tail in tails]
-    windows = np.concatenate([scaler.transform(tail[first[:, None] + np.arange(window)]) for tail, first, scaler in zip(tails, starts, scalers)])
+    windows, after = cut_windows(tails, starts, scalers, window, horizon)
     many = len(tails) > 1
     # Many series' errors are compared in each one's standardised units.
     units = [scaler.scale[target_index] if many else 1.0 for scaler in scalers]
@@ -232,15 +234,15 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
         return np.concatenate(parts)
 
     if not sampled:
-        calibration = fit_residuals(inverse(point(windows)), actual, time_ordered=not many)
+        calibration = fit_residuals(inverse(point(windows, after)), actual, time_ordered=not many)
         return dataclasses.replace(calibration, standardised=many)
-    return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES)), actual, time_ordered=not many)
+    return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES, after)), actual, time_ordered=not many)
 
 
 def mc_forecast_columns(members: Sequence[Member], card: "ModelCard", scalers: Sequence[Standardizer], recent: np.ndarray,
-                        horizon: int, mc: MCOptions) -> dict[str, np.ndarray]:
+                        horizon: int, mc: MCOptions, future: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Forecast with error bars of ``horizon`` steps after each series' scaled ``recent [series, rows,
-    columns]`` window: per target, its mean ``[series, horizon]``, then ``<target>_std``, ``_lower``
+    columns]`` window (and ``future``, ``rollout``'s rows after it): per target, its mean ``[series, horizon]``, then ``<target>_std``, ``_lower``
     and ``_upper``. MC Dropout pools the samples of every member (``members.pooled_paths``; a
     single model is one member); a model calibrated on its residuals gives its point forecast, the
     RMS validation error as std, and ``mc.samples`` is moot.
@@ -252,13 +254,13 @@ def mc_forecast_columns(members: Sequence[Member], card: "ModelCard", scalers: S
     target_index = [card.columns.index(t) for t in card.targets]
     factors = calibration.factor(mc.interval, horizon) if mc.calibrate and calibration is not None else None
     if calibration is not None and calibration.scale is not None:
-        point = median_forecast(members, recent, horizon, target_index)
+        point = median_forecast(members, recent, horizon, target_index, future)
         units = [scaler.scale[target_index] if calibration.standardised else 1.0 for scaler in scalers]
         stats = [bounds(scaler.inverse(one, target_index), calibration.std(horizon) * unit, mc.interval, factors)
                  for one, scaler, unit in zip(point, scalers, units)]
     else:
         _refuse_without_dropout(members, card)
-        paths = pooled_paths(members, recent, horizon, target_index, mc.samples, mc.seed)
+        paths = pooled_paths(members, recent, horizon, target_index, mc.samples, mc.seed, future)
         stats = [summarize(scaler.inverse(one, target_index), mc.interval, factors) for one, scaler in zip(paths, scalers)]
     columns = {}
     for t, name in enumerate(card.targets):

@@ -4,6 +4,7 @@ many rows a model needs, where the validation tail starts, and which windows to 
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -37,3 +38,12 @@ def origins(n_rows: int, window: int, horizon: int, limit: int = MAX_VALIDATION_
     """Start rows of up to ``limit`` evenly spaced windows whose horizon fits in ``n_rows``."""
     count = n_rows - window - horizon + 1
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int))
+
+
+def cut_windows(tails: Sequence[np.ndarray], starts: Sequence[np.ndarray], scalers: Sequence[Any], window: int,
+                horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of every series that start at ``starts``, scaled by each series' scaler (a
+    ``preprocessing.Standardizer``), and the ``horizon`` rows after each."""
+    steps = np.arange(window + horizon)
+    rows = np.concatenate([scaler.transform(tail[first[:, None] + steps]) for tail, first, scaler in zip(tails, starts, scalers)])
+    return rows[:, :window], rows[:, window:]

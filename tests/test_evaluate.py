@@ -89,9 +89,11 @@ def test_fitters_and_forecasters_see_only_rows_before_the_origin(retrain):
         fitted_until = train.frame["y"].max()
         seen.append(("fit", fitted_until))
 
-        def forecast(histories):
+        def forecast(histories, known):
             # Cheats if it can: continues the trend from the newest value it was handed.
             seen.extend(("forecast", h[-1, 0]) for h in histories)
+            # The rows after an origin hold only the known-future inputs, and this series has none.
+            assert all(k.shape == (4, 1) and np.isnan(k).all() for k in known)
             return Forecast(np.stack([h[-1, 0] + np.arange(1, 5)[:, None] for h in histories]))
 
         return forecast

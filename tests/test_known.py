@@ -1,0 +1,186 @@
+"""Known-future inputs through the CLI and the library: --known with --future, --calendar,
+--holidays, and the rollout that feeds the known values of the horizon to the network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnncast.config import DataOptions
+from rnncast.errors import ExitStatus, UsageError
+from rnncast.known import LEAD, design, input_only
+from rnncast.rollout import rollout
+
+HORIZON = 7
+QUICK = ["--horizon", str(HORIZON), "--window", "14", "--epochs", "40", "--seed", "1", "--quiet"]
+
+
+def promo_frame(rows: int, seed: int = 0) -> pd.DataFrame:
+    """Daily sales with a weekly cycle, lifted by 40 on the irregular days of a promotion."""
+    rng = np.random.default_rng(seed)
+    promo = (rng.random(rows) < 0.2).astype(int)
+    sales = 100 + 10 * np.sin(2 * np.pi * np.arange(rows) / 7) + 40 * promo + rng.normal(0, 2, rows)
+    return pd.DataFrame({"date": pd.date_range("2024-01-01", periods=rows, freq="D"), "sales": sales.round(2), "promo": promo})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("known")
+    frame = promo_frame(300 + HORIZON)
+    paths = {name: root / f"{name}.csv" for name in ("train", "future", "actual")}
+    frame.iloc[:300].to_csv(paths["train"], index=False)
+    frame.iloc[300:][["date", "promo"]].to_csv(paths["future"], index=False)
+    frame.iloc[300:].to_csv(paths["actual"], index=False)
+    return paths
+
+
+def _forecast(cli, *args) -> pd.DataFrame:
+    result = cli("forecast", "--format", "json", *args)
+    assert result.code == 0, result.err
+    return pd.DataFrame(json.loads(result.out)["forecast"])
+
+
+@pytest.mark.parametrize("strategy", ["direct", "autoregressive"])
+def test_known_promotions_reach_the_forecast(cli, files, tmp_path, strategy):
+    result = cli("train", files["train"], "--known", "promo", "--strategy", strategy, "-d", tmp_path / "m", *QUICK)
+    assert result.code == 0, result.err
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["targets"] == ["sales"] and card["data_options"]["known"] == ["promo"]
+    assert f"promo{LEAD}1" in card["columns"]
+
+    forecast = _forecast(cli, "-d", tmp_path / "m", "--future", files["future"])
+    actual = pd.read_csv(files["actual"])
+    assert len(forecast) == HORIZON and list(forecast["sales"].index) == list(range(HORIZON))
+    # The promotion lifts sales by 40: a forecast that sees it errs far less than that.
+    assert np.abs(forecast["sales"].to_numpy() - actual["sales"].to_numpy()).mean() < 12
+
+    # All promotion against none: the forecast follows what the file says of the horizon.
+    for value, name in ((1, "all.csv"), (0, "none.csv")):
+        pd.read_csv(files["future"]).assign(promo=value).to_csv(tmp_path / name, index=False)
+    lifted = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "all.csv")["sales"]
+    plain = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "none.csv")["sales"]
+    assert (lifted - plain).mean() > 20
+
+
+def test_known_inputs_beat_the_same_model_without_them(cli, files, tmp_path):
+    assert cli("train", files["train"], "--known", "promo", "-d", tmp_path / "with", *QUICK).code == 0
+    assert cli("train", files["train"], "--target", "sales", "-d", tmp_path / "without", *QUICK).code == 0
+    actual = pd.read_csv(files["actual"])["sales"].to_numpy()
+    with_known = _forecast(cli, "-d", tmp_path / "with", "--future", files["future"])["sales"].to_numpy()
+    without = _forecast(cli, "-d", tmp_path / "without")["sales"].to_numpy()
+    assert np.abs(with_known - actual).mean() < 0.6 * np.abs(without - actual).mean()
+
+
+def test_forecast_refuses_a_model_s_missing_or_needless_future(cli, files, tmp_path):
+    assert cli("train", files["train"], "--known", "promo", "-d", tmp_path / "m", *QUICK, "--epochs", "1").code == 0
+    missing = cli("forecast", "-d", tmp_path / "m")
+    assert missing.code == ExitStatus.USAGE
+    assert "promo" in missing.err and "--future" in missing.err and missing.err.count("\n") == 1
+
+    short = tmp_path / "short.csv"
+    pd.read_csv(files["future"]).iloc[:3].to_csv(short, index=False)
+    too_short = cli("forecast", "-d", tmp_path / "m", "--future", short)
+    assert too_short.code == ExitStatus.BAD_DATA and "2024-10-30" in too_short.err
+
+    assert cli("train", files["train"], "--target", "sales", "-d", tmp_path / "plain", *QUICK, "--epochs", "1").code == 0
+    needless = cli("forecast", "-d", tmp_path / "plain", "--future", files["future"])
+    assert needless.code == ExitStatus.USAGE and "--known" in needless.err
+
+
+def test_check_future_answers_as_forecast_would(cli, files, tmp_path):
+    good = cli("check", files["train"], "--known", "promo", "--horizon", str(HORIZON), "--future", files["future"], "--format", "json")
+    assert good.code == 0, good.err
+    gap = tmp_path / "gap.csv"
+    pd.read_csv(files["future"]).drop(index=2).to_csv(gap, index=False)
+    bad = cli("check", files["train"], "--known", "promo", "--horizon", str(HORIZON), "--future", gap, "--format", "json")
+    assert bad.code == ExitStatus.BAD_DATA
+    assert "2024-10-29" in json.dumps(json.loads(bad.out))
+
+
+def test_calendar_and_holidays_need_no_file_and_are_recorded(cli, files, tmp_path):
+    result = cli("train", files["train"], "--target", "sales", "--calendar", "--holidays", "us", "-d", tmp_path / "m", *QUICK, "--epochs", "2")
+    assert result.code == 0, result.err
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["data_options"]["holidays"] == "US" and card["source"]["holidays_package"]
+    assert {"calendar:dow_sin", "holidays:holiday", f"holidays:holiday{LEAD}{HORIZON}"} <= set(card["columns"])
+    assert len(_forecast(cli, "-d", tmp_path / "m")) == HORIZON
+    info = cli("info", "-d", tmp_path / "m", "--format", "json")
+    assert info.code == 0
+    facts = cli("info", "-d", tmp_path / "m", "--format", "csv").out
+    assert "calendar; holidays US" in facts and "calendar:dow_sin" not in facts
+
+
+def test_unknown_holiday_country_is_refused_before_reading(cli, tmp_path):
+    result = cli("train", tmp_path / "absent.csv", "--holidays", "Germany")
+    assert result.code == ExitStatus.USAGE and "DE" in result.err
+
+
+def test_known_column_rules(cli, files):
+    missing = cli("train", files["train"], "--known", "price", "--quiet")
+    assert missing.code == ExitStatus.USAGE and "'price'" in missing.err
+    both = cli("train", files["train"], "--known", "promo", "--target", "promo", "--quiet")
+    assert both.code == ExitStatus.USAGE and "--target" in both.err
+
+
+def test_design_adds_leads_and_keeps_them_out_of_what_is_predicted():
+    frame = promo_frame(20).set_index("date")
+    options = DataOptions(known=("promo",), calendar=True)
+    designed = design(frame, "D", options, steps=3, name="x.csv")
+    promo = frame["promo"].to_numpy()
+    np.testing.assert_array_equal(designed[f"promo{LEAD}2"].to_numpy()[:-2], promo[2:])
+    # Past the data's end a lead repeats the last value, until a forecast's future replaces it.
+    np.testing.assert_array_equal(designed[f"promo{LEAD}3"].to_numpy()[-3:], promo[-1])
+    inputs = [designed.columns[i] for i in input_only(designed.columns, options)]
+    assert "sales" not in inputs and {"promo", "calendar:dow_sin", f"promo{LEAD}1"} <= set(inputs)
+    with pytest.raises(UsageError, match="--calendar"):
+        design(frame.reset_index(drop=True), None, options, steps=1, name="x.csv")
+
+
+def test_rollout_feeds_back_predictions_and_the_future_s_known_values():
+    # Column 0 is predicted, column 1 is known: the predictor adds the known value of the last row.
+    def predict(windows):
+        return (windows[:, -1:, :1] + windows[:, -1:, 1:]).astype(np.float32)
+
+    windows = np.zeros((1, 2, 2), dtype=np.float32)
+    future = np.array([[[np.nan, 1.0], [np.nan, 10.0], [np.nan, 100.0]]])
+    path = rollout(predict, windows, 3, [0], outputs=[0], future=future)
+    np.testing.assert_allclose(path[0, :, 0], [0.0, 1.0, 11.0])
+    with pytest.raises(UsageError):
+        rollout(predict, windows, 3, [0], outputs=[0], future=np.full((1, 3, 2), np.nan))
+
+
+def test_many_series_take_known_inputs_and_static_attributes(cli, tmp_path):
+    frames, futures = [], []
+    for i, store in enumerate(["a", "b", "c"]):
+        frame = promo_frame(150 + HORIZON, seed=i).assign(store=store)
+        frames.append(frame.iloc[:150])
+        futures.append(frame.iloc[150:][["store", "date", "promo"]])
+    pd.concat(frames).to_csv(tmp_path / "long.csv", index=False)
+    pd.concat(futures).to_csv(tmp_path / "future.csv", index=False)
+    pd.DataFrame({"store": ["a", "b", "c", "d"], "kind": ["big", "small", "big", "small"], "size": [3, 1, 2, 1]}).to_csv(
+        tmp_path / "static.csv", index=False)
+    result = cli("train", tmp_path / "long.csv", "--id-column", "store", "--known", "promo", "--static", tmp_path / "static.csv",
+                 "-d", tmp_path / "m", *QUICK, "--epochs", "3")
+    assert result.code == 0, result.err
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert {"static:kind=big", "static:kind=small", "static:size"} <= set(card["columns"])
+    # Standardised alike across series, so that the attribute still tells the series apart.
+    sizes = {key: one["scaler"]["mean"][card["columns"].index("static:size")] for key, one in card["panel"]["series"].items()}
+    assert len(set(sizes.values())) == 1
+
+    one = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "future.csv", "--id", "b")
+    assert len(one) == HORIZON and set(one["store"]) == {"b"}
+    update = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "future.csv", "--data", tmp_path / "long.csv")
+    full = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "future.csv")
+    np.testing.assert_allclose(update["sales"], full["sales"], rtol=1e-6)
+
+    pd.concat(futures).query("store != 'c'").to_csv(tmp_path / "partial.csv", index=False)
+    lacking = cli("forecast", "-d", tmp_path / "m", "--future", tmp_path / "partial.csv")
+    assert lacking.code == ExitStatus.BAD_DATA and "'c'" in lacking.err
+    pd.DataFrame({"store": ["a", "b"], "kind": ["big", "small"]}).to_csv(tmp_path / "few.csv", index=False)
+    few = cli("train", tmp_path / "long.csv", "--id-column", "store", "--static", tmp_path / "few.csv", "-d", tmp_path / "n", *QUICK)
+    assert few.code == ExitStatus.BAD_DATA and "'c'" in few.err
