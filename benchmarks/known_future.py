@@ -59,6 +59,8 @@ from rnncast.metrics import seasonal_scale  # noqa: E402
 from zero_shot import markdown  # noqa: E402  (the benchmarks folder is on sys.path when run as a script)
 
 SEASON = 7
+# This checkout's rnncast, not whichever one is installed.
+RNNCAST, ENV = [sys.executable, "-m", "rnncast"], {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def _births() -> pd.DataFrame:
@@ -78,6 +80,7 @@ def _electricity() -> pd.DataFrame:
 
 
 def _promo(seed: int = 17) -> pd.DataFrame:
+    """Daily sales with planned promotions: the uplift is there only for a model told when they are."""
     rng = np.random.default_rng(seed)
     days = 730
     t = np.arange(days)
@@ -121,25 +124,22 @@ def rnncast_cli(root: Path, history: pd.DataFrame, future: pd.DataFrame, known: 
     train, model = root / "train.csv", root / "model"
     history[["date", "y", *known]].to_csv(train, index=False)
     options = [f"--known={column}" for column in known] + ([f"--holidays={country}"] if country else [])
-    if known:
+    future_file = []
+    if known:  # --holidays needs no file: rnncast computes the holidays itself
         future[["date", *known]].to_csv(root / "future.csv", index=False)
-        options_forecast = ["--future", str(root / "future.csv")]
-    else:
-        options_forecast = []
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    rnncast = [sys.executable, "-m", "rnncast"]
-    subprocess.run([*rnncast, "train", str(train), "--target", "y", "--model", args.model, "--horizon", str(args.horizon),
+        future_file = ["--future", str(root / "future.csv")]
+    subprocess.run([*RNNCAST, "train", str(train), "--target", "y", "--model", args.model, "--horizon", str(args.horizon),
                     "--seed", str(args.seed), "--epochs", str(args.epochs), "--quiet", "--model-dir", str(model), *options],
-                   check=True, capture_output=True, text=True, env=env)
-    result = subprocess.run([*rnncast, "forecast", "--model-dir", str(model), "--horizon", str(args.horizon),
-                             "--format", "json", "--quiet", *options_forecast], check=True, capture_output=True, text=True, env=env)
+                   check=True, capture_output=True, text=True, env=ENV)
+    result = subprocess.run([*RNNCAST, "forecast", "--model-dir", str(model), "--horizon", str(args.horizon),
+                             "--format", "json", "--quiet", *future_file], check=True, capture_output=True, text=True, env=ENV)
     return np.array([row["y"] for row in json.loads(result.stdout)["forecast"]], dtype=float)
 
 
 def rnncast_choice(model: Path) -> str:
     """What rnncast kept (network or fallback baseline) and the preprocessing it chose, from its card."""
-    info = json.loads(subprocess.run([sys.executable, "-m", "rnncast", "info", "--model-dir", str(model), "--format", "json"],
-                                     check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout)
+    info = json.loads(subprocess.run([*RNNCAST, "info", "--model-dir", str(model), "--format", "json"],
+                                     check=True, capture_output=True, text=True, env=ENV).stdout)
     kept = "fallback " + info["metrics"]["fallback"]["kept"] if "fallback" in info["metrics"] else info["config"]["model"]
     return f"{kept}/{info['config']['preprocess']}"
 
