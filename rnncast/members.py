@@ -26,8 +26,8 @@ class Member:
 
     window: int
     engine: Engine
-    # The columns the network predicts (rollout's ``outputs``).
-    outputs: tuple[int, ...]
+    # The columns the network predicts (rollout's ``outputs``; empty: the targets).
+    outputs: tuple[int, ...] = ()
 
 
 def as_member(engine: Engine, preprocessing: Preprocessing, outputs: list[int], window: int) -> Member:
