@@ -272,7 +272,7 @@ def predict(
     horizon = horizon or card.config["horizon"]
     warn_if_far(horizon, card.config["horizon"])
     if card.panel is not None:
-        from rnncast.panel import forecast_panel
+        from rnncast.panel_forecast import forecast_panel
 
         frame = forecast_panel(card, members, horizon, data, ids, data_options, mc, future)
         return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))

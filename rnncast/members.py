@@ -5,7 +5,7 @@ member; an ensemble (``ensemble.py``) is several."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 

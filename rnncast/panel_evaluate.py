@@ -34,7 +34,7 @@ from rnncast.data import infer_season
 from rnncast.errors import DataError
 from rnncast.members import as_member, median_forecast, pooled_paths
 from rnncast.metrics import seasonal_scale
-from rnncast.panel import Panel, _some, fit_panel
+from rnncast.panel import Panel, first_few, fit_panel
 from rnncast.windows import default_window, minimum_rows
 
 log = logging.getLogger("rnncast")
@@ -242,7 +242,7 @@ def _long_enough(panel: Panel, configs: list[TrainConfig], span: int, options: B
         )
     if skipped:
         log.warning("%s: leaving out %d of %d series with fewer than the %d rows the backtest needs: %s.",
-                    name, len(skipped), len(panel), needed, _some(f"{k} ({n} rows)" for k, n in skipped.items()))
+                    name, len(skipped), len(panel), needed, first_few(f"{k} ({n} rows)" for k, n in skipped.items()))
     return panel.subset([key for key in panel.series if key not in skipped]), skipped
 
 
