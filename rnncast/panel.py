@@ -246,8 +246,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         DataError: no series is long enough.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    from rnncast.fitloop import _sequence_times, panel_dataset, start, train_network
-    from rnncast.training import _fall_back, better_baseline, score
+    from rnncast.fitloop import fit_series, start
+    from rnncast.training import better_baseline, fall_back, score
 
     config, panel, skipped = resolve_panel_config(panel, configure(config))
     keras = start(config)
@@ -274,12 +274,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if trainable:
-            seed = distribute.shuffle_seed(config.distribute, config.seed)
-            cuts = {k: (preprocessing.series(scaled[k]), train_ends[k] - preprocessing.dropped) for k in scaled}
-            options = {"window_map": preprocessing.window_map(shape.window, shape.steps), "sequence_times": _sequence_times(config, shape.window)}
-            train = panel_dataset([rows[:end] for rows, end in cuts.values()], shape, config.batch_size, True, seed, **options)
-            validation = panel_dataset([rows[end - shape.window :] for rows, end in cuts.values()], shape, 1024, False, None, **options)
-            history = train_network(keras, network, train, validation, config, on_epoch)
+            cuts = [(preprocessing.series(scaled[k]), train_ends[k] - preprocessing.dropped) for k in scaled]
+            history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
 
     from rnncast.rollout import keras_predictor, rollout
     from rnncast.uncertainty import calibrate, network_forecasts
@@ -293,7 +289,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         metrics["preprocessing"] = selection
     kept = better_baseline(_relative(metrics, scalers, target_index), np.ones(len(target_index))) if config.fallback and trainable else None
     if kept is not None:
-        config, metrics, history = _fall_back(kept, config, metrics, history)
+        config, metrics, history = fall_back(kept, config, metrics, history)
         key = "naive" if kept == "naive" else "seasonal_naive"
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
         preprocessing = Preprocessing()

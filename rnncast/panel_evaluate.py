@@ -24,7 +24,7 @@ from rnncast.backtest import (
     SCHEMA_VERSION,
     BacktestOptions,
     Forecast,
-    _model_config,
+    model_config,
     backtest_origins,
     backtest_settings_json,
     score_forecast,
@@ -203,7 +203,7 @@ def backtest_panel(
     if season is None and "seasonal-naive" in names:
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
-    configs = [_model_config(config, name) for name in names]
+    configs = [model_config(config, name) for name in names]
     panel, skipped = _long_enough(panel, configs, span, options)
 
     target_index = [panel.columns.index(t) for t in panel.targets]
@@ -212,14 +212,14 @@ def backtest_panel(
     actual = {key: v[origins[key][:, None] + np.arange(config.horizon)][..., target_index] for key, v in values.items()}
     scale = {key: seasonal_scale(v[: origins[key][0], target_index], season) for key, v in values.items()}
     results = []
-    for done, model_config in enumerate(configs):
+    for done, candidate in enumerate(configs):
         if on_fit is not None:
-            on_fit(model_config.model, done, len(configs))
+            on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecasts = _forecast_origins(panel, values, origins, model_config, options.retrain, target_index, options.mc_samples)
+        forecasts = _forecast_origins(panel, values, origins, candidate, options.retrain, target_index, options.mc_samples)
         seconds = round(time.perf_counter() - started, 2)
         scores = {key: score_forecast(forecasts[key], actual[key], scale[key], panel.targets) for key in values}
-        results.append(PanelResult(model_config.model, model_config, seconds, scores))
+        results.append(PanelResult(candidate.model, candidate, seconds, scores))
     results.sort(key=lambda r: (math.isnan(m := np.nanmean([r.mean(t, "mase") for t in panel.targets])), m))
     for rank, result in enumerate(results, start=1):
         result.rank = rank
