@@ -212,8 +212,6 @@ def backtest(
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
     series = with_known_inputs(series, data_options, config.output_steps)
     if isinstance(series, Panel):
-        if config.ensemble > 1:
-            raise UsageError("`--ensemble` is not available for global models of many series yet; backtest without it.")
         from rnncast.panel_evaluate import backtest_panel
 
         return backtest_panel(series, models, config, options, on_fit)

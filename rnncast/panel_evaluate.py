@@ -34,6 +34,7 @@ from rnncast.data import infer_season
 from rnncast.errors import DataError
 from rnncast.members import as_member, median_forecast, pooled_paths
 from rnncast.metrics import seasonal_scale
+from rnncast.models import ZOO
 from rnncast.panel import Panel, first_few, fit_panel
 from rnncast.windows import default_window, minimum_rows
 
@@ -203,7 +204,8 @@ def backtest_panel(
     if season is None and "seasonal-naive" in names:
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
-    configs = [model_config(config, name) for name in names]
+    # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
+    configs = [model_config(config if ZOO[name].trainable else dataclasses.replace(config, ensemble=1), name) for name in names]
     panel, skipped = _long_enough(panel, configs, span, options)
 
     target_index = [panel.columns.index(t) for t in panel.targets]
@@ -273,7 +275,14 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
     before = dataclasses.replace(
         panel, series={k: dataclasses.replace(one, frame=one.frame.iloc[: cuts[k]]) for k, one in panel.series.items()},
     )
-    fitted = fit_panel(before, config)
+    if config.ensemble > 1:
+        from rnncast.ensemble import fit_ensemble
+
+        fitted = fit_ensemble(before, config)[0]
+        members = fitted.runners()
+    else:
+        fitted = fit_panel(before, config)
+        members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)]
     window, horizon = fitted.config.window, config.horizon
     windows = np.concatenate([
         fitted.scalers[k].transform(np.stack([values[k][o - window : o] for o in origins[k]])) for k in values
@@ -284,7 +293,6 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
         fitted.scalers[k].transform(np.stack([values[k][o : o + horizon] for o in origins[k]])) for k in values
     ])
     after[..., unknown] = np.nan
-    members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, window)]
     scaled = median_forecast(members, windows, horizon, target_index, after)
     sampling = mc_samples is not None and members[0].engine.stochastic is not None
     paths = pooled_paths(members, windows, horizon, target_index, mc_samples, config.seed, after) if sampling else None
