@@ -269,7 +269,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
                                                  config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, [scaled[k][: train_ends[k]] for k in scaled], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(panel.first.known))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}

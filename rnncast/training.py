@@ -81,7 +81,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         method, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, scaled[:train_end], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(series.known))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
