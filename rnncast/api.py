@@ -272,7 +272,7 @@ def predict(
     horizon = horizon or card.config["horizon"]
     warn_if_far(horizon, card.config["horizon"])
     if card.panel is not None:
-        from rnncast.panel import forecast_panel
+        from rnncast.panel_forecast import forecast_panel
 
         frame = forecast_panel(card, members, horizon, data, ids, data_options, mc, future)
         return frame.assign(**held_to_data(dict(frame.items()), card.targets, card.source, allow_negative))
@@ -282,18 +282,19 @@ def predict(
     options = data_options.over(card.data_options)
     if future is not None and not needs_future(options):
         raise UsageError("`--future` gives the values of --known columns, and this model was trained without any.")
+    ahead = None
     if data is None:
         recent = np.asarray(card.last_window, dtype=np.float64)
         last_time: Any = card.last_time
     else:
-        recent, last_time = _recent_rows(data, options, card, window)
+        recent, last_time, ahead = _recent_rows(data, options, card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
     after = None
     if needs_future(options):
         from rnncast.known import future_rows, read_future
 
-        values = read_future(future, card, options, {None: last_time}, horizon)[None]
+        values = read_future(future, card, options, {None: last_time}, horizon, ahead)[None]
         frame = _saved_window(recent, last_time, card) if data is None else recent
         recent, after = future_rows(frame, last_time, card, options, horizon, values)
         after = scaler.transform(after)[None]
@@ -318,7 +319,8 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     """
     import pandas as pd
 
-    from rnncast.data import load_csv
+    from rnncast.data import read_frame, series_from_frame
+    from rnncast.known import trailing_future
 
     card = load_card(model_dir)
     rows = max(card.config["window"], 3 * card.config["horizon"])
@@ -335,7 +337,9 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
         return pd.concat(frames, names=names)
     if data is None:
         return _saved_window(card.last_window, card.last_time, card)[card.targets]
-    return load_csv(data, data_options.over(card.data_options)).frame[card.targets].iloc[-rows:]
+    options = data_options.over(card.data_options)
+    raw, _ = trailing_future(read_frame(os.fspath(data), options), card.targets, options)
+    return series_from_frame(raw, options, os.path.basename(os.fspath(data)), os.fspath(data)).frame[card.targets].iloc[-rows:]
 
 
 def _saved_window(last_window: list | np.ndarray, last_time: Any, card: ModelCard) -> pd.DataFrame:
@@ -348,13 +352,17 @@ def _saved_window(last_window: list | np.ndarray, last_time: Any, card: ModelCar
     return pd.DataFrame(values, index=index, columns=card.columns)
 
 
-def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[Any, Any]:
+def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[Any, Any, Any]:
     """The last ``window`` rows of ``data`` and their last time stamp: as values, or for a model with
-    known-future inputs as a frame of the file's columns (``known.future_rows`` adds the others)."""
-    from rnncast.data import load_csv
+    known-future inputs as a frame of the file's columns (``known.future_rows`` adds the others),
+    and the rows at the file's end that give the known inputs' future instead of ``--future`` (or None)."""
+    from rnncast.data import read_frame, series_from_frame
+    from rnncast.known import trailing_future
 
-    name = os.path.basename(os.fspath(data))
-    series = load_csv(data, options)
+    path = os.fspath(data)
+    name = os.path.basename(path)
+    raw, ahead = trailing_future(read_frame(path, options), card.targets, options)
+    series = series_from_frame(raw, options, name, path)
     columns = data_columns(card.columns)
     missing = [c for c in columns if c not in series.columns]
     if missing:
@@ -366,6 +374,6 @@ def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: Model
     if len(series) < window:
         raise DataError(f"{name}: has {len(series)} rows; the model needs the last {window} (its window).")
     frame = series.frame[columns].iloc[-window:]
-    return frame if needs_future(options) else frame.to_numpy(dtype=np.float64), time_to_json(frame.index[-1])
+    return frame if needs_future(options) else frame.to_numpy(dtype=np.float64), time_to_json(frame.index[-1]), ahead
 
 

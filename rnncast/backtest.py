@@ -84,9 +84,9 @@ def run_backtest(series: TimeSeries, fitter: Fitter, origins: np.ndarray, retrai
     known[:, inputs] = values[:, inputs]
     horizon = len(values) - origins[-1]  # the last fold ends at the last row (backtest_origins)
     if not retrain:
-        forecaster = fitter(_before(series, origins[0]))
+        forecaster = fitter(rows_before(series, origins[0]))
         return forecaster([values[:origin] for origin in origins], [known[origin : origin + horizon] for origin in origins])
-    forecasts = [fitter(_before(series, origin))([values[:origin]], [known[origin : origin + horizon]]) for origin in origins]
+    forecasts = [fitter(rows_before(series, origin))([values[:origin]], [known[origin : origin + horizon]]) for origin in origins]
     samples = [f.samples for f in forecasts]
     return Forecast(
         np.concatenate([f.point for f in forecasts]),
@@ -94,7 +94,8 @@ def run_backtest(series: TimeSeries, fitter: Fitter, origins: np.ndarray, retrai
     )
 
 
-def _before(series: TimeSeries, origin: int) -> TimeSeries:
+def rows_before(series: TimeSeries, origin: int) -> TimeSeries:
+    """The series up to, not including, row ``origin``: all a fitter may see."""
     return dataclasses.replace(series, frame=series.frame.iloc[:origin])
 
 
@@ -117,7 +118,8 @@ def score_forecast(forecast: Forecast, actual: np.ndarray, scale: np.ndarray, ta
     }
 
 
-def _model_config(config: TrainConfig, name: str) -> TrainConfig:
+def model_config(config: TrainConfig, name: str) -> TrainConfig:
+    """The settings of model ``name`` in a backtest that shares ``config``."""
     # Seasonal-naive repeats the last season, so its window must hold one.
     window = max(config.window, config.season) if name == "seasonal-naive" else config.window
     # A backtest measures the model it names, never a baseline kept in its place.

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 from collections import Counter
-from typing import Any
 
 import numpy as np
 import pandas as pd

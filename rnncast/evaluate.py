@@ -26,7 +26,7 @@ from rnncast.backtest import (
     BASELINES,
     SCHEMA_VERSION,
     BacktestOptions,
-    _model_config,
+    model_config,
     backtest_origins,
     backtest_settings_json,
     run_backtest,
@@ -212,8 +212,6 @@ def backtest(
     series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
     series = with_known_inputs(series, data_options, config.output_steps)
     if isinstance(series, Panel):
-        if config.ensemble > 1:
-            raise UsageError("`--ensemble` is not available for global models of many series yet; backtest without it.")
         from rnncast.panel_evaluate import backtest_panel
 
         return backtest_panel(series, models, config, options, on_fit)
@@ -226,7 +224,7 @@ def backtest(
     if season is None and "seasonal-naive" in names:
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
-    configs = [_model_config(config if name in ensembles else dataclasses.replace(config, ensemble=1), name) for name in names]
+    configs = [model_config(config if name in ensembles else dataclasses.replace(config, ensemble=1), name) for name in names]
     check_length(series, configs, options, origins)
 
     values = series.frame.to_numpy(dtype=np.float64)
@@ -235,13 +233,13 @@ def backtest(
     scale = seasonal_scale(values[: origins[0], target_index], season)
     import_keras()  # once up front, so that no model's time includes importing TensorFlow
     results = []
-    for done, model_config in enumerate(configs):
+    for done, candidate in enumerate(configs):
         if on_fit is not None:
-            on_fit(model_config.model, done, len(configs))
+            on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecast = run_backtest(series, zoo_fitter(model_config, options.mc_samples), origins, options.retrain)
+        forecast = run_backtest(series, zoo_fitter(candidate, options.mc_samples), origins, options.retrain)
         seconds = round(time.perf_counter() - started, 2)
-        results.append(ModelResult(model_config.model, model_config, seconds, score_forecast(forecast, actual, scale, series.targets)))
+        results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = rank_results(results, series.targets)
     return Report(series, config.horizon, options, season, origins, scale, results, best_baseline, tuple(models))
 

@@ -52,17 +52,19 @@ def split_windows(windows, shape: NetworkShape, sequence_times: Sequence[int] | 
     return inputs, tf.reshape(targets, (-1, len(rows), shape.steps * len(outputs)))
 
 
-def _sequence_times(config: TrainConfig, window: int) -> list[int] | None:
+def sequence_times(config: TrainConfig, window: int) -> list[int] | None:
+    """The input times whose outputs a seq2seq model is trained on (None: not seq2seq)."""
     return list(get_spec(config.model).sequence_times(window)) if config.seq2seq else None
 
 
-def _train(keras, network, scaled, train_end, shape, config: TrainConfig, on_epoch, window_map: np.ndarray | None = None) -> dict[str, Any]:
+def fit_series(keras, network, series: Sequence[tuple[np.ndarray, int]], shape: NetworkShape, config: TrainConfig, on_epoch,
+               window_map: np.ndarray | None = None) -> dict[str, Any]:
+    """Train ``network`` on the windows of one series or many, each given as its (preprocessed)
+    rows and its first validation row, and validate on the windows that end in its validation part."""
+    options = {"window_map": window_map, "sequence_times": sequence_times(config, shape.window)}
     seed = distribute.shuffle_seed(config.distribute, config.seed)
-    times = _sequence_times(config, shape.window)
-    train = panel_dataset(scaled[None, :train_end], shape, config.batch_size, shuffle=True, seed=seed, window_map=window_map,
-                          sequence_times=times)
-    validation = panel_dataset(scaled[None, train_end - shape.window :], shape, 1024, shuffle=False, seed=None, window_map=window_map,
-                                 sequence_times=times)
+    train = panel_dataset([rows[:end] for rows, end in series], shape, config.batch_size, True, seed, **options)
+    validation = panel_dataset([rows[end - shape.window :] for rows, end in series], shape, 1024, False, None, **options)
     return train_network(keras, network, train, validation, config, on_epoch)
 
 

@@ -65,11 +65,28 @@ def load_future(
         DataError: the file is missing, unreadable, or does not give every known value of the horizon.
         UsageError: ``horizon`` is below 1.
     """
+    path = os.fspath(path)
+    return future_from_rows(read_frame(path, options), os.path.basename(path), options, known=known, time_column=time_column,
+                            id_column=id_column, freq=freq, last=last, horizon=horizon, series=series)
+
+
+def future_from_rows(
+    raw: pd.DataFrame,
+    name: str,
+    options: DataOptions,
+    *,
+    known: Sequence[str],
+    time_column: str | None,
+    id_column: str | None,
+    freq: str | int | None,
+    last: Mapping[str | None, Any],
+    horizon: int,
+    series: Collection[str] | None = None,
+) -> dict[str | None, np.ndarray]:
+    """``load_future`` of rows already read (``data.read_frame``), called ``name`` in messages: a
+    ``--future`` file's, or the rows at the end of ``forecast --data`` whose targets are empty."""
     if horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
-    path = os.fspath(path)
-    name = os.path.basename(path)
-    raw = read_frame(path, options)
     known = list(known)
     takes = [c for c in (id_column, time_column) if c is not None] + known
     _check_columns(raw, takes, name)

@@ -187,28 +187,47 @@ def describe(options: DataOptions) -> str | None:
     return "; ".join(parts)
 
 
+def trailing_future(raw: pd.DataFrame, targets: Sequence[str], options: DataOptions) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """An updated file's rows (``data.read_frame``'s) split into the data and the rows at its end
+    whose targets are all empty: the known inputs' future, when the model takes known columns."""
+    if not options.known or any(t not in raw.columns for t in targets):
+        return raw, None
+    filled = np.flatnonzero(raw[list(targets)].notna().any(axis=1).to_numpy())
+    end = filled[-1] + 1 if len(filled) else 0
+    return (raw, None) if end == len(raw) else (raw.iloc[:end], raw.iloc[end:])
+
+
 def read_future(path: str | os.PathLike[str] | None, card: Any, options: DataOptions, last: Mapping[str | None, Any],
-                horizon: int) -> dict[str | None, dict[str, np.ndarray]]:
+                horizon: int, rows: pd.DataFrame | None = None) -> dict[str | None, dict[str, np.ndarray]]:
     """The known columns' values over the ``horizon`` steps after each series' ``last`` time stamp
-    (``None``: the one series), from the ``--future`` file at ``path``, for a saved model
-    (``card``, a ``store.ModelCard``); none for a model whose known inputs are all the calendar's.
+    (``None``: the one series), from the ``--future`` file at ``path`` or the ``rows`` at the end
+    of an updated file (``trailing_future``), for a saved model (``card``, a ``store.ModelCard``);
+    none for a model whose known inputs are all the calendar's.
 
     Raises:
-        UsageError: the model takes known columns and no file was given.
-        DataError: the file lacks values the forecast needs (``future.load_future``).
+        UsageError: the model takes known columns and neither gives them, or both do.
+        DataError: they lack values the forecast needs (``future.load_future``).
     """
     if not options.known:
         return {key: {} for key in last}
-    if path is None:
+    if path is not None and rows is not None:
+        raise UsageError(f"--future and the {len(rows)} row(s) without targets at the end of --data both give the future; keep one.")
+    if path is None and rows is None:
         raise UsageError(
             f"this model takes the future values of {', '.join(options.known)} (trained with --known); pass --future FILE.csv "
-            f"with {'it' if len(options.known) == 1 else 'them'} and the time column for the {horizon} step(s) after the data."
+            f"with {'it' if len(options.known) == 1 else 'them'} and the time column for the {horizon} step(s) after the data, "
+            "or end --data with those rows, their targets empty."
         )
-    from rnncast.future import load_future
+    from rnncast.future import future_from_rows, load_future
 
     panel = card.panel or {"id_column": None, "series": last, "skipped": {}}
-    loaded = load_future(path, options, known=list(options.known), time_column=card.time_column, id_column=panel["id_column"],
-                         freq=card.freq, last=last, horizon=horizon, series=[*panel["series"], *panel["skipped"]])
+    settings = dict(known=list(options.known), time_column=card.time_column, id_column=panel["id_column"], freq=card.freq, last=last,
+                    horizon=horizon, series=[*panel["series"], *panel["skipped"]])
+    if rows is None:
+        loaded = load_future(path, options, **settings)
+    else:
+        takes = [c for c in (panel["id_column"], card.time_column) if c is not None] + list(options.known)
+        loaded = future_from_rows(rows[takes], os.path.basename(card.source["path"]) + " (rows without targets)", options, **settings)
     return {key: {column: values[:, i] for i, column in enumerate(options.known)} for key, values in loaded.items()}
 
 

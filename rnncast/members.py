@@ -5,7 +5,7 @@ member; an ensemble (``ensemble.py``) is several."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -26,8 +26,8 @@ class Member:
 
     window: int
     engine: Engine
-    # The columns the network predicts (rollout's ``outputs``).
-    outputs: tuple[int, ...]
+    # The columns the network predicts (rollout's ``outputs``; empty: the targets).
+    outputs: tuple[int, ...] = ()
 
 
 def as_member(engine: Engine, preprocessing: Preprocessing, outputs: list[int], window: int) -> Member:

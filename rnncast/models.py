@@ -50,6 +50,9 @@ class NetworkShape:
     n_inputs: int
     steps: int
     outputs: tuple[int, ...]
+    # Whether some inputs are known over the horizon (rnncast.known): the head then also reads the
+    # window's last row, whose leads hold the known values of every step it predicts.
+    known: bool = False
 
 
 def _every_step(window: int) -> range:
@@ -82,8 +85,16 @@ def _input(keras, shape: NetworkShape):
     return keras.Input((shape.window, shape.n_inputs), name="window")
 
 
-def _vector_head(keras, x, shape: NetworkShape):
-    """Dense layer from one feature vector per window to the ``steps`` x ``outputs`` forecast."""
+def _vector_head(keras, x, shape: NetworkShape, inputs=None):
+    """Dense layer from one feature vector per window to the ``steps`` x ``outputs`` forecast.
+
+    With known-future inputs, the vector is joined by the window's last row (``inputs``): the
+    known values of the steps ahead reach the forecast linearly, as a regression's would
+    (AutoARIMA with regressors), instead of only through the recurrent state.
+    """
+    if shape.known and inputs is not None:
+        last = keras.layers.Flatten(name="last_row")(keras.layers.Cropping1D((shape.window - 1, 0), name="last_input")(inputs))
+        x = keras.layers.Concatenate(name="with_known")([x, last])
     x = keras.layers.Dense(shape.steps * len(shape.outputs), name="head")(x)
     return keras.layers.Reshape((shape.steps, len(shape.outputs)), name="forecast")(x)
 
@@ -148,8 +159,8 @@ def _recurrent_stack(keras, x, kind: str, count: int, config: TrainConfig):
     return x
 
 
-def _recurrent_head(keras, x, shape: NetworkShape, config: TrainConfig):
-    return _sequence_head(keras, x, shape) if config.seq2seq else _vector_head(keras, x, shape)
+def _recurrent_head(keras, x, shape: NetworkShape, config: TrainConfig, inputs):
+    return _sequence_head(keras, x, shape) if config.seq2seq else _vector_head(keras, x, shape, inputs)
 
 
 def _stacked(kind: str, model_name: str, layers: int | None = None):
@@ -159,7 +170,7 @@ def _stacked(kind: str, model_name: str, layers: int | None = None):
         keras = import_keras()
         inputs = _input(keras, shape)
         x = _recurrent_stack(keras, inputs, kind, layers or config.layers, config)
-        return keras.Model(inputs, _recurrent_head(keras, x, shape, config), name=model_name)
+        return keras.Model(inputs, _recurrent_head(keras, x, shape, config, inputs), name=model_name)
 
     return build
 
@@ -171,7 +182,7 @@ def _conv_gru(shape: NetworkShape, config: TrainConfig):
     inputs = _input(keras, shape)
     x = keras.layers.Conv1D(config.units, CONV_KERNEL, strides=CONV_STRIDE, padding="valid", name="conv")(inputs)
     x = _recurrent_stack(keras, x, "GRU", config.layers, config)
-    return keras.Model(inputs, _recurrent_head(keras, x, shape, config), name="conv_gru")
+    return keras.Model(inputs, _recurrent_head(keras, x, shape, config, inputs), name="conv_gru")
 
 
 def _wavenet(shape: NetworkShape, config: TrainConfig):
@@ -191,7 +202,7 @@ def _wavenet(shape: NetworkShape, config: TrainConfig):
     if config.seq2seq:
         return keras.Model(inputs, _sequence_head(keras, x, shape), name="wavenet")
     last = keras.layers.Flatten()(keras.layers.Cropping1D((shape.window - 1, 0), name="last_step")(x))
-    return keras.Model(inputs, _vector_head(keras, last, shape), name="wavenet")
+    return keras.Model(inputs, _vector_head(keras, last, shape, inputs), name="wavenet")
 
 
 ZOO: dict[str, ModelSpec] = {

@@ -26,10 +26,10 @@ from rnncast.data import TimeSeries, read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.numparse import choose_targets, numeric_columns
-from rnncast.known import STATIC, data_columns, future_rows, needs_future, network_outputs, provenance, read_future, read_static, with_known
+from rnncast.known import STATIC, network_outputs, provenance, read_static, with_known
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
-from rnncast.timeparse import find_time_column, future_index, infer_season, parse_time, past_index
+from rnncast.timeparse import find_time_column, infer_season, parse_time
 from rnncast.windows import default_window, minimum_rows, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
@@ -223,12 +223,13 @@ def resolve_panel_config(panel: Panel, config: TrainConfig) -> tuple[TrainConfig
     if skipped:
         log.warning(
             "%s: skipping %d of %d series with fewer than the %d rows %s and --horizon %d need: %s.",
-            name, len(skipped), len(panel), needed, window_phrase(given_window, window), config.horizon, _some(f"{k} ({n} rows)" for k, n in skipped.items()),
+            name, len(skipped), len(panel), needed, window_phrase(given_window, window), config.horizon, first_few(f"{k} ({n} rows)" for k, n in skipped.items()),
         )
     return config, panel.subset([key for key in panel.series if key not in skipped]), skipped
 
 
-def _some(items) -> str:
+def first_few(items) -> str:
+    """The first ``NAMED_IN_WARNINGS`` items, and how many more there are."""
     items = list(items)
     shown = ", ".join(items[:NAMED_IN_WARNINGS])
     return shown + (f" and {len(items) - NAMED_IN_WARNINGS} more" if len(items) > NAMED_IN_WARNINGS else "")
@@ -245,8 +246,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         DataError: no series is long enough.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    from rnncast.fitloop import _sequence_times, panel_dataset, start, train_network
-    from rnncast.training import _fall_back, better_baseline, score
+    from rnncast.fitloop import fit_series, start
+    from rnncast.training import better_baseline, fall_back, score
 
     config, panel, skipped = resolve_panel_config(panel, configure(config))
     keras = start(config)
@@ -268,17 +269,13 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
                                                  config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, [scaled[k][: train_ends[k]] for k in scaled], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(panel.first.known))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if trainable:
-            seed = distribute.shuffle_seed(config.distribute, config.seed)
-            cuts = {k: (preprocessing.series(scaled[k]), train_ends[k] - preprocessing.dropped) for k in scaled}
-            options = {"window_map": preprocessing.window_map(shape.window, shape.steps), "sequence_times": _sequence_times(config, shape.window)}
-            train = panel_dataset([rows[:end] for rows, end in cuts.values()], shape, config.batch_size, True, seed, **options)
-            validation = panel_dataset([rows[end - shape.window :] for rows, end in cuts.values()], shape, 1024, False, None, **options)
-            history = train_network(keras, network, train, validation, config, on_epoch)
+            cuts = [(preprocessing.series(scaled[k]), train_ends[k] - preprocessing.dropped) for k in scaled]
+            history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
 
     from rnncast.rollout import keras_predictor, rollout
     from rnncast.uncertainty import calibrate, network_forecasts
@@ -292,7 +289,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         metrics["preprocessing"] = selection
     kept = better_baseline(_relative(metrics, scalers, target_index), np.ones(len(target_index))) if config.fallback and trainable else None
     if kept is not None:
-        config, metrics, history = _fall_back(kept, config, metrics, history)
+        config, metrics, history = fall_back(kept, config, metrics, history)
         key = "naive" if kept == "naive" else "seasonal_naive"
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
         preprocessing = Preprocessing()
@@ -373,89 +370,3 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
         ensemble=ensemble,
         panel={"id_column": panel.id_column, "series": series, "skipped": fitted.skipped},
     )
-
-
-def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | None, ids: Sequence[str] | None,
-                   data_options: DataOptions = DataOptions(), mc=None, future: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Forecast every series of a global model (or those in ``ids``) in one batched pass of each of
-    ``members`` (``members.saved_members``), with ``mc``'s error bars if given.
-
-    Returns:
-        A long-format frame indexed by (id, time), one column per target (with ``mc``: followed by
-        its ``_std``, ``_lower`` and ``_upper``), in original units.
-
-    Raises:
-        UsageError: an id the model was not trained on.
-        DataError: ``data`` lacks a series, or its rows do not fit the model.
-    """
-    from rnncast.members import median_forecast
-    from rnncast.uncertainty import mc_forecast_columns
-
-    known = card.panel["series"]
-    wanted = list(dict.fromkeys(ids)) if ids else list(known)
-    _check_ids(wanted, card)
-    window = card.config["window"]
-    options = data_options.over(card.data_options)
-    if data is None:
-        recent = {key: pd.DataFrame(known[key]["last_window"], columns=card.columns,
-                                    index=past_index(known[key]["last_time"], card.freq, window, card.time_column)) for key in wanted}
-        last = {key: known[key]["last_time"] for key in wanted}
-    else:
-        recent, last = _recent_rows(data, options, card, wanted, window)
-        # A series' --static attributes are the model's, not the update's.
-        static = {c: card.columns.index(c) for c in card.columns if c.startswith(STATIC)}
-        recent = {key: frame.assign(**{c: known[key]["last_window"][-1][i] for c, i in static.items()}) for key, frame in recent.items()}
-    scalers = [Standardizer.from_dict(known[key]["scaler"]) for key in wanted]
-    after = None
-    if needs_future(options):
-        values = read_future(future, card, options, last, horizon)
-        rows = [future_rows(recent[key], last[key], card, options, horizon, values[key]) for key in wanted]
-        windows = np.stack([scaler.transform(past) for (past, _), scaler in zip(rows, scalers)])
-        after = np.stack([scaler.transform(ahead) for (_, ahead), scaler in zip(rows, scalers)])
-    else:
-        windows = np.stack([scaler.transform(recent[key].to_numpy(dtype=np.float64)) for key, scaler in zip(wanted, scalers)])
-    target_index = [card.columns.index(t) for t in card.targets]
-    if mc is not None:
-        columns = mc_forecast_columns(members, card, scalers, windows, horizon, mc, after)
-    else:
-        scaled = median_forecast(members, windows, horizon, target_index, after)
-        point = np.stack([scaler.inverse(block, target_index) for scaler, block in zip(scalers, scaled)])
-        columns = {name: point[..., t] for t, name in enumerate(card.targets)}
-    frames = []
-    for i, key in enumerate(wanted):
-        index = future_index(last[key], card.freq, horizon, card.time_column)
-        frames.append(pd.DataFrame({name: values[i] for name, values in columns.items()}, index=index))
-    return pd.concat(frames, keys=wanted, names=[card.panel["id_column"], index.name])
-
-
-def _check_ids(wanted: list[str], card) -> None:
-    known, skipped = card.panel["series"], card.panel["skipped"]
-    for key in wanted:
-        if key in skipped:
-            raise UsageError(f"`--id` {key}: the series was skipped in training ({skipped[key]} rows, too short for the window); it has no forecast.")
-        if key not in known:
-            raise UsageError(f"`--id` {key} is not a series of this model. Series: {_some(known)}.")
-
-
-def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Each wanted series' last ``window`` rows of the file's columns, and its last time stamp."""
-
-    name = os.path.basename(os.fspath(data))
-    loaded = load_data(data, options)
-    if not isinstance(loaded, Panel):
-        raise DataError(f"{name}: has no id column {card.panel['id_column']!r}; the model forecasts series in long format.")
-    columns = data_columns(card.columns)
-    missing = [c for c in columns if c not in loaded.columns]
-    if missing:
-        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(columns)}.")
-    if loaded.freq != card.freq and loaded.freq is not None:
-        raise DataError(f"{name}: frequency is {loaded.freq!r}, the model was trained on {card.freq!r} data.")
-    recent, last = {}, {}
-    for key in wanted:
-        if key not in loaded.series:
-            raise DataError(f"{name}: has no rows for {card.panel['id_column']} {key}; pass --id for the series it has.")
-        frame = loaded.series[key].frame[columns]
-        if len(frame) < window:
-            raise DataError(f"{name} ({card.panel['id_column']} {key}): has {len(frame)} rows; the model needs the last {window} (its window).")
-        recent[key], last[key] = frame.iloc[-window:], time_to_json(frame.index[-1])
-    return recent, last

@@ -24,7 +24,7 @@ from rnncast.backtest import (
     SCHEMA_VERSION,
     BacktestOptions,
     Forecast,
-    _model_config,
+    model_config,
     backtest_origins,
     backtest_settings_json,
     score_forecast,
@@ -34,7 +34,8 @@ from rnncast.data import infer_season
 from rnncast.errors import DataError
 from rnncast.members import as_member, median_forecast, pooled_paths
 from rnncast.metrics import seasonal_scale
-from rnncast.panel import Panel, _some, fit_panel
+from rnncast.models import ZOO
+from rnncast.panel import Panel, first_few, fit_panel
 from rnncast.windows import default_window, minimum_rows
 
 log = logging.getLogger("rnncast")
@@ -203,7 +204,8 @@ def backtest_panel(
     if season is None and "seasonal-naive" in names:
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
-    configs = [_model_config(config, name) for name in names]
+    # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
+    configs = [model_config(config if ZOO[name].trainable else dataclasses.replace(config, ensemble=1), name) for name in names]
     panel, skipped = _long_enough(panel, configs, span, options)
 
     target_index = [panel.columns.index(t) for t in panel.targets]
@@ -212,14 +214,14 @@ def backtest_panel(
     actual = {key: v[origins[key][:, None] + np.arange(config.horizon)][..., target_index] for key, v in values.items()}
     scale = {key: seasonal_scale(v[: origins[key][0], target_index], season) for key, v in values.items()}
     results = []
-    for done, model_config in enumerate(configs):
+    for done, candidate in enumerate(configs):
         if on_fit is not None:
-            on_fit(model_config.model, done, len(configs))
+            on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecasts = _forecast_origins(panel, values, origins, model_config, options.retrain, target_index, options.mc_samples)
+        forecasts = _forecast_origins(panel, values, origins, candidate, options.retrain, target_index, options.mc_samples)
         seconds = round(time.perf_counter() - started, 2)
         scores = {key: score_forecast(forecasts[key], actual[key], scale[key], panel.targets) for key in values}
-        results.append(PanelResult(model_config.model, model_config, seconds, scores))
+        results.append(PanelResult(candidate.model, candidate, seconds, scores))
     results.sort(key=lambda r: (math.isnan(m := np.nanmean([r.mean(t, "mase") for t in panel.targets])), m))
     for rank, result in enumerate(results, start=1):
         result.rank = rank
@@ -242,7 +244,7 @@ def _long_enough(panel: Panel, configs: list[TrainConfig], span: int, options: B
         )
     if skipped:
         log.warning("%s: leaving out %d of %d series with fewer than the %d rows the backtest needs: %s.",
-                    name, len(skipped), len(panel), needed, _some(f"{k} ({n} rows)" for k, n in skipped.items()))
+                    name, len(skipped), len(panel), needed, first_few(f"{k} ({n} rows)" for k, n in skipped.items()))
     return panel.subset([key for key in panel.series if key not in skipped]), skipped
 
 
@@ -273,7 +275,14 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
     before = dataclasses.replace(
         panel, series={k: dataclasses.replace(one, frame=one.frame.iloc[: cuts[k]]) for k, one in panel.series.items()},
     )
-    fitted = fit_panel(before, config)
+    if config.ensemble > 1:
+        from rnncast.ensemble import fit_ensemble
+
+        fitted = fit_ensemble(before, config)[0]
+        members = fitted.runners()
+    else:
+        fitted = fit_panel(before, config)
+        members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)]
     window, horizon = fitted.config.window, config.horizon
     windows = np.concatenate([
         fitted.scalers[k].transform(np.stack([values[k][o - window : o] for o in origins[k]])) for k in values
@@ -284,7 +293,6 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
         fitted.scalers[k].transform(np.stack([values[k][o : o + horizon] for o in origins[k]])) for k in values
     ])
     after[..., unknown] = np.nan
-    members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, window)]
     scaled = median_forecast(members, windows, horizon, target_index, after)
     sampling = mc_samples is not None and members[0].engine.stochastic is not None
     paths = pooled_paths(members, windows, horizon, target_index, mc_samples, config.seed, after) if sampling else None

@@ -17,8 +17,8 @@ from rnncast.backtest import (
     Fitter,
     Forecast,
     Forecaster,
-    _before,
-    _model_config,
+    rows_before,
+    model_config,
     backtest_origins,
     run_backtest,
     score_forecast,
@@ -150,12 +150,12 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
     options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
     origins = backtest_origins(len(series), config.horizon, options)
     names = [n for n in dict.fromkeys([*(candidates or AUTO_CANDIDATES), *BASELINES]) if n != "seasonal-naive" or config.season]
-    check_length(series, [_model_config(config, name) for name in names], options, origins)
-    methods = rank_preprocessing(_before(series, int(origins[0])), config)
+    check_length(series, [model_config(config, name) for name in names], options, origins)
+    methods = rank_preprocessing(rows_before(series, int(origins[0])), config)
     configs = []
     for name in names:
         tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if ZOO[name].trainable else ["none"]
-        configs += [dataclasses.replace(_model_config(config, name), preprocess=method) for method in tries]
+        configs += [dataclasses.replace(model_config(config, name), preprocess=method) for method in tries]
 
     values = series.frame.to_numpy(dtype=np.float64)
     target_index = [series.columns.index(t) for t in series.targets]

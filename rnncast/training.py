@@ -14,7 +14,7 @@ from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError
 from rnncast.known import network_outputs
-from rnncast.fitloop import EpochCallback, _sequence_times, _train, panel_dataset, start, train_network
+from rnncast.fitloop import EpochCallback, fit_series, panel_dataset, sequence_times, start, train_network
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
@@ -81,13 +81,13 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         method, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, scaled[:train_end], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(series.known))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if get_spec(config.model).trainable:
-            history = _train(keras, network, preprocessing.series(scaled), train_end - preprocessing.dropped, shape, config, on_epoch,
-                             preprocessing.window_map(shape.window, shape.steps))
+            history = fit_series(keras, network, [(preprocessing.series(scaled), train_end - preprocessing.dropped)], shape, config,
+                                 on_epoch, preprocessing.window_map(shape.window, shape.steps))
 
     predict = preprocessing.wrap(keras_predictor(network), outputs)
     metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after),
@@ -97,7 +97,7 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         metrics["preprocessing"] = selection
     kept = better_baseline(metrics, scaler.scale[target_index]) if config.fallback and get_spec(config.model).trainable else None
     if kept is not None:
-        config, metrics, history = _fall_back(kept, config, metrics, history)
+        config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
         shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
         network = build_model(shape, config)
@@ -124,7 +124,7 @@ def better_baseline(metrics: dict[str, Any], scale: np.ndarray) -> str | None:
     return FALLBACKS[best] if mae(best) < mae("model") else None
 
 
-def _fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], history: dict[str, Any]):
+def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], history: dict[str, Any]):
     """The config, metrics and history of ``baseline`` kept instead of the trained network; the
     network's own are kept under ``metrics["fallback"]`` for the card."""
     key = next(k for k, name in FALLBACKS.items() if name == baseline)
@@ -252,7 +252,7 @@ def fit_many(series: np.ndarray, config: TrainConfig, *, validation: np.ndarray 
     network = build_model(shape, config)
     history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
     if get_spec(config.model).trainable:
-        times = _sequence_times(config, window)
+        times = sequence_times(config, window)
         seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
         train = panel_dataset(scaler.transform(values), shape, config.batch_size, shuffle=True, seed=seed, sequence_times=times)
         held_out = panel_dataset(scaler.transform(validation), shape, 1024, shuffle=False, seed=None, sequence_times=times)

@@ -109,8 +109,9 @@ def test_backtest_of_an_ensemble_forecasts_the_median_of_its_seeds(daily_csv):
     series = load_csv(daily_csv)
     linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none", fallback=False)
     histories = [series.frame.to_numpy()[:end] for end in (90, 100)]
-    ensemble = zoo_fitter(dataclasses.replace(linear, seed=5, ensemble=2))(series)(histories).point
-    seeds = [zoo_fitter(dataclasses.replace(linear, seed=seed))(series)(histories).point for seed in (5, 6)]
+    known = [np.full((3, 1), np.nan)] * 2  # the series has no known-future inputs
+    ensemble = zoo_fitter(dataclasses.replace(linear, seed=5, ensemble=2))(series)(histories, known).point
+    seeds = [zoo_fitter(dataclasses.replace(linear, seed=seed))(series)(histories, known).point for seed in (5, 6)]
     np.testing.assert_allclose(ensemble, np.median(seeds, axis=0), rtol=1e-6)
     assert np.abs(seeds[0] - seeds[1]).min() > 1e-4
 

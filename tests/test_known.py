@@ -184,3 +184,15 @@ def test_many_series_take_known_inputs_and_static_attributes(cli, tmp_path):
     pd.DataFrame({"store": ["a", "b"], "kind": ["big", "small"]}).to_csv(tmp_path / "few.csv", index=False)
     few = cli("train", tmp_path / "long.csv", "--id-column", "store", "--static", tmp_path / "few.csv", "-d", tmp_path / "n", *QUICK)
     assert few.code == ExitStatus.BAD_DATA and "'c'" in few.err
+
+
+def test_rows_without_targets_at_the_end_of_data_are_the_future(cli, files, tmp_path):
+    assert cli("train", files["train"], "--known", "promo", "-d", tmp_path / "m", *QUICK, "--epochs", "1").code == 0
+    update = tmp_path / "update.csv"
+    future = pd.read_csv(files["future"]).assign(sales="")
+    pd.concat([pd.read_csv(files["train"]).astype({"sales": object}), future[["date", "sales", "promo"]]]).to_csv(update, index=False)
+    from_rows = _forecast(cli, "-d", tmp_path / "m", "--data", update)
+    from_file = _forecast(cli, "-d", tmp_path / "m", "--future", files["future"])
+    np.testing.assert_allclose(from_rows["sales"], from_file["sales"], rtol=1e-6)
+    both = cli("forecast", "-d", tmp_path / "m", "--data", update, "--future", files["future"])
+    assert both.code == ExitStatus.USAGE and "keep one" in both.err

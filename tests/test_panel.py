@@ -332,6 +332,16 @@ def test_ensemble_of_global_models_forecasts_the_median_of_its_members(cli, writ
     assert len(mc) == 9 and (mc.y_lower <= mc.y_upper).all()
 
 
+def test_backtest_of_an_ensemble_of_global_models(cli, write_csv):
+    csv = write_csv(trending_frame())
+    result = cli("compare", csv, "--models", "gru", "--ensemble", "2", "--folds", "2", "--horizon", "3", "--window", "8",
+                 "--epochs", "1", "--units", "4", "--seed", "1", "-f", "json", "--quiet")
+    assert result.code == 0, result.err
+    models = {m["model"]: m for m in json.loads(result.out)["models"]}
+    assert models["gru"]["config"]["ensemble"] == 2 and models["naive"]["config"]["ensemble"] == 1
+    assert all(np.isfinite(one["y"]["mase"]) for one in models["gru"]["series"].values())
+
+
 def test_auto_chooses_a_global_model_on_the_aggregate_of_the_series(cli, write_csv):
     csv = write_csv(trending_frame())
     result = cli("train", csv, "--model", "auto", *[a for a in TINY if a != "--quiet"])
