@@ -29,9 +29,7 @@ sys.path.insert(0, str(ROOT / "pretrain"))
 
 import synthetic  # noqa: E402
 
-CHANNELS = 5
-MIN_CONTEXT = 6
-CLIP = 50.0  # scaled inputs and targets beyond this are outliers of near-zero-mean series
+from rnncast.pretrained import CHANNELS, CLIP, MIN_CONTEXT, anchor, encode  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,36 +66,6 @@ def sample_windows(corpus: synthetic.Corpus, rng, count: int, context: int, hori
     keep = np.where(rng.random(count) < 0.3, rng.integers(MIN_CONTEXT, context + 1, count), context)
     past_mask &= np.arange(context) >= context - keep[:, None]
     return past, past_mask, future, future_index < length[:, None], corpus.seasons[series]
-
-
-def encode(past: np.ndarray, mask: np.ndarray, season: np.ndarray):
-    """Network inputs (n, context, CHANNELS), each window's scale and last value."""
-    observed = np.where(mask, past, 0.0)
-    scale = np.abs(observed).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
-    scale = np.where(scale > 0, scale, 1.0)
-    context = past.shape[1]
-    phase = 2 * np.pi * np.arange(-context, 0)[None, :] / season[:, None]
-    seasonal = (season > 1)[:, None]
-    inputs = np.stack([
-        (observed / scale[:, None]).clip(-CLIP, CLIP),
-        mask.astype(float),
-        np.where(seasonal, np.sin(phase), 0.0),
-        np.where(seasonal, np.cos(phase), 0.0),
-        np.broadcast_to(np.log(season)[:, None] / np.log(52), mask.shape),
-    ], axis=-1)
-    return inputs.astype(np.float32), scale
-
-
-def anchor(past: np.ndarray, mask: np.ndarray, season: np.ndarray, horizon: int, kind: str) -> np.ndarray:
-    """The forecast the network corrects (n, horizon): the last value, or with ``kind`` "seasonal"
-    the seasonal-naive forecast where the context holds a full season (the last value elsewhere)."""
-    steps = np.arange(horizon)
-    if kind == "last":
-        return np.repeat(past[:, -1:], horizon, axis=1)
-    context = past.shape[1]
-    full = (mask.sum(axis=1) >= season) & (season <= context)
-    index = np.where(full[:, None], context - season[:, None] + steps % season[:, None], context - 1)
-    return np.take_along_axis(past, index, axis=1)
 
 
 def naive_error(inputs: np.ndarray, season: np.ndarray) -> np.ndarray:
