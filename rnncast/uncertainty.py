@@ -162,6 +162,13 @@ def fit_residuals(point: np.ndarray, actual: np.ndarray, levels: tuple[float, ..
     return dataclasses.replace(_conformal(point, scale, actual, levels, time_ordered, 1), scale=scale)
 
 
+def fit_spread(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS,
+               time_ordered: bool = True) -> Calibration:
+    """Calibrate intervals ``mean ± z·std`` of any forecaster that gives a spread (a quantile head)
+    from its forecasts ``mean``, ``std`` and ``actual [n, steps, targets]`` of held-out windows."""
+    return _conformal(mean, std, actual, levels, time_ordered, 1)
+
+
 def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tuple[float, ...], time_ordered: bool,
                samples: int) -> Calibration:
     scores = (actual - mean) / np.maximum(std, 1e-12)
