@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT / "pretrain"))
 
 import synthetic  # noqa: E402
 
-from rnncast.pretrained import CHANNELS, CLIP, MIN_CONTEXT, anchor, encode  # noqa: E402
+from rnncast.finetune import pinball  # noqa: E402
+from rnncast.pretrained import CHANNELS, MIN_CONTEXT, training_pairs  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,10 +89,7 @@ def naive_error(inputs: np.ndarray, season: np.ndarray) -> np.ndarray:
 def batch(corpus, rng, count: int, settings: Settings):
     """Inputs and targets: y_true holds the scaled future and its per-step weight (0 where absent)."""
     past, past_mask, future, future_mask, season = sample_windows(corpus, rng, count, settings.context, settings.horizon)
-    inputs, scale = encode(past, past_mask, season)
-    base = anchor(past, past_mask, season, settings.horizon, settings.anchor)
-    target = np.where(future_mask, (future - base) / scale[:, None], 0.0).clip(-CLIP, CLIP)
-    weight = future_mask.astype(float)
+    inputs, target, weight = training_pairs(past, past_mask, season, future, future_mask, settings.anchor)
     if settings.weighting == "mase":
         # Errors in units of the context's seasonal-naive MAE, as MASE counts them; capped so that
         # near-constant contexts do not dominate.
@@ -107,19 +105,6 @@ def build(keras, settings: Settings):
     x = keras.layers.Dense(settings.horizon * len(settings.quantiles))(x)
     outputs = keras.layers.Reshape((settings.horizon, len(settings.quantiles)))(x)
     return keras.Model(inputs, outputs)
-
-
-def pinball(quantiles):
-    import tensorflow as tf
-
-    q = tf.constant(quantiles, tf.float32)
-
-    def loss(y_true, y_pred):
-        target, weight = y_true[..., :1], y_true[..., 1:]
-        error = target - y_pred
-        return tf.reduce_mean(weight * tf.maximum(q * error, (q - 1) * error), axis=[1, 2])
-
-    return loss
 
 
 def limit_threads() -> None:

@@ -70,7 +70,11 @@ def train(
     from rnncast.models import configure
 
     # Refused before pandas and TensorFlow load, so that a mistyped option answers at once.
-    if config.model != "auto":
+    if config.model == "pretrained":
+        from rnncast.finetune import check_options
+
+        check_options(given or ())
+    elif config.model != "auto":
         configure(config, given)
     check_ensemble(config)
     from rnncast.data import TimeSeries
@@ -92,13 +96,25 @@ def train(
                 from rnncast.selection import select_model
 
                 config, selection = select_model(series, config)
-            fitted = (fit_panel if isinstance(series, Panel) else fit)(series, config, on_epoch)
+            if config.model == "pretrained":
+                fitted = _fine_tune(series, config, given, on_epoch)
+            else:
+                fitted = (fit_panel if isinstance(series, Panel) else fit)(series, config, on_epoch)
             networks = fitted.network
         if isinstance(series, Panel):
             if selection is not None:
                 fitted.metrics["selection"] = selection
             return save(model_dir, networks, panel_card(series, fitted, data_options, summary))
         return save(model_dir, networks, _card(series, fitted, data_options, selection, summary))
+
+
+def _fine_tune(series, config: TrainConfig, given: Sequence[str] | None, on_epoch):
+    from rnncast.finetune import fit_pretrained
+    from rnncast.panel import Panel
+
+    if isinstance(series, Panel) or config.ensemble > 1:
+        raise UsageError("`--model pretrained` fine-tunes on one series, one network: many series and --ensemble are not supported yet.")
+    return fit_pretrained(series, config, given or (), on_epoch)
 
 
 def check(
@@ -291,6 +307,12 @@ def predict(
         recent, last_time = _recent_rows(data, data_options.over(card.data_options), card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
+    if card.config["model"] == "pretrained":  # fine-tuned (or kept as shipped) by `train --model pretrained`
+        from rnncast.finetune import saved_forecast
+
+        columns = saved_forecast(engines[0].deterministic, recent, list(card.targets), target_index, card.config["season"], horizon,
+                                 card.uncertainty, mc and mc.interval, not mc or mc.calibrate)
+        return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
     if mc is not None:
         from rnncast.uncertainty import mc_forecast_columns
 

@@ -96,3 +96,13 @@ def left_padded(histories: Sequence[np.ndarray], context: int) -> tuple[np.ndarr
         values = np.asarray(history, dtype=np.float64)[-context:]
         past[row, context - len(values):], mask[row, context - len(values):] = values, True
     return past, mask
+
+
+def training_pairs(past: np.ndarray, mask: np.ndarray, season: np.ndarray, future: np.ndarray, future_mask: np.ndarray,
+                   kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs, targets and per-step weights of windows to train on: the ``future`` values as the
+    network predicts them (minus the anchor, in the context's scale), weighted 1 where observed."""
+    inputs, scale = encode(past, mask, season)
+    base = anchor(past, mask, season, future.shape[1], kind)
+    target = np.where(future_mask, (future - base) / scale[:, None], 0.0).clip(-CLIP, CLIP)
+    return inputs, target, future_mask.astype(float)

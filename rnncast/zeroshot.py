@@ -52,9 +52,12 @@ def network() -> tuple[Spec, Callable[[np.ndarray], np.ndarray]]:
     return spec, onnx_engine(content, None).deterministic
 
 
-def quantiles(histories: Sequence[np.ndarray], seasons: np.ndarray, horizon: int) -> np.ndarray:
-    """The network's quantile forecasts ``[n, horizon, quantiles]`` after each history, in its units."""
-    spec, predict = network()
+def quantiles(histories: Sequence[np.ndarray], seasons: np.ndarray, horizon: int,
+              predict: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """The network's quantile forecasts ``[n, horizon, quantiles]`` after each history, in its units;
+    ``predict`` runs another network of the same spec (a fine-tuned one) instead of the shipped one."""
+    spec, shipped = network()
+    predict = predict or shipped
     past, mask = left_padded(histories, spec.context)
     inputs, scale = encode(past, mask, seasons)
     base = anchor(past, mask, seasons, horizon, spec.anchor)
@@ -102,7 +105,7 @@ def forecast(names: Sequence[str], histories: Sequence[np.ndarray], seasons: Seq
     contexts = [*histories, *(h[:o] for h, ends in zip(histories, tails) for o in ends)]
     owners = np.concatenate([np.arange(len(histories)), *(np.full(len(ends), i) for i, ends in enumerate(tails))])
     predicted = quantiles(contexts, seasons[owners], horizon)
-    median, std = _median_std(predicted, spec)
+    median, std = median_std(predicted, spec)
     result = {"mean": median[: len(histories)]}
     if interval is None:
         return result
@@ -134,7 +137,7 @@ def _tail_origins(length: int, horizon: int) -> np.ndarray:
     return np.arange(max(MIN_CONTEXT, last - CALIBRATION_ORIGINS + 1), last + 1)
 
 
-def _median_std(predicted: np.ndarray, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+def median_std(predicted: np.ndarray, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     """The median quantile, and the std of the normal whose central interval the outermost quantiles bound."""
     low, high = spec.quantiles[0], spec.quantiles[-1]
     median = predicted[..., spec.quantiles.index(0.5)]
