@@ -6,8 +6,9 @@ every origin of the training part with at least ``MIN_CONTEXT`` rows before it, 
 the end of the training part and at the horizon. The windows whose origins lie in the validation
 tail stop the fine-tuning early (the best epoch's weights are kept), and the zero-shot network, the
 fine-tuned one, naive and seasonal-naive are scored on the full-horizon forecasts from those origins.
-The kept network's quantile spread is calibrated there too (``uncertainty.fit_spread``), so the saved
-model forecasts through ``rnncast forecast`` with error bars like any other.
+The kept network's quantile spread is calibrated there too (``uncertainty.fit_spread``, widening only,
+as ``zeroshot.widened`` explains), so the saved model forecasts through ``rnncast forecast`` with
+error bars like any other.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rnncast.pretrained import KERAS_FILE, MIN_CONTEXT, WEIGHTS, left_padded, lo
 from rnncast.uncertainty import Calibration, bounds, fit_spread
 from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
 from rnncast.training import _errors, better_baseline, fit
-from rnncast.zeroshot import check, median_std, quantiles
+from rnncast.zeroshot import check, median_std, quantiles, widened
 
 log = logging.getLogger("rnncast")
 
@@ -163,7 +164,7 @@ def saved_forecast(predict: Callable[[np.ndarray], np.ndarray], recent: np.ndarr
     columns = {}
     factors = None
     if interval is not None and calibrate and uncertainty is not None:
-        factors = Calibration.from_dict(uncertainty).factor(interval, horizon)
+        factors = widened(*Calibration.from_dict(uncertainty).factor(interval, horizon))
     for t, name in enumerate(targets):
         columns[name] = median[t]
         if interval is not None:
