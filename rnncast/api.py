@@ -354,10 +354,12 @@ def zero_shot(data: str | os.PathLike[str] | None, horizon: int | None = None, m
         raise UsageError("the pretrained model forecasts the newest rows of a CSV: pass --data FILE.csv.")
     if engine not in ("auto", "onnx"):
         raise UsageError(f"`--engine {engine}`: the pretrained model runs on onnxruntime; drop --engine or pass onnx.")
+    if season is not None and season < 1:
+        raise UsageError(f"`--season` must be at least 1. Received: {season}.")
     from rnncast.panel import Panel, load_data
     from rnncast.timeparse import future_index, infer_season
-    from rnncast.values import held_to_data, observed
-    from rnncast.zeroshot import default_horizon, forecast as pretrained_forecast
+    from rnncast.values import held_to_data
+    from rnncast.zeroshot import default_horizon, pretrained_card, series_forecast
 
     loaded = load_data(data, data_options)
     name = os.path.basename(os.fspath(data))
@@ -368,24 +370,14 @@ def zero_shot(data: str | os.PathLike[str] | None, horizon: int | None = None, m
     if unknown:
         raise UsageError(f"`--id` {unknown[0]} is not a series of {name}.")
     series = (loaded.subset(list(dict.fromkeys(ids))) if ids else loaded).series if many else {None: loaded}
-    if season is not None and season < 1:
-        raise UsageError(f"`--season` must be at least 1. Received: {season}.")
     season = season or infer_season(loaded.freq) or 1
     horizon = horizon or default_horizon(season)
-    targets = list(loaded.targets)
-    labels = [(key, t) for key in series for t in targets]
-    names = [name if key is None else f"{name} ({loaded.id_column} {key})" for key, _ in labels]
-    histories = [series[key].frame[t].to_numpy(dtype=np.float64) for key, t in labels]
-    result = pretrained_forecast(names, histories, [season] * len(labels), horizon, mc and mc.interval, not mc or mc.calibrate)
-    values = np.concatenate([one.frame[targets].to_numpy(dtype=np.float64) for one in series.values()])
-    source = {"path": os.path.abspath(data), "rows": len(values), **observed(values, targets)}
-    columns = {}
-    for t, target in enumerate(targets):  # the results run through the series, each with its targets in turn
-        columns[target] = result["mean"][t :: len(targets)]
-        columns.update({f"{target}_{key}": result[key][t :: len(targets)] for key in ("std", "lower", "upper") if key in result})
-    held = held_to_data(columns, targets, source, allow_negative)
+    columns, source = series_forecast(series, name, loaded.id_column if many else None, season, horizon,
+                                      mc and mc.interval, not mc or mc.calibrate)
+    source["path"] = os.path.abspath(data)
+    held = held_to_data(columns, loaded.targets, source, allow_negative)
     if not many:
-        return Forecast(_pretrained_card(loaded, horizon, season, source), time_to_json(loaded.frame.index[-1]),
+        return Forecast(pretrained_card(loaded, horizon, season, source), time_to_json(loaded.frame.index[-1]),
                         {out: block[0] for out, block in held.items()})
     import pandas as pd
 
@@ -393,22 +385,6 @@ def zero_shot(data: str | os.PathLike[str] | None, horizon: int | None = None, m
                            index=future_index(time_to_json(one.frame.index[-1]), one.freq or loaded.freq, horizon, loaded.time_column))
               for i, one in enumerate(series.values())]
     return pd.concat(frames, keys=list(series), names=[loaded.id_column, frames[0].index.name])
-
-
-def _pretrained_card(series: TimeSeries, horizon: int, season: int, source: dict[str, Any]) -> ModelCard:
-    """The card of the pretrained model as it forecasts ``series``: what printing the forecast needs."""
-    from rnncast.pretrained import load_spec
-    from rnncast.timeaxis import fixed_step_seconds
-
-    spec = load_spec()
-    return ModelCard(
-        config={"model": "pretrained", "window": spec.context, "horizon": horizon, "season": season, "pretrained": spec.to_dict()},
-        data_options={}, columns=list(series.columns), targets=list(series.targets), time_column=series.time_column,
-        freq=series.freq, step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
-        last_time=time_to_json(series.frame.index[-1]), time_format=series.time_format, last_window=[], scaler={},
-        metrics={}, training={}, source=source, created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        rnncast_version=__version__,
-    )
 
 
 def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None,

@@ -12,17 +12,26 @@ count alike (no recency weighting).
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import logging
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from rnncast._version import __version__
 from rnncast.engines import onnx_engine
 from rnncast.errors import DataError, ModelFileError, UsageError
 from rnncast.pretrained import MIN_CONTEXT, ONNX_FILE, WEIGHTS, Spec, anchor, encode, left_padded, load_spec
+from rnncast.jsonable import time_to_json
+from rnncast.store import ModelCard
+from rnncast.timeaxis import fixed_step_seconds
 from rnncast.uncertainty import bounds, fit_spread, z_value
+from rnncast.values import observed
+
+if TYPE_CHECKING:
+    from rnncast.data import TimeSeries
 
 log = logging.getLogger("rnncast")
 
@@ -69,6 +78,38 @@ def quantiles(histories: Sequence[np.ndarray], seasons: np.ndarray, horizon: int
 def default_horizon(season: int) -> int:
     """One season ahead, at most the network's horizon; ``DEFAULT_HORIZON`` without a season."""
     return min(season, load_spec().horizon) if season > 1 else DEFAULT_HORIZON
+
+
+def series_forecast(series: Mapping[Any, TimeSeries], name: str, id_column: str | None, season: int, horizon: int,
+                    interval: float | None, calibrate: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``forecast`` of every target of each series (one, keyed None, or a long-format file's by id):
+    per target, its columns ``[series, horizon]`` in ``forecast``'s order (``_std``, ``_lower``,
+    ``_upper`` after it), and the card's facts of the values forecast (``values.observed``)."""
+    first = next(iter(series.values()))
+    targets = list(first.targets)
+    labels = [(key, t) for key in series for t in targets]
+    names = [name if key is None else f"{name} ({id_column} {key})" for key, _ in labels]
+    result = forecast(names, [series[key].frame[t].to_numpy(dtype=np.float64) for key, t in labels], [season] * len(labels),
+                      horizon, interval, calibrate)
+    columns = {}
+    for t, target in enumerate(targets):  # the results run through the series, each with its targets in turn
+        columns[target] = result["mean"][t :: len(targets)]
+        columns.update({f"{target}_{key}": result[key][t :: len(targets)] for key in ("std", "lower", "upper") if key in result})
+    values = np.concatenate([one.frame[targets].to_numpy(dtype=np.float64) for one in series.values()])
+    return columns, {"rows": len(values), **observed(values, targets)}
+
+
+def pretrained_card(series: TimeSeries, horizon: int, season: int, source: dict[str, Any]) -> ModelCard:
+    """The card of the shipped model as it forecasts ``series``: what printing the forecast needs."""
+    spec = load_spec()
+    return ModelCard(
+        config={"model": "pretrained", "window": spec.context, "horizon": horizon, "season": season, "pretrained": spec.to_dict()},
+        data_options={}, columns=list(series.columns), targets=list(series.targets), time_column=series.time_column,
+        freq=series.freq, step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
+        last_time=time_to_json(series.frame.index[-1]), time_format=series.time_format, last_window=[], scaler={},
+        metrics={}, training={}, source=source, created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        rnncast_version=__version__,
+    )
 
 
 def check(names: Sequence[str], histories: Sequence[np.ndarray], horizon: int) -> None:
