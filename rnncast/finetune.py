@@ -86,8 +86,10 @@ def fit_pretrained(series: TimeSeries, config: TrainConfig, given: Sequence[str]
     train_end = n - validation_rows(n, config.horizon, config.validation_fraction)
     if train_end <= MIN_CONTEXT:
         needed = MIN_CONTEXT + 1 + config.horizon
+        while needed - validation_rows(needed, config.horizon, config.validation_fraction) <= MIN_CONTEXT:
+            needed += 1
         raise DataError(f"{name}: has {n} rows; fine-tuning the pretrained model with --horizon {config.horizon} needs at least "
-                        f"{max(needed, int(np.ceil(needed / (1 - config.validation_fraction))))} (training windows and a validation tail).")
+                        f"{needed} (training windows and a validation tail); forecast it zero-shot with `rnncast forecast --data`.")
     window = min(spec.context, n)
     config = dataclasses.replace(config, model="pretrained", strategy="direct", window=window, season=season)
     settings = {key: getattr(config, key) if key in given else default
@@ -119,17 +121,22 @@ def fit_pretrained(series: TimeSeries, config: TrainConfig, given: Sequence[str]
                "pretrained": {"kept": kept.replace("_", "-"), **{kind.replace("_", "-"): e for kind, e in errors.items()}}}
     scale = values[:train_end].std(axis=0)
     baseline = better_baseline(metrics, np.where(scale > 0, scale, 1.0)) if config.fallback else None
-    if baseline is not None:
-        return _fall_back(series, baseline, config, metrics, history)
+    fallen = _fall_back(series, baseline, config, metrics, history) if baseline is not None else None
+    if fallen is not None:
+        return fallen
     median, std = scored[kept]
-    calibration = fit_spread(median, std, actual, time_ordered=True)
+    calibration = fit_spread(median, std, actual, time_ordered=False)  # few, overlapping windows, as on a zero-shot tail
     identity = Standardizer(np.zeros(len(series.columns)), np.ones(len(series.columns)))  # the network scales each window itself
     return FittedPretrained(network if kept == "fine_tuned" else shipped, config, identity, metrics, history, calibration.to_dict())
 
 
 def _fall_back(series: TimeSeries, baseline: str, config: TrainConfig, metrics: dict[str, Any], history: dict[str, Any]):
-    """``baseline`` fitted as a zoo model, with the pretrained model's validation kept under ``metrics["fallback"]``."""
-    fitted = fit(series, dataclasses.replace(config, model=baseline, window=None, preprocess="none"))
+    """``baseline`` fitted as a zoo model, with the pretrained model's validation kept under ``metrics["fallback"]``;
+    None where the series is too short for the baseline's own window and validation tail."""
+    try:
+        fitted = fit(series, dataclasses.replace(config, model=baseline, window=None, preprocess="none"))
+    except DataError:
+        return None
     kind = metrics["pretrained"]["kept"]
     fitted.metrics["fallback"] = {
         "kept": baseline, "reason": f"its validation MAE is lower than the pretrained model's ({kind})",

@@ -104,4 +104,5 @@ def test_usage_errors(cli, write_csv, args, message):
 def test_a_series_too_short_to_fine_tune_is_bad_data(cli, write_csv):
     result = cli("train", write_csv(monthly_frame(12), "short.csv"), "--model", "pretrained", "-H", "6", "-q")
     assert result.code == ExitStatus.BAD_DATA
-    assert result.err.startswith("rnncast: error: short.csv: has 12 rows; fine-tuning the pretrained model with --horizon 6 needs at least")
+    assert result.err == ("rnncast: error: short.csv: has 12 rows; fine-tuning the pretrained model with --horizon 6 needs at least 13 "
+                          "(training windows and a validation tail); forecast it zero-shot with `rnncast forecast --data`.\n")
