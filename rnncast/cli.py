@@ -175,8 +175,10 @@ def check(
 def models(output_format: Format = OutputFormat.table) -> None:
     """List the model zoo, one line each."""
     from rnncast.models import ZOO
+    from rnncast.pretrained import DESCRIPTION
 
-    _records([{"model": spec.name, "description": spec.description} for spec in ZOO.values()], output_format)
+    zoo = [{"model": spec.name, "description": spec.description} for spec in ZOO.values()]
+    _records([*zoo, {"model": "pretrained", "description": DESCRIPTION}], output_format)
 
 
 @app.command()

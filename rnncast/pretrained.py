@@ -27,6 +27,8 @@ MIN_CONTEXT = 6
 CLIP = 50.0  # scaled inputs and targets beyond this are outliers of near-zero-mean series
 # Seasons are encoded relative to the longest one of the training corpus (weekly data's year).
 LONGEST_SEASON = 52
+DESCRIPTION = ("GRU with a quantile head pretrained on generated series, shipped with rnncast: zero-shot "
+               "(forecast --data FILE, no training) or fine-tuned (train --model pretrained); horizon up to 48.")
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 SPEC_FILE = "pretrained.json"
 ONNX_FILE = "pretrained.onnx"

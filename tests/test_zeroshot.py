@@ -202,3 +202,9 @@ def test_zero_shot_never_imports_tensorflow(monthly_csv, tmp_path):
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert json.loads(result.stderr.strip().splitlines()[-1]) == {"code": 0, "tensorflow": False, "keras": False}
     assert len(read(result.stdout)) == 12
+
+
+def test_the_model_list_names_the_pretrained_model(cli):
+    listed = {m["model"]: m["description"] for m in json.loads(cli("models", "--format", "json").out)}
+    assert "zero-shot (forecast --data FILE, no training)" in listed["pretrained"] and "gru" in listed
+
