@@ -91,7 +91,7 @@ def fit_pretrained(series: TimeSeries, config: TrainConfig, given: Sequence[str]
         raise DataError(f"{name}: has {n} rows; fine-tuning the pretrained model with --horizon {config.horizon} needs at least "
                         f"{needed} (training windows and a validation tail); forecast it zero-shot with `rnncast forecast --data`.")
     window = min(spec.context, n)
-    config = dataclasses.replace(config, model="pretrained", strategy="direct", window=window, season=season)
+    config = dataclasses.replace(config, model="pretrained", strategy="direct", window=window, season=season, preprocess="none")
     settings = {key: getattr(config, key) if key in given else default
                 for key, default in (("learning_rate", LEARNING_RATE), ("epochs", EPOCHS), ("patience", PATIENCE))}
     keras = start(config)

@@ -302,6 +302,11 @@ def describe(card: "ModelCard") -> str:
     factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
     rescale = (f"{calibration.windows} validation windows, so forecasts rescale each side by a per-step factor "
                f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)")
+    if card.config["model"] == "pretrained":
+        widest = max(1.0, *factors)  # its forecasts only widen the head's spread (zeroshot.widened)
+        return (f"the pretrained network's quantile head (its 5-95% spread as the std; --mc-samples N gives them for any N); "
+                f"raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {calibration.windows} validation windows, so "
+                f"forecasts widen each side by a per-step factor 1..{widest:.2f} (calibrated by default; --no-calibrate for the raw spread)")
     if calibration.scale is None:
         return f"MC Dropout; raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {rescale}"
     fallback = card.metrics.get("fallback")

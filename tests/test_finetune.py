@@ -56,6 +56,13 @@ def test_fine_tuning_keeps_the_better_network_and_says_which(tuned):
     assert card.files.keys() >= {"keras", "onnx"} and card.uncertainty["levels"]
 
 
+def test_info_describes_the_pretrained_model(cli, tuned):
+    _, model_dir, _ = tuned
+    facts = dict(pd.read_csv(io.StringIO(cli("info", "-d", model_dir, "-f", "csv").out)).to_numpy())
+    assert facts["error bars"].startswith("the pretrained network's quantile head (its 5-95% spread as the std")
+    assert facts["preprocessing"] == "none"
+
+
 def test_the_saved_model_forecasts_through_forecast_without_tensorflow(tuned, tmp_path):
     _, model_dir, _ = tuned
     probe = ("import json, sys\nfrom rnncast.cli import run\ncode = run(json.loads(sys.argv[1]))\n"
