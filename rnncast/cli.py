@@ -120,7 +120,7 @@ def forecast(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this file instead of stdout.")] = None,
     model_dir: ModelDir = DEFAULT_DIR,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
-    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, whatever N).", show_default="off")] = None,
+    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, the pretrained model its quantile head's, whatever N).", show_default="off")] = None,
     interval: Annotated[Optional[float], typer.Option("--interval", help="Central interval of the --mc-samples error bars.", show_default="0.9")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
@@ -131,7 +131,7 @@ def forecast(
     verbose: Verbose = False,
     **options: Any,
 ) -> None:
-    """Forecast the next steps from a saved model; CSV on stdout."""
+    """Forecast the next steps from a saved model, or of --data from the pretrained one; CSV on stdout."""
     _setup_output(quiet, verbose)
     from rnncast.api import Forecast, predict, recent_history, uses_pretrained
     from rnncast.rollout import MCOptions
