@@ -75,6 +75,9 @@ def train(
         from rnncast.finetune import check_options
 
         check_options(given or ())
+        if needs_future(data_options):
+            raise UsageError("the pretrained model reads each target's own history only; --known, --calendar, --holidays and --static "
+                             "need a network trained on them, e.g. --model gru.")
     elif config.model != "auto":
         configure(config, given)
     check_ensemble(config)
@@ -292,6 +295,9 @@ def predict(
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
     if uses_pretrained(model, model_dir, data):
+        if future is not None:
+            raise UsageError("`--future` gives the known inputs of a model trained with --known; the pretrained model reads each "
+                             "target's own history only.")
         return zero_shot(data, horizon, mc, season, engine, ids, data_options, allow_negative)
     if season is not None or data_options.targets or data_options.time_column or data_options.id_column:
         raise UsageError("`--season`, `--target`, `--time-column` and `--id-column` apply to the pretrained model; "
