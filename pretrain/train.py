@@ -29,9 +29,8 @@ sys.path.insert(0, str(ROOT / "pretrain"))
 
 import synthetic  # noqa: E402
 
-CHANNELS = 5
-MIN_CONTEXT = 6
-CLIP = 50.0  # scaled inputs and targets beyond this are outliers of near-zero-mean series
+from rnncast.finetune import pinball  # noqa: E402
+from rnncast.pretrained import CHANNELS, MIN_CONTEXT, training_pairs  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,36 +69,6 @@ def sample_windows(corpus: synthetic.Corpus, rng, count: int, context: int, hori
     return past, past_mask, future, future_index < length[:, None], corpus.seasons[series]
 
 
-def encode(past: np.ndarray, mask: np.ndarray, season: np.ndarray):
-    """Network inputs (n, context, CHANNELS), each window's scale and last value."""
-    observed = np.where(mask, past, 0.0)
-    scale = np.abs(observed).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
-    scale = np.where(scale > 0, scale, 1.0)
-    context = past.shape[1]
-    phase = 2 * np.pi * np.arange(-context, 0)[None, :] / season[:, None]
-    seasonal = (season > 1)[:, None]
-    inputs = np.stack([
-        (observed / scale[:, None]).clip(-CLIP, CLIP),
-        mask.astype(float),
-        np.where(seasonal, np.sin(phase), 0.0),
-        np.where(seasonal, np.cos(phase), 0.0),
-        np.broadcast_to(np.log(season)[:, None] / np.log(52), mask.shape),
-    ], axis=-1)
-    return inputs.astype(np.float32), scale
-
-
-def anchor(past: np.ndarray, mask: np.ndarray, season: np.ndarray, horizon: int, kind: str) -> np.ndarray:
-    """The forecast the network corrects (n, horizon): the last value, or with ``kind`` "seasonal"
-    the seasonal-naive forecast where the context holds a full season (the last value elsewhere)."""
-    steps = np.arange(horizon)
-    if kind == "last":
-        return np.repeat(past[:, -1:], horizon, axis=1)
-    context = past.shape[1]
-    full = (mask.sum(axis=1) >= season) & (season <= context)
-    index = np.where(full[:, None], context - season[:, None] + steps % season[:, None], context - 1)
-    return np.take_along_axis(past, index, axis=1)
-
-
 def naive_error(inputs: np.ndarray, season: np.ndarray) -> np.ndarray:
     """In-context MAE of the seasonal-naive forecast, in scaled units (lag 1 when too short for the season)."""
     values, mask = inputs[..., 0], inputs[..., 1] > 0
@@ -120,10 +89,7 @@ def naive_error(inputs: np.ndarray, season: np.ndarray) -> np.ndarray:
 def batch(corpus, rng, count: int, settings: Settings):
     """Inputs and targets: y_true holds the scaled future and its per-step weight (0 where absent)."""
     past, past_mask, future, future_mask, season = sample_windows(corpus, rng, count, settings.context, settings.horizon)
-    inputs, scale = encode(past, past_mask, season)
-    base = anchor(past, past_mask, season, settings.horizon, settings.anchor)
-    target = np.where(future_mask, (future - base) / scale[:, None], 0.0).clip(-CLIP, CLIP)
-    weight = future_mask.astype(float)
+    inputs, target, weight = training_pairs(past, past_mask, season, future, future_mask, settings.anchor)
     if settings.weighting == "mase":
         # Errors in units of the context's seasonal-naive MAE, as MASE counts them; capped so that
         # near-constant contexts do not dominate.
@@ -139,19 +105,6 @@ def build(keras, settings: Settings):
     x = keras.layers.Dense(settings.horizon * len(settings.quantiles))(x)
     outputs = keras.layers.Reshape((settings.horizon, len(settings.quantiles)))(x)
     return keras.Model(inputs, outputs)
-
-
-def pinball(quantiles):
-    import tensorflow as tf
-
-    q = tf.constant(quantiles, tf.float32)
-
-    def loss(y_true, y_pred):
-        target, weight = y_true[..., :1], y_true[..., 1:]
-        error = target - y_pred
-        return tf.reduce_mean(weight * tf.maximum(q * error, (q - 1) * error), axis=[1, 2])
-
-    return loss
 
 
 def limit_threads() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -13,14 +15,16 @@ from rnncast._version import __version__
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
-from rnncast.known import data_columns, needs_future, provenance
+from rnncast.known import needs_future, provenance
 from rnncast.rollout import MCOptions
-from rnncast.store import DEFAULT_MODEL_DIR, ModelCard, load, load_card, save, training_lock
+from rnncast.store import CARD_NAME, DEFAULT_MODEL_DIR, ModelCard, load, save, training_lock
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from rnncast.data import TimeSeries
+
+log = logging.getLogger("rnncast")
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 
@@ -67,7 +71,14 @@ def train(
     from rnncast.models import configure
 
     # Refused before pandas and TensorFlow load, so that a mistyped option answers at once.
-    if config.model != "auto":
+    if config.model == "pretrained":
+        from rnncast.finetune import check_options
+
+        check_options(given or ())
+        if needs_future(data_options):
+            raise UsageError("the pretrained model reads each target's own history only; --known, --calendar, --holidays and --static "
+                             "need a network trained on them, e.g. --model gru.")
+    elif config.model != "auto":
         configure(config, given)
     check_ensemble(config)
     from rnncast.data import TimeSeries
@@ -90,13 +101,25 @@ def train(
                 from rnncast.selection import select_model
 
                 config, selection = select_model(series, config)
-            fitted = (fit_panel if isinstance(series, Panel) else fit)(series, config, on_epoch)
+            if config.model == "pretrained":
+                fitted = _fine_tune(series, config, given, on_epoch)
+            else:
+                fitted = (fit_panel if isinstance(series, Panel) else fit)(series, config, on_epoch)
             networks = fitted.network
         if isinstance(series, Panel):
             if selection is not None:
                 fitted.metrics["selection"] = selection
             return save(model_dir, networks, panel_card(series, fitted, data_options, summary))
         return save(model_dir, networks, _card(series, fitted, data_options, selection, summary))
+
+
+def _fine_tune(series, config: TrainConfig, given: Sequence[str] | None, on_epoch):
+    from rnncast.finetune import fit_pretrained
+    from rnncast.panel import Panel
+
+    if isinstance(series, Panel) or config.ensemble > 1:
+        raise UsageError("`--model pretrained` fine-tunes on one series, one network: many series and --ensemble are not supported yet.")
+    return fit_pretrained(series, config, given or (), on_epoch)
 
 
 def check(
@@ -213,6 +236,8 @@ def forecast(
     data_options: DataOptions = DataOptions(),
     allow_negative: bool = False,
     future: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    season: int | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of the data.
 
@@ -232,6 +257,9 @@ def forecast(
             (by default they, and their interval bounds, are clipped at 0).
         future: a CSV of the known columns' values (``--known``) over the horizon, with the time
             column (and the id column of many series); rows up to the data's end are ignored.
+        model: "pretrained" forecasts ``data`` zero-shot (``zero_shot``); so does None when
+            ``model_dir`` holds no saved model and ``data`` is given.
+        season: the seasonal period the pretrained model is told (default: from the frequency).
 
     Returns:
         A frame indexed by the future time stamps (or steps), one column per target,
@@ -244,7 +272,8 @@ def forecast(
     Raises:
         UsageError: ``horizon`` is below 1, or ``mc`` was asked of a model saved without any calibration of its intervals.
     """
-    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative, future)
+    result = predict(model_dir, horizon, data, mc, engine, ids, data_options, allow_negative, future=future, model=model,
+                     season=season)
     return result.frame() if isinstance(result, Forecast) else result
 
 
@@ -258,11 +287,21 @@ def predict(
     data_options: DataOptions = DataOptions(),
     allow_negative: bool = False,
     future: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    season: int | None = None,
 ) -> Forecast | pd.DataFrame:
     """``forecast``, with the forecast of one series left as a ``Forecast``; pandas is imported
     only for a global model, for ``data``, and for calendar frequencies."""
     if horizon is not None and horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
+    if uses_pretrained(model, model_dir, data):
+        if future is not None:
+            raise UsageError("`--future` gives the known inputs of a model trained with --known; the pretrained model reads each "
+                             "target's own history only.")
+        return zero_shot(data, horizon, mc, season, engine, ids, data_options, allow_negative)
+    if season is not None or data_options.targets or data_options.time_column or data_options.id_column:
+        raise UsageError("`--season`, `--target`, `--time-column` and `--id-column` apply to the pretrained model; "
+                         f"the model in {model_dir} reads its data as it was trained.")
     from rnncast.members import median_forecast, saved_members
     from rnncast.preprocessing import Standardizer
     from rnncast.values import held_to_data, warn_if_far
@@ -287,15 +326,25 @@ def predict(
         recent = np.asarray(card.last_window, dtype=np.float64)
         last_time: Any = card.last_time
     else:
-        recent, last_time, ahead = _recent_rows(data, options, card, window)
+        from rnncast.recent import recent_rows
+
+        recent, last_time, ahead = recent_rows(data, options, card, window)
     scaler = Standardizer.from_dict(card.scaler)
     target_index = [card.columns.index(t) for t in card.targets]
+    if card.config["model"] == "pretrained":  # fine-tuned (or kept as shipped) by `train --model pretrained`
+        from rnncast.finetune import saved_forecast
+
+        columns = saved_forecast(engines[0].deterministic, recent, list(card.targets), target_index, card.config["season"], horizon,
+                                 card.uncertainty, mc and mc.interval, not mc or mc.calibrate)
+        return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
     after = None
     if needs_future(options):
         from rnncast.known import future_rows, read_future
 
         values = read_future(future, card, options, {None: last_time}, horizon, ahead)[None]
-        frame = _saved_window(recent, last_time, card) if data is None else recent
+        from rnncast.recent import saved_window
+
+        frame = saved_window(recent, last_time, card) if data is None else recent
         recent, after = future_rows(frame, last_time, card, options, horizon, values)
         after = scaler.transform(after)[None]
     if mc is not None:
@@ -310,70 +359,64 @@ def predict(
     return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
 
 
-def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: str | os.PathLike[str] | None = None,
-                   data_options: DataOptions = DataOptions()) -> pd.DataFrame:
-    """The newest observed rows of the targets that a forecast continues, with their time stamps.
+def uses_pretrained(model: str | None, model_dir: str | os.PathLike[str], data: str | os.PathLike[str] | None) -> bool:
+    """Whether a forecast comes from the pretrained weights: asked for, or with ``data`` and no saved model.
 
-    From ``data``, the last rows (a window, or three horizons if longer); without it, the
-    window the model was saved with. For a global model, every series', indexed by (id, time).
+    Raises:
+        UsageError: ``model`` is another model than "pretrained".
     """
-    import pandas as pd
+    if model is not None and model != "pretrained":
+        raise UsageError(f"`--model` of forecast must be pretrained (the model shipped with rnncast); a trained model is "
+                         f"read from --model-dir. Received: {model}.")
+    if model is None and (data is None or Path(model_dir, CARD_NAME).is_file()):
+        return False
+    if model is None:
+        log.warning("no saved model in %s: forecasting zero-shot with the pretrained model (pass --model pretrained to say so).", model_dir)
+    return True
 
-    from rnncast.data import read_frame, series_from_frame
-    from rnncast.known import trailing_future
 
-    card = load_card(model_dir)
-    rows = max(card.config["window"], 3 * card.config["horizon"])
-    if card.panel is not None:
-        from rnncast.panel import load_data
+def zero_shot(data: str | os.PathLike[str] | None, horizon: int | None = None, mc: MCOptions | None = None, season: int | None = None,
+              engine: str = "auto", ids: Sequence[str] | None = None, data_options: DataOptions = DataOptions(),
+              allow_negative: bool = False) -> Forecast | pd.DataFrame:
+    """Forecast every target of ``data`` (each series of a long-format file) with the pretrained
+    weights on onnxruntime, without fitting and without TensorFlow (``zeroshot``).
 
-        names = [card.panel["id_column"], card.time_column]
-        if data is None:
-            saved = card.panel["series"].items()
-            frames = {key: _saved_window(one["last_window"], one["last_time"], card)[card.targets] for key, one in saved}
-        else:
-            loaded = load_data(data, data_options.over(card.data_options))
-            frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in loaded.series.items()}
-        return pd.concat(frames, names=names)
+    ``horizon`` defaults to one season (at most the network's), else ``zeroshot.DEFAULT_HORIZON``;
+    ``mc`` asks for error bars (its ``samples`` are moot): the quantile head's, calibrated on
+    each series' tail; ``season`` defaults to the one of the data's frequency (1: none).
+    """
     if data is None:
-        return _saved_window(card.last_window, card.last_time, card)[card.targets]
-    options = data_options.over(card.data_options)
-    raw, _ = trailing_future(read_frame(os.fspath(data), options), card.targets, options)
-    return series_from_frame(raw, options, os.path.basename(os.fspath(data)), os.fspath(data)).frame[card.targets].iloc[-rows:]
+        raise UsageError("the pretrained model forecasts the newest rows of a CSV: pass --data FILE.csv.")
+    if engine not in ("auto", "onnx"):
+        raise UsageError(f"`--engine {engine}`: the pretrained model runs on onnxruntime; drop --engine or pass onnx.")
+    if season is not None and season < 1:
+        raise UsageError(f"`--season` must be at least 1. Received: {season}.")
+    from rnncast.panel import Panel, load_data
+    from rnncast.timeparse import future_index, infer_season
+    from rnncast.values import held_to_data
+    from rnncast.zeroshot import default_horizon, pretrained_card, series_forecast
 
-
-def _saved_window(last_window: list | np.ndarray, last_time: Any, card: ModelCard) -> pd.DataFrame:
+    loaded = load_data(data, data_options)
+    name = os.path.basename(os.fspath(data))
+    many = isinstance(loaded, Panel)
+    if ids and not many:
+        raise UsageError("`--id` picks series of a long-format CSV (--id-column); this file has one series.")
+    unknown = [key for key in ids or () if key not in loaded.series]
+    if unknown:
+        raise UsageError(f"`--id` {unknown[0]} is not a series of {name}.")
+    series = (loaded.subset(list(dict.fromkeys(ids))) if ids else loaded).series if many else {None: loaded}
+    season = season or infer_season(loaded.freq) or 1
+    horizon = horizon or default_horizon(season)
+    columns, source = series_forecast(series, name, loaded.id_column if many else None, season, horizon,
+                                      mc and mc.interval, not mc or mc.calibrate)
+    source["path"] = os.path.abspath(data)
+    held = held_to_data(columns, loaded.targets, source, allow_negative)
+    if not many:
+        return Forecast(pretrained_card(loaded, horizon, season, source), time_to_json(loaded.frame.index[-1]),
+                        {out: block[0] for out, block in held.items()})
     import pandas as pd
 
-    from rnncast.timeparse import past_index
-
-    values = np.asarray(last_window, dtype=np.float64)
-    index = past_index(last_time, card.freq, len(values), card.time_column)
-    return pd.DataFrame(values, index=index, columns=card.columns)
-
-
-def _recent_rows(data: str | os.PathLike[str], options: DataOptions, card: ModelCard, window: int) -> tuple[Any, Any, Any]:
-    """The last ``window`` rows of ``data`` and their last time stamp: as values, or for a model with
-    known-future inputs as a frame of the file's columns (``known.future_rows`` adds the others),
-    and the rows at the file's end that give the known inputs' future instead of ``--future`` (or None)."""
-    from rnncast.data import read_frame, series_from_frame
-    from rnncast.known import trailing_future
-
-    path = os.fspath(data)
-    name = os.path.basename(path)
-    raw, ahead = trailing_future(read_frame(path, options), card.targets, options)
-    series = series_from_frame(raw, options, name, path)
-    columns = data_columns(card.columns)
-    missing = [c for c in columns if c not in series.columns]
-    if missing:
-        raise DataError(f"{name}: lacks the model's column(s) {', '.join(missing)}; the model was trained on {', '.join(columns)}.")
-    if series.time_column != card.time_column:
-        raise DataError(f"{name}: time column is {series.time_column!r}, the model's is {card.time_column!r}.")
-    if series.freq != card.freq and len(series) >= 3:
-        raise DataError(f"{name}: frequency is {series.freq!r}, the model was trained on {card.freq!r} data.")
-    if len(series) < window:
-        raise DataError(f"{name}: has {len(series)} rows; the model needs the last {window} (its window).")
-    frame = series.frame[columns].iloc[-window:]
-    return frame if needs_future(options) else frame.to_numpy(dtype=np.float64), time_to_json(frame.index[-1]), ahead
-
-
+    frames = [pd.DataFrame({out: block[i] for out, block in held.items()},
+                           index=future_index(time_to_json(one.frame.index[-1]), one.freq or loaded.freq, horizon, loaded.time_column))
+              for i, one in enumerate(series.values())]
+    return pd.concat(frames, keys=list(series), names=[loaded.id_column, frames[0].index.name])

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from rnncast.cli_options import (
-    BACKTEST, BACKTEST_HELP, DATA, DEFAULT_DIR, READING, TRAINING, Format, ModelDir, Output, Quiet, Verbose,
+    BACKTEST, BACKTEST_HELP, DATA, DEFAULT_DIR, READING, TRAINING, ZERO_SHOT_HELP, Format, ModelDir, Output, Quiet, Verbose,
     config_given, data_options, takes,
 )
 from rnncast.config import DataOptions, TrainConfig
@@ -111,15 +111,16 @@ def train(
 
 
 @app.command()
-@takes(*READING, "future")
+@takes(*READING, "future", "targets", "time_column", "id_column", "season", **ZERO_SHOT_HELP)
 def forecast(
-    horizon: Annotated[Optional[int], typer.Option("--horizon", "-H", help="Steps to forecast.", show_default="the trained horizon")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Updated CSV: forecast after its last row, without retraining.")] = None,
+    horizon: Annotated[Optional[int], typer.Option("--horizon", "-H", help="Steps to forecast.", show_default="the trained horizon; pretrained: a season, or 8")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Updated CSV: forecast after its last row, without retraining (zero-shot with the pretrained model when --model-dir holds no model).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="pretrained: forecast --data zero-shot with the model shipped with rnncast, whatever --model-dir holds.", show_default="the model in --model-dir")] = None,
     ids: Annotated[Optional[list[str]], typer.Option("--id", help="Series to forecast, for a model of many series; repeat for several (default: all).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the forecast to this file instead of stdout.")] = None,
     model_dir: ModelDir = DEFAULT_DIR,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.csv,
-    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, whatever N).", show_default="off")] = None,
+    mc_samples: Annotated[Optional[int], typer.Option("--mc-samples", help="MC-Dropout passes for error bars: adds <target>_std, _lower, _upper (a model without dropout gives its validation-residual intervals, the pretrained model its quantile head's, whatever N).", show_default="off")] = None,
     interval: Annotated[Optional[float], typer.Option("--interval", help="Central interval of the --mc-samples error bars.", show_default="0.9")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Rescale the MC interval by the per-step factors fitted on validation (see `rnncast info`); --no-calibrate gives the raw one.")] = True,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible MC error bars.")] = None,
@@ -130,9 +131,10 @@ def forecast(
     verbose: Verbose = False,
     **options: Any,
 ) -> None:
-    """Forecast the next steps from a saved model; CSV on stdout."""
+    """Forecast the next steps from a saved model, or of --data from the pretrained one; CSV on stdout."""
     _setup_output(quiet, verbose)
-    from rnncast.api import Forecast, predict, recent_history
+    from rnncast.api import Forecast, predict, uses_pretrained
+    from rnncast.recent import recent_history
     from rnncast.rollout import MCOptions
     from rnncast.plot import image_format, write_plot
     from rnncast.render import forecast_text
@@ -141,11 +143,13 @@ def forecast(
     if plot is not None:
         image_format(plot)  # before forecasting, which may take a while
     reading = data_options(options)  # how to read --data where it differs from the training CSV
+    pretrained = uses_pretrained(model, model_dir, data)
     result = predict(model_dir, horizon=horizon, data=data, mc=mc, engine=engine, ids=ids, data_options=reading,
-                     allow_negative=allow_negative, future=options["future"])
+                     allow_negative=allow_negative, future=options["future"], model="pretrained" if pretrained else None,
+                     season=options["season"])
     if plot is not None:
         frame = result.frame() if isinstance(result, Forecast) else result
-        write_plot(plot, recent_history(model_dir, data, reading), frame, mc.interval if mc else None)
+        write_plot(plot, recent_history(model_dir, data, reading, pretrained), frame, mc.interval if mc else None)
     _emit(forecast_text(result, output_format), output)
 
 
@@ -174,8 +178,10 @@ def check(
 def models(output_format: Format = OutputFormat.table) -> None:
     """List the model zoo, one line each."""
     from rnncast.models import ZOO
+    from rnncast.pretrained import DESCRIPTION
 
-    _records([{"model": spec.name, "description": spec.description} for spec in ZOO.values()], output_format)
+    zoo = [{"model": spec.name, "description": spec.description} for spec in ZOO.values()]
+    _records([*zoo, {"model": "pretrained", "description": DESCRIPTION}], output_format)
 
 
 @app.command()

@@ -91,6 +91,14 @@ BACKTEST_HELP = {
     "seed": "Seed for reproducible fits on CPU.",
     "ensemble": "Fit K seeds of each trained model asked for and score their median (naive and seasonal-naive stay single).",
 }
+# What the reading options of `forecast` mean there: they read --data for the pretrained model,
+# where a saved model reads it as it was trained.
+ZERO_SHOT_HELP = {
+    "targets": "Pretrained model: column to forecast; repeat for several (default: all numeric).",
+    "time_column": "Pretrained model: column of time stamps (detected if not given).",
+    "id_column": "Pretrained model: column of series ids in a long-format --data of many series (default: unique_id, if there is one).",
+    "season": "Pretrained model: seasonal period in steps (auto: from the frequency; 1 for none).",
+}
 
 ModelDir = Annotated[Path, typer.Option("--model-dir", "-d", help="Directory of the saved model.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")]

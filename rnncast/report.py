@@ -81,9 +81,17 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
         lines.append(f"auto chose {chose} ({selection['fits']} fits); backtest MASE on validation: {scores}.")
     if "preprocessing" in metrics:
         lines.append(f"preprocessing: {preprocessing_fact(config, metrics['preprocessing'])}.")
+    if "pretrained" in metrics:
+        lines.append(f"pretrained: {pretrained_fact(metrics['pretrained'])}.")
     if "fallback" in metrics:
         lines.append(f"fallback: {fallback_fact(metrics['fallback'])}; --no-fallback keeps the network.")
     return lines
+
+
+def pretrained_fact(choice: dict[str, Any]) -> str:
+    """Which of the shipped and the fine-tuned network `train --model pretrained` kept, and why."""
+    maes = "; ".join(f"{kind} " + ", ".join(f"{t} {e['mae']:.4g}" for t, e in choice[kind].items()) for kind in ("zero-shot", "fine-tuned"))
+    return f"kept the {choice['kept']} network, the lower validation MAE ({maes})"
 
 
 def validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:

@@ -162,6 +162,13 @@ def fit_residuals(point: np.ndarray, actual: np.ndarray, levels: tuple[float, ..
     return dataclasses.replace(_conformal(point, scale, actual, levels, time_ordered, 1), scale=scale)
 
 
+def fit_spread(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tuple[float, ...] = LEVELS,
+               time_ordered: bool = True) -> Calibration:
+    """Calibrate intervals ``mean ± z·std`` of any forecaster that gives a spread (a quantile head)
+    from its forecasts ``mean``, ``std`` and ``actual [n, steps, targets]`` of held-out windows."""
+    return _conformal(mean, std, actual, levels, time_ordered, 1)
+
+
 def _conformal(mean: np.ndarray, std: np.ndarray, actual: np.ndarray, levels: tuple[float, ...], time_ordered: bool,
                samples: int) -> Calibration:
     scores = (actual - mean) / np.maximum(std, 1e-12)
@@ -297,6 +304,11 @@ def describe(card: "ModelCard") -> str:
     factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
     rescale = (f"{calibration.windows} validation windows, so forecasts rescale each side by a per-step factor "
                f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)")
+    if card.config["model"] == "pretrained":
+        widest = max(1.0, *factors)  # its forecasts only widen the head's spread (zeroshot.widened)
+        return (f"the pretrained network's quantile head (its 5-95% spread as the std; --mc-samples N gives them for any N); "
+                f"raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {calibration.windows} validation windows, so "
+                f"forecasts widen each side by a per-step factor 1..{widest:.2f} (calibrated by default; --no-calibrate for the raw spread)")
     if calibration.scale is None:
         return f"MC Dropout; raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {rescale}"
     fallback = card.metrics.get("fallback")

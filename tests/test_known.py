@@ -196,3 +196,10 @@ def test_rows_without_targets_at_the_end_of_data_are_the_future(cli, files, tmp_
     np.testing.assert_allclose(from_rows["sales"], from_file["sales"], rtol=1e-6)
     both = cli("forecast", "-d", tmp_path / "m", "--data", update, "--future", files["future"])
     assert both.code == ExitStatus.USAGE and "keep one" in both.err
+
+
+def test_the_pretrained_model_takes_no_known_inputs(cli, files):
+    train = cli("train", files["train"], "--model", "pretrained", "--known", "promo", "--quiet")
+    assert train.code == ExitStatus.USAGE and "--model gru" in train.err
+    zero_shot = cli("forecast", "--data", files["train"], "--model", "pretrained", "--future", files["future"])
+    assert zero_shot.code == ExitStatus.USAGE and "--future" in zero_shot.err
