@@ -29,8 +29,15 @@ from rnncast.timeparse import future_index, parse_time
 NAMED = 3
 
 
-def load_future(
-    path: str | os.PathLike[str],
+def load_future(path: str | os.PathLike[str], options: DataOptions, **where: Any) -> dict[str | None, np.ndarray]:
+    """``future_from_rows`` of the ``--future`` CSV at ``path``, read like the model's data."""
+    path = os.fspath(path)
+    return future_from_rows(read_frame(path, options), os.path.basename(path), options, **where)
+
+
+def future_from_rows(
+    raw: pd.DataFrame,
+    name: str,
     options: DataOptions,
     *,
     known: Sequence[str],
@@ -41,10 +48,12 @@ def load_future(
     horizon: int,
     series: Collection[str] | None = None,
 ) -> dict[str | None, np.ndarray]:
-    """The known inputs of the ``horizon`` steps after each series' data, from a ``--future`` CSV.
+    """The known inputs of the ``horizon`` steps after each series' data, from a ``--future``
+    file's rows already read (``data.read_frame``) or the rows at the end of ``forecast --data``
+    whose targets are empty.
 
     Args:
-        path: the ``--future`` file.
+        raw: the rows; ``name`` is what messages call them.
         options: how the model's data was read (the card's ``DataOptions``, with what the user
             gives now over it); its ``date_format`` and ``dayfirst`` settle dates that read two ways.
         known: the known columns, in the order the model takes them.
@@ -65,26 +74,6 @@ def load_future(
         DataError: the file is missing, unreadable, or does not give every known value of the horizon.
         UsageError: ``horizon`` is below 1.
     """
-    path = os.fspath(path)
-    return future_from_rows(read_frame(path, options), os.path.basename(path), options, known=known, time_column=time_column,
-                            id_column=id_column, freq=freq, last=last, horizon=horizon, series=series)
-
-
-def future_from_rows(
-    raw: pd.DataFrame,
-    name: str,
-    options: DataOptions,
-    *,
-    known: Sequence[str],
-    time_column: str | None,
-    id_column: str | None,
-    freq: str | int | None,
-    last: Mapping[str | None, Any],
-    horizon: int,
-    series: Collection[str] | None = None,
-) -> dict[str | None, np.ndarray]:
-    """``load_future`` of rows already read (``data.read_frame``), called ``name`` in messages: a
-    ``--future`` file's, or the rows at the end of ``forecast --data`` whose targets are empty."""
     if horizon < 1:
         raise UsageError(f"`--horizon` must be at least 1. Received: {horizon}.")
     known = list(known)
