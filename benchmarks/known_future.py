@@ -124,6 +124,8 @@ def rnncast_cli(root: Path, history: pd.DataFrame, future: pd.DataFrame, known: 
     train, model = root / "train.csv", root / "model"
     history[["date", "y", *known]].to_csv(train, index=False)
     options = [f"--known={column}" for column in known] + ([f"--holidays={country}"] if country else [])
+    if args.calendar and options:  # the calendar is known too: with the other known inputs, never without
+        options.append("--calendar")
     future_file = []
     if known:  # --holidays needs no file: rnncast computes the holidays itself
         future[["date", *known]].to_csv(root / "future.csv", index=False)
@@ -199,6 +201,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=14, help="Days forecast from each origin (default 14).")
     parser.add_argument("--epochs", type=int, default=100, help="rnncast's --epochs (early stopping usually ends sooner).")
     parser.add_argument("--seed", type=int, default=0, help="rnncast's --seed (default 0).")
+    parser.add_argument("--calendar", action="store_true", help="Also give rnncast --calendar in the run with known inputs.")
     parser.add_argument("--quick", action="store_true", help="Smoke run: 2 origins, 5 epochs, the last year of each series.")
     args = parser.parse_args()
     if args.quick:
@@ -210,7 +213,7 @@ def main() -> None:
     table.loc["geometric mean"] = np.exp(np.log(table).mean())
     table.insert(2, "gain with / without", 1 - table["rnncast with"] / table["rnncast without"])
     print(f"MASE, mean over {args.origins} origins x {args.horizon} days (rnncast --model {args.model} --seed {args.seed}"
-          f" --epochs {args.epochs}; season {SEASON})\n")
+          f" --epochs {args.epochs}{' --calendar with known inputs' if args.calendar else ''}; season {SEASON})\n")
     print(markdown(table.map("{:.3f}".format).assign(**{"gain with / without": table["gain with / without"].map(lambda gain: "n/a" if np.isnan(gain) else f"{gain:+.0%}")})))
     print()
     for name, lines in notes.items():
