@@ -50,15 +50,25 @@ def network_outputs(strategy: str, target_index: list[int], n_columns: int, inpu
 
 
 def needs_future(options: DataOptions) -> bool:
+    """Whether a model trained with ``options`` has inputs it needs over the horizon."""
     return bool(options.known or options.calendar or options.holidays or options.static)
 
 
 def with_known(series: TimeSeries, options: DataOptions, steps: int) -> TimeSeries:
     """``series`` with the calendar's columns and the known columns' leads added (``design``), and
-    every input-only column named in ``series.known``."""
+    every input-only column named in ``series.known``.
+
+    Raises:
+        UsageError: a column of the file is named like those rnncast adds, or ``design``'s.
+    """
     if not needs_future(options):
         return series
-    frame = design(series.frame, series.freq, options, steps, os.path.basename(series.source))
+    name = os.path.basename(series.source)
+    clash = [c for c in series.frame.columns if LEAD in c or c.startswith(ADDED)]
+    if clash:
+        raise UsageError(f"{name}: column {clash[0]!r} is named like the inputs rnncast adds for --known, --calendar, --holidays "
+                         "and --static; rename it.")
+    frame = design(series.frame, series.freq, options, steps, name)
     return dataclasses.replace(series, frame=frame, known=tuple(frame.columns[input_only(frame.columns, options)]))
 
 
@@ -66,16 +76,12 @@ def design(frame: pd.DataFrame, freq: Any, options: DataOptions, steps: int, nam
     """``frame`` with the calendar's columns and the leads of the known ones added.
 
     Raises:
-        UsageError: ``--calendar`` or ``--holidays`` without dated rows, an unknown country, or a
-            column of the file whose name rnncast gives the columns it adds.
+        UsageError: ``--calendar`` or ``--holidays`` without dated rows.
     """
     import pandas as pd
 
     from rnncast.calendars import calendar_features, holiday_features
 
-    clash = [c for c in data_columns(frame.columns) if LEAD in c or str(c).startswith(ADDED)]
-    if clash:
-        raise UsageError(f"{name}: column {clash[0]!r} is named like the inputs rnncast adds for --known, --calendar and --holidays; rename it.")
     added: dict[str, np.ndarray] = {}
     stamps = _stamps(frame.index, options, name)
     if options.calendar:

@@ -203,3 +203,10 @@ def test_the_pretrained_model_takes_no_known_inputs(cli, files):
     assert train.code == ExitStatus.USAGE and "--model gru" in train.err
     zero_shot = cli("forecast", "--data", files["train"], "--model", "pretrained", "--future", files["future"])
     assert zero_shot.code == ExitStatus.USAGE and "--future" in zero_shot.err
+
+
+def test_a_column_named_like_an_added_input_is_refused(cli, files, tmp_path):
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(files["train"]).rename(columns={"promo": "promo@+1"}).to_csv(renamed, index=False)
+    result = cli("train", renamed, "--calendar", "--quiet")
+    assert result.code == ExitStatus.USAGE and "'promo@+1'" in result.err and "rename it" in result.err
