@@ -82,7 +82,6 @@ def _check_ids(wanted: list[str], card) -> None:
 
 def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Each wanted series' last ``window`` rows of the file's columns, and its last time stamp."""
-
     name = os.path.basename(os.fspath(data))
     loaded = load_data(data, options)
     if not isinstance(loaded, Panel):
