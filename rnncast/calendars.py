@@ -61,11 +61,6 @@ def calendar_features(stamps: Any, freq: str | int | None) -> dict[str, np.ndarr
     return features
 
 
-def calendar_columns(freq: str | int | None) -> tuple[str, ...]:
-    """The names ``calendar_features`` returns for ``freq``, in its order, without any stamps."""
-    return tuple(calendar_features(np.array([], dtype="datetime64[s]"), freq))
-
-
 def _cycles(freq: str | int | None, option: str) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
     """(name, position in the cycle in [0, 1) as a function of fractional days since 1970) of
     each cycle ``freq`` implies."""
