@@ -26,7 +26,7 @@ import pandas as pd
 from rnncast.config import TrainConfig
 from rnncast.backtest import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast
 from rnncast.metrics import seasonal_scale
-from rnncast.panel import load_data
+from rnncast.dataset import load_data
 from rnncast.fitloop import panel_dataset
 from rnncast.panel_evaluate import backtest_panel
 from rnncast.selection import zoo_fitter

@@ -82,11 +82,12 @@ def train(
         configure(config, given)
     check_ensemble(config)
     from rnncast.data import TimeSeries
+    from rnncast.dataset import Panel, load_data, with_known_inputs
     from rnncast.distribute import writable_dir
-    from rnncast.panel import Panel, fit_panel, load_data, panel_card, with_known_inputs
+    from rnncast.panel import panel_card
     from rnncast.training import fit
 
-    series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    series = data if isinstance(data, Panel) else Panel.of(data) if isinstance(data, TimeSeries) else load_data(data, data_options)
     series = with_known_inputs(series, data_options, config.output_steps)
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         selection = summary = None
@@ -104,22 +105,21 @@ def train(
             if config.model == "pretrained":
                 fitted = _fine_tune(series, config, given, on_epoch)
             else:
-                fitted = (fit_panel if isinstance(series, Panel) else fit)(series, config, on_epoch)
+                fitted = fit(series, config, on_epoch)
             networks = fitted.network
-        if isinstance(series, Panel):
+        if series.many:
             if selection is not None:
                 fitted.metrics["selection"] = selection
             return save(model_dir, networks, panel_card(series, fitted, data_options, summary))
-        return save(model_dir, networks, _card(series, fitted, data_options, selection, summary))
+        return save(model_dir, networks, _card(series.first, fitted, data_options, selection, summary))
 
 
 def _fine_tune(series, config: TrainConfig, given: Sequence[str] | None, on_epoch):
     from rnncast.finetune import fit_pretrained
-    from rnncast.panel import Panel
 
-    if isinstance(series, Panel) or config.ensemble > 1:
+    if series.many or config.ensemble > 1:
         raise UsageError("`--model pretrained` fine-tunes on one series, one network: many series and --ensemble are not supported yet.")
-    return fit_pretrained(series, config, given or (), on_epoch)
+    return fit_pretrained(series.first, config, given or (), on_epoch)
 
 
 def check(
@@ -134,15 +134,12 @@ def check(
     horizon resolution that ``fit`` runs first), so that the two cannot disagree.
     """
     from rnncast.data import describe_csv
-    from rnncast.panel import Panel, check_future, load_data, resolve_panel_config, with_known_inputs
-    from rnncast.training import resolve_config
+    from rnncast.dataset import check_future, load_data, with_known_inputs
+    from rnncast.training import resolve
 
     try:
         series = with_known_inputs(load_data(data, data_options), data_options, config.output_steps)
-        if isinstance(series, Panel):
-            resolve_panel_config(series, config)
-        else:
-            resolve_config(series, config)
+        resolve(series, config)
         if future is not None:
             check_future(series, future, data_options, config.horizon)
         verdict = None
@@ -391,28 +388,26 @@ def zero_shot(data: str | os.PathLike[str] | None, horizon: int | None = None, m
         raise UsageError(f"`--engine {engine}`: the pretrained model runs on onnxruntime; drop --engine or pass onnx.")
     if season is not None and season < 1:
         raise UsageError(f"`--season` must be at least 1. Received: {season}.")
-    from rnncast.panel import Panel, load_data
+    from rnncast.dataset import load_data
     from rnncast.timeparse import future_index, infer_season
     from rnncast.values import held_to_data
     from rnncast.zeroshot import default_horizon, pretrained_card, series_forecast
 
     loaded = load_data(data, data_options)
     name = os.path.basename(os.fspath(data))
-    many = isinstance(loaded, Panel)
-    if ids and not many:
+    if ids and not loaded.many:
         raise UsageError("`--id` picks series of a long-format CSV (--id-column); this file has one series.")
     unknown = [key for key in ids or () if key not in loaded.series]
     if unknown:
         raise UsageError(f"`--id` {unknown[0]} is not a series of {name}.")
-    series = (loaded.subset(list(dict.fromkeys(ids))) if ids else loaded).series if many else {None: loaded}
+    series = (loaded.subset(list(dict.fromkeys(ids))) if ids else loaded).series
     season = season or infer_season(loaded.freq) or 1
     horizon = horizon or default_horizon(season)
-    columns, source = series_forecast(series, name, loaded.id_column if many else None, season, horizon,
-                                      mc and mc.interval, not mc or mc.calibrate)
+    columns, source = series_forecast(series, name, loaded.id_column, season, horizon, mc and mc.interval, not mc or mc.calibrate)
     source["path"] = os.path.abspath(data)
     held = held_to_data(columns, loaded.targets, source, allow_negative)
-    if not many:
-        return Forecast(pretrained_card(loaded, horizon, season, source), time_to_json(loaded.frame.index[-1]),
+    if not loaded.many:
+        return Forecast(pretrained_card(loaded.first, horizon, season, source), time_to_json(loaded.first.frame.index[-1]),
                         {out: block[0] for out, block in held.items()})
     import pandas as pd
 

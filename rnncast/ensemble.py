@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from rnncast.config import TrainConfig
+from rnncast.dataset import Panel
 from rnncast.engines import keras_engine
 from rnncast.errors import UsageError
 from rnncast.members import Member, as_member, median_forecast, pooled_paths
-from rnncast.metrics import point_metrics, seasonal_scale
 from rnncast.models import AUTO_CANDIDATES, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer
-from rnncast.windows import MAX_VALIDATION_ORIGINS, origins, validation_rows
+from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
 
 if TYPE_CHECKING:
     from rnncast.data import TimeSeries
@@ -42,7 +42,7 @@ Ranker = Callable[[Any, TrainConfig], tuple[list[TrainConfig], dict[str, Any]]]
 
 
 def fitted_member(fitted: "FittedModel") -> Member:
-    """The member of a fitted network: a ``training.FittedModel`` or a ``panel.FittedPanel``."""
+    """The member of a fitted network (``training.FittedModel``)."""
     return as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)
 
 
@@ -84,7 +84,6 @@ class FittedEnsemble:
 
     members: list["FittedModel"]
     config: TrainConfig
-    scaler: Standardizer
     target_index: list[int]
     metrics: dict[str, Any]
     history: dict[str, Any]
@@ -104,15 +103,19 @@ class FittedEnsemble:
 
     @property
     def scalers(self) -> dict[str, Standardizer]:
-        """Each series' scaler, for an ensemble of global models (every member fits the same ones)."""
+        """Each series' scaler (every member fits the same ones)."""
         return self.members[0].scalers
+
+    @property
+    def scaler(self) -> Standardizer:
+        return self.members[0].scaler
 
     @property
     def skipped(self) -> dict[str, int]:
         return self.members[0].skipped
 
 
-def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCallback | None" = None,
+def fit_ensemble(series: "Panel | TimeSeries", config: TrainConfig, on_epoch: "EpochCallback | None" = None,
                  rank: Ranker | None = None) -> tuple[FittedEnsemble, dict[str, Any] | None]:
     """Train ``config.ensemble`` members and score their median on the validation tail.
 
@@ -126,11 +129,10 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
     Raises:
         UsageError: a meaningless ensemble (see ``check_ensemble``).
     """
-    from rnncast.panel import Panel, fit_panel
     from rnncast.training import fit
 
     check_ensemble(config)
-    many = isinstance(series, Panel)
+    series = series if isinstance(series, Panel) else Panel.of(series)
     count = config.ensemble
     selection = None
     if config.model == "auto":
@@ -142,12 +144,12 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         configs = [config] * count
     # Each member is the model it names: a baseline kept in place of a seed would not be a seed of it.
     members = [
-        (fit_panel if many else fit)(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
+        fit(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
         for c, seed in zip(configs, member_seeds(config.seed, count))
     ]
     first = members[0]
     longest = max(m.config.window for m in members)
-    metrics, uncertainty = (_validate_panel if many else _validate)(series, members, longest)
+    metrics, uncertainty = _validate(series, members, longest)
     # Each member's own run is in ``summary``; the card's training entry adds them up.
     history = {
         "members": count,
@@ -164,51 +166,16 @@ def fit_ensemble(series: "TimeSeries", config: TrainConfig, on_epoch: "EpochCall
         ],
     }
     ensemble_config = dataclasses.replace(first.config, window=longest, ensemble=count)
-    scaler = None if many else first.scaler
-    fitted = FittedEnsemble(members, ensemble_config, scaler, first.target_index, metrics, history, uncertainty, summary)
+    fitted = FittedEnsemble(members, ensemble_config, first.target_index, metrics, history, uncertainty, summary)
     return fitted, selection
 
 
-def _validate(series: "TimeSeries", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validation errors of the median forecast, beside the naive baseline, on the windows each
-    member was scored on; and the calibration of the pooled samples when a member has dropout, else of the median's residuals."""
-    from rnncast.uncertainty import CALIBRATION_SAMPLES, CALIBRATION_WINDOWS, fit_calibration, fit_residuals
-
-    config, scaler, target_index = members[0].config, members[0].scaler, members[0].target_index
-    values = series.frame.to_numpy(dtype=np.float64)
-    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
-    scaled = scaler.transform(values)
-    runners = [fitted_member(m) for m in members]
-    scale = seasonal_scale(values[:train_end, target_index], config.season)
-
-    def cut(limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        # Forecast origins on the validation tail, the same for every member whatever its window.
-        first_rows = train_end + origins(len(values) - train_end, 0, config.horizon, limit)
-        recent = scaled[first_rows[:, None] + np.arange(-longest, 0)]
-        after = first_rows[:, None] + np.arange(config.horizon)
-        return first_rows, recent, scaled[after], values[after][..., target_index]
-
-    first_rows, recent, after, actual = cut(MAX_VALIDATION_ORIGINS)
-    median = scaler.inverse(median_forecast(runners, recent, config.horizon, target_index, after), target_index)
-    naive = np.repeat(values[first_rows - 1][:, None, target_index], config.horizon, axis=1)
-    metrics = {
-        "windows": int(len(first_rows)),
-        "horizon": config.horizon,
-        "model": {t: point_metrics(median[..., i], actual[..., i], float(scale[i])) for i, t in enumerate(series.targets)},
-        "naive": {t: point_metrics(naive[..., i], actual[..., i], float(scale[i])) for i, t in enumerate(series.targets)},
-    }
-    if all(r.engine.stochastic is None for r in runners):
-        return metrics, fit_residuals(median, actual).to_dict()
-    _, recent, after, actual = cut(CALIBRATION_WINDOWS)
-    paths = pooled_paths(runners, recent, config.horizon, target_index, CALIBRATION_SAMPLES, config.seed, after)
-    return metrics, fit_calibration(scaler.inverse(paths, target_index), actual, time_ordered=True).to_dict()
-
-
-def _validate_panel(panel, members: list[Any], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``_validate`` of global models: the median forecast scored per series and in aggregate as
-    ``training.score`` scores one model, and calibrated across the series' validation windows."""
-    from rnncast.panel import ORIGINS_PER_SERIES
-    from rnncast.training import score
+def _validate(panel: "Panel", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validation errors of the median forecast beside the baselines, scored per series and over
+    series as ``training.score`` scores one model, on the windows the members were scored on; and
+    its calibration across the series' validation windows: of the pooled samples when a member has
+    dropout, else of the median's residuals."""
+    from rnncast.training import ORIGINS_PER_SERIES, score
     from rnncast.uncertainty import calibrate
 
     first = members[0]
@@ -221,7 +188,8 @@ def _validate_panel(panel, members: list[Any], longest: int) -> tuple[dict[str, 
     def point(windows: np.ndarray, after: np.ndarray) -> np.ndarray:
         return median_forecast(runners, windows, config.horizon, target_index, after)
 
-    metrics = score(point, tails, scalers, config, target_index, panel.targets, list(first.scalers), ORIGINS_PER_SERIES)
+    ids, limit = (list(first.scalers), ORIGINS_PER_SERIES) if panel.many else (None, MAX_VALIDATION_ORIGINS)
+    metrics = score(point, tails, scalers, config, target_index, panel.targets, ids, limit)
     paths = None
     if any(r.engine.stochastic is not None for r in runners):
         paths = lambda windows, samples, after: pooled_paths(  # noqa: E731

@@ -200,7 +200,7 @@ def backtest(
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
     check_options(list(dict.fromkeys([*models, *BASELINES])), given)
-    from rnncast.panel import Panel, load_data, with_known_inputs
+    from rnncast.dataset import Panel, load_data, with_known_inputs
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
     ensembles = [name for name in models if ZOO[name].trainable]
@@ -209,12 +209,13 @@ def backtest(
             f"`--ensemble {config.ensemble}` fits seeds of the models asked for, and {', '.join(models)} "
             f"{'has' if len(models) == 1 else 'have'} nothing to train (every seed forecasts the same); add a trained model such as gru."
         )
-    series = data if isinstance(data, (TimeSeries, Panel)) else load_data(data, data_options)
+    series = data if isinstance(data, Panel) else Panel.of(data) if isinstance(data, TimeSeries) else load_data(data, data_options)
     series = with_known_inputs(series, data_options, config.output_steps)
-    if isinstance(series, Panel):
+    if series.many:
         from rnncast.panel_evaluate import backtest_panel
 
         return backtest_panel(series, models, config, options, on_fit)
+    series = series.first
     season = config.season or infer_season(series.freq)
     origins = backtest_origins(len(series), config.horizon, options)
     config = dataclasses.replace(

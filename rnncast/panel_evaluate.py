@@ -31,11 +31,12 @@ from rnncast.backtest import (
 )
 from rnncast.config import TrainConfig
 from rnncast.data import infer_season
+from rnncast.dataset import Panel, first_few
 from rnncast.errors import DataError
 from rnncast.members import as_member, median_forecast, pooled_paths
 from rnncast.metrics import seasonal_scale
 from rnncast.models import ZOO
-from rnncast.panel import Panel, first_few, fit_panel
+from rnncast.training import fit
 from rnncast.windows import default_window, minimum_rows
 
 log = logging.getLogger("rnncast")
@@ -281,7 +282,7 @@ def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[st
         fitted = fit_ensemble(before, config)[0]
         members = fitted.runners()
     else:
-        fitted = fit_panel(before, config)
+        fitted = fit(before, config)
         members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)]
     window, horizon = fitted.config.window, config.horizon
     windows = np.concatenate([

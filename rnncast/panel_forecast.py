@@ -13,7 +13,7 @@ from rnncast.config import DataOptions
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.known import STATIC, data_columns, future_rows, needs_future, read_future
-from rnncast.panel import Panel, first_few, load_data
+from rnncast.dataset import first_few, load_data
 from rnncast.preprocessing import Standardizer
 from rnncast.timeparse import future_index, past_index
 
@@ -84,7 +84,7 @@ def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: in
     """Each wanted series' last ``window`` rows of the file's columns, and its last time stamp."""
     name = os.path.basename(os.fspath(data))
     loaded = load_data(data, options)
-    if not isinstance(loaded, Panel):
+    if not loaded.many:
         raise DataError(f"{name}: has no id column {card.panel['id_column']!r}; the model forecasts series in long format.")
     columns = data_columns(card.columns)
     missing = [c for c in columns if c not in loaded.columns]

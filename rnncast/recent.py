@@ -30,16 +30,16 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
 
     from rnncast.data import read_frame, series_from_frame
     from rnncast.known import trailing_future
-    from rnncast.panel import Panel, load_data
+    from rnncast.dataset import load_data
 
     if pretrained:
         from rnncast.pretrained import load_spec
 
         loaded, rows = load_data(data, data_options), load_spec().context
-        if isinstance(loaded, Panel):
+        if loaded.many:
             return pd.concat({key: one.frame[list(one.targets)].iloc[-rows:] for key, one in loaded.series.items()},
                              names=[loaded.id_column, loaded.time_column])
-        return loaded.frame[list(loaded.targets)].iloc[-rows:]
+        return loaded.first.frame[list(loaded.targets)].iloc[-rows:]
     card = load_card(model_dir)
     rows = max(card.config["window"], 3 * card.config["horizon"])
     if card.panel is not None:

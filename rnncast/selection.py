@@ -25,6 +25,7 @@ from rnncast.backtest import (
 )
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
+from rnncast.dataset import Panel
 from rnncast.errors import DataError
 from rnncast.jsonable import json_safe
 from rnncast.members import median_forecast, pooled_paths
@@ -127,7 +128,7 @@ def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[s
     return ranked[0], summary
 
 
-def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[list[TrainConfig], dict[str, Any]]:
+def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[list[TrainConfig], dict[str, Any]]:
     """Backtest ``candidates`` (default ``AUTO_CANDIDATES``) and the baselines on the validation
     tail of ``series`` and rank them by mean MASE.
 
@@ -140,12 +141,13 @@ def rank_models(series: TimeSeries, config: TrainConfig, candidates: Sequence[st
     Returns:
         The configs (window and season resolved), best first, and a summary for the model card.
     """
-    from rnncast.panel import Panel
-    from rnncast.training import rank_preprocessing, resolve_config
+    from rnncast.training import rank_preprocessing, resolve
 
-    if isinstance(series, Panel):
-        return _rank_global_models(series, config, candidates)
-    config = resolve_config(series, config)
+    data = series if isinstance(series, Panel) else Panel.of(series)
+    if data.many:
+        return _rank_global_models(data, config, candidates)
+    config, _, _ = resolve(data, config)
+    series = data.first
     held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
     options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
     origins = backtest_origins(len(series), config.horizon, options)
@@ -191,10 +193,10 @@ def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str] | 
     """``rank_models`` of many series: one global model per candidate, backtested on the validation
     tail of every series and ranked by MASE averaged over series (``panel_evaluate.backtest_panel``);
     each fit chooses its preprocessing on all series."""
-    from rnncast.panel import resolve_panel_config
     from rnncast.panel_evaluate import backtest_panel
+    from rnncast.training import resolve
 
-    config, usable, _ = resolve_panel_config(panel, config)
+    config, usable, _ = resolve(panel, config)
     median = int(np.median([len(one) for one in usable.series.values()]))
     held_out = validation_rows(median, config.horizon, config.validation_fraction)
     options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)

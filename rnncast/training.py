@@ -1,4 +1,5 @@
-"""Fitting a zoo model on a series: split, scale, window, train, score against the naive baseline."""
+"""Fitting a zoo model on one series or one global model on many: split, scale, window, train,
+score against the baselines, fall back, calibrate."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import numpy as np
 from rnncast import distribute
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
+from rnncast.dataset import SINGLE, Panel, first_few
 from rnncast.errors import DataError
-from rnncast.known import network_outputs
+from rnncast.known import STATIC, network_outputs
 from rnncast.fitloop import EpochCallback, fit_series, panel_dataset, sequence_times, start, train_network
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
@@ -22,80 +24,112 @@ from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, default_window,
 
 log = logging.getLogger("rnncast")
 
+# Validation windows scored per series of many: enough for a stable error, few enough for thousands of series.
+ORIGINS_PER_SERIES = 50
+
 
 @dataclasses.dataclass
 class FittedModel:
-    """A trained network with everything needed to forecast from it."""
+    """A trained network with everything needed to forecast from it: for one series or a global
+    model of many, each series' scaler (``skipped``: the series too short to train on, with their lengths)."""
 
     network: Any
     config: TrainConfig
-    scaler: Standardizer
+    scalers: dict[str, Standardizer]
     shape: NetworkShape
     target_index: list[int]
     metrics: dict[str, Any]
     history: dict[str, Any]
     uncertainty: dict[str, Any] | None = None
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def outputs(self) -> list[int]:
         """The columns the network predicts."""
         return list(self.shape.outputs)
 
+    @property
+    def scaler(self) -> Standardizer:
+        """The first series' scaler: a wide file's one."""
+        return next(iter(self.scalers.values()))
 
-def resolve_config(series: TimeSeries, config: TrainConfig) -> TrainConfig:
-    """Fill in the choices left to rnncast (season, window) and check the series is long enough."""
-    season = config.season or infer_season(series.freq)
-    window = config.window or default_window(season, config.horizon, len(series))
+
+def resolve(data: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
+    """Fill in the choices left to rnncast (season; window from the median series length), and set
+    aside the series too short for training windows plus a validation tail, with a warning naming them.
+
+    Returns:
+        The config, the panel of usable series, and the skipped series with their lengths.
+
+    Raises:
+        DataError: no series is long enough (for a wide file: the series is too short).
+    """
+    season = config.season or infer_season(data.freq)
+    lengths = {key: len(one) for key, one in data.series.items()}
+    window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))))
     given_window, config = config.window, dataclasses.replace(config, season=season, window=window)
     if config.preprocess != "auto":
         check_window(config.preprocess, season, window)
     needed = minimum_rows(window, config.horizon, config.validation_fraction)
-    if len(series) < needed:
-        raise DataError(
-            f"{os.path.basename(series.source)}: has {len(series)} rows, but {window_phrase(given_window, window)} and "
-            f"--horizon {config.horizon} need at least {needed} (training windows plus a validation tail); "
-            "use a smaller --window or --horizon, or more data."
-        )
-    return config
+    skipped = {key: n for key, n in lengths.items() if n < needed}
+    name = os.path.basename(data.source)
+    need = f"{window_phrase(given_window, window)} and --horizon {config.horizon} need at least {needed}"
+    if len(skipped) == len(data):
+        has = f"has {lengths[SINGLE]} rows" if not data.many else f"every series is too short: the longest has {max(lengths.values())} rows"
+        raise DataError(f"{name}: {has}, but {need} (training windows plus a validation tail); use a smaller --window or --horizon, or more data.")
+    if skipped:
+        log.warning("%s: skipping %d of %d series with fewer than the %d rows %s and --horizon %d need: %s.",
+                    name, len(skipped), len(data), needed, window_phrase(given_window, window), config.horizon,
+                    first_few(f"{k} ({n} rows)" for k, n in skipped.items()))
+    return config, data.subset([key for key in data.series if key not in skipped]), skipped
 
 
-def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None) -> FittedModel:
-    """Train ``config.model`` on ``series`` and score it on the chronological validation tail.
+def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None) -> FittedModel:
+    """Train ``config.model`` on the windows of every series long enough, each standardised on its
+    own training part, and score it on each one's chronological validation tail.
+
+    Many series train one global network, so that it learns shapes rather than levels and one
+    series' scale does not swamp the others; preprocessing "auto" is chosen on the windows of all
+    series. With ``config.fallback``, the baseline whose validation MAE (relative to each series'
+    scale, averaged over series) beats the network's is kept instead.
 
     Raises:
-        DataError: the series is too short for the window and horizon.
+        DataError: no series is long enough for the window and horizon.
         TrainingDiverged: the loss became NaN or infinite.
     """
-    config = resolve_config(series, configure(config))
+    data = data if isinstance(data, Panel) else Panel.of(data)
+    config, data, skipped = resolve(data, configure(config))
     keras = start(config)
-
-    values, train_end, scaler, scaled, target_index = _split(series, config)
-    columns = list(series.columns)
-    outputs = network_outputs(config.strategy, target_index, len(columns), [columns.index(c) for c in series.known])
+    values, train_ends, scalers, scaled = _split(data, config)
+    columns = list(data.columns)
+    target_index = [columns.index(t) for t in data.targets]
+    outputs = network_outputs(config.strategy, target_index, len(columns), [columns.index(c) for c in data.first.known])
+    trainable = get_spec(config.model).trainable
     selection = None
-    if not get_spec(config.model).trainable:
+    if not trainable:
         # The baselines repeat observed values: they are defined on the series itself.
         config = dataclasses.replace(config, preprocess="none")
     elif config.preprocess == "auto":
-        method, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
+        method, selection = select_preprocessing(scaled, train_ends, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
-    preprocessing = Preprocessing.fit(config.preprocess, scaled[:train_end], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(series.known))
+    preprocessing = Preprocessing.fit(config.preprocess, [v[:end] for v, end in zip(scaled, train_ends)], config.season)
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(data.first.known))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
-        if get_spec(config.model).trainable:
-            history = fit_series(keras, network, [(preprocessing.series(scaled), train_end - preprocessing.dropped)], shape, config,
-                                 on_epoch, preprocessing.window_map(shape.window, shape.steps))
+        if trainable:
+            cuts = [(preprocessing.series(v), end - preprocessing.dropped) for v, end in zip(scaled, train_ends)]
+            history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
 
+    tails = [v[end - config.window :] for v, end in zip(values, train_ends)]
+    ids = list(data.series) if data.many else None
     predict = preprocessing.wrap(keras_predictor(network), outputs)
-    metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after),
-                    [values[train_end - config.window :]], [scaler],
-                    config, target_index, series.targets)
+    metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after), tails,
+                    list(scalers.values()), config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
     if selection is not None:
         metrics["preprocessing"] = selection
-    kept = better_baseline(metrics, scaler.scale[target_index]) if config.fallback and get_spec(config.model).trainable else None
+    kept = better_baseline(_relative(metrics, list(scalers.values()), target_index), np.ones(len(target_index))) if config.fallback and trainable else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
@@ -104,9 +138,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
     from rnncast.uncertainty import calibrate, network_forecasts
 
     forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
-    calibration = calibrate(*forecasters, [values[train_end - config.window :]], [scaler], config.window, config.horizon, target_index)
-    uncertainty = calibration.to_dict()
-    return FittedModel(network, config, scaler, shape, target_index, metrics, history, uncertainty, preprocessing)
+    calibration = calibrate(*forecasters, tails, list(scalers.values()), config.window, config.horizon, target_index)
+    return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped)
 
 
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names.
@@ -136,23 +169,50 @@ def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], histo
         "model": metrics[key],
         "fallback": {"kept": baseline, "reason": f"its validation MAE is lower than the trained {config.model}'s", "network": network},
     }
+    if "series" in metrics:
+        metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
     config = dataclasses.replace(config, model=baseline, preprocess="none")
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
 
 
-def _split(series: TimeSeries, config: TrainConfig):
-    """The values, the first validation row, the scaler fitted before it, the scaled values and the targets' columns."""
-    values = series.frame.to_numpy(dtype=np.float64)
-    train_end = len(values) - validation_rows(len(values), config.horizon, config.validation_fraction)
-    scaler = Standardizer.fit(values[:train_end])
-    return values, train_end, scaler, scaler.transform(values), [series.columns.index(t) for t in series.targets]
+def _split(data: Panel, config: TrainConfig) -> tuple[list[np.ndarray], list[int], dict[str, Standardizer], list[np.ndarray]]:
+    """Each series' values, its first validation row, its scaler fitted before that row, and its scaled values."""
+    values = [one.frame.to_numpy(dtype=np.float64) for one in data.series.values()]
+    train_ends = [len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) for v in values]
+    scalers = {key: Standardizer.fit(v[:end]) for key, v, end in zip(data.series, values, train_ends)}
+    _share_static_scale(list(scalers.values()), values, list(data.columns))
+    return values, train_ends, scalers, [scaler.transform(v) for scaler, v in zip(scalers.values(), values)]
 
 
-def rank_preprocessing(series: TimeSeries, config: TrainConfig) -> list[str]:
-    """The preprocessing methods that apply to ``series``, best first by ``select_preprocessing``'s validation score."""
-    config = resolve_config(series, config)
-    _, train_end, _, scaled, target_index = _split(series, config)
-    _, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
+def _share_static_scale(scalers: list[Standardizer], values: list[np.ndarray], columns: list[str]) -> None:
+    """Scale each ``--static`` attribute alike across series: per series it is a constant, which
+    its own standardisation would turn into 0 for every series."""
+    shared = [i for i, c in enumerate(columns) if c.startswith(STATIC)]
+    if not shared:
+        return
+    overall = Standardizer.fit(np.stack([v[0, shared] for v in values]))
+    for scaler in scalers:
+        scaler.mean[shared], scaler.scale[shared] = overall.mean, overall.scale
+
+
+def _relative(metrics: dict[str, Any], scalers: list[Standardizer], target_index: list[int]) -> dict[str, Any]:
+    """The validation MAEs of the model and baselines divided by each series' scale and averaged over
+    series, so that the fallback weighs series alike whatever their levels."""
+    series = list(metrics["series"].values()) if "series" in metrics else [metrics]
+    kinds = [key for key in ("model", *FALLBACKS) if key in metrics]
+    return {
+        kind: {t: {"mae": float(np.mean([one[kind][t]["mae"] / scaler.scale[i] for one, scaler in zip(series, scalers)]))}
+               for t, i in zip(metrics["model"], target_index)}
+        for kind in kinds
+    }
+
+
+def rank_preprocessing(data: Panel | TimeSeries, config: TrainConfig) -> list[str]:
+    """The preprocessing methods that apply to ``data``, best first by ``select_preprocessing``'s validation score."""
+    config, data, _ = resolve(data if isinstance(data, Panel) else Panel.of(data), config)
+    columns = list(data.columns)
+    _, train_ends, _, scaled = _split(data, config)
+    _, selection = select_preprocessing(scaled, train_ends, config.window, config.horizon, config.season, [columns.index(t) for t in data.targets])
     scores = {method: value for method, value in selection["scores"].items() if value is not None}
     return sorted(scores, key=scores.__getitem__) or ["none"]
 

@@ -82,13 +82,13 @@ def default_horizon(season: int) -> int:
 
 def series_forecast(series: Mapping[Any, TimeSeries], name: str, id_column: str | None, season: int, horizon: int,
                     interval: float | None, calibrate: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """``forecast`` of every target of each series (one, keyed None, or a long-format file's by id):
+    """``forecast`` of every target of each series (a wide file's one, or a long-format file's by id):
     per target, its columns ``[series, horizon]`` in ``forecast``'s order (``_std``, ``_lower``,
     ``_upper`` after it), and the card's facts of the values forecast (``values.observed``)."""
     first = next(iter(series.values()))
     targets = list(first.targets)
     labels = [(key, t) for key in series for t in targets]
-    names = [name if key is None else f"{name} ({id_column} {key})" for key, _ in labels]
+    names = [name if id_column is None else f"{name} ({id_column} {key})" for key, _ in labels]
     result = forecast(names, [series[key].frame[t].to_numpy(dtype=np.float64) for key, t in labels], [season] * len(labels),
                       horizon, interval, calibrate)
     columns = {}

@@ -134,7 +134,7 @@ def test_checking_a_pair_in_advance_takes_the_last_stamps_of_the_loaded_data(wri
 
 
 def test_checking_a_long_format_pair_in_advance(write_csv):
-    from rnncast.panel import load_data
+    from rnncast.dataset import load_data
 
     rows = "".join(f"{s},2024-01-{d:02d},{d},{d % 2}\n" for s in "ab" for d in range(1, 11 if s == "a" else 12))
     panel = load_data(write_csv("store,date,sales,promo\n" + rows), DataOptions(id_column="store"))

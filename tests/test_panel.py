@@ -17,7 +17,7 @@ import pytest
 
 from rnncast.config import DataOptions
 from rnncast.errors import DataError, ExitStatus
-from rnncast.panel import Panel, load_data
+from rnncast.dataset import Panel, load_data
 from rnncast.store import CARD_NAME, load_card
 
 from conftest import TINY
