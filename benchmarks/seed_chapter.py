@@ -2,7 +2,8 @@
 
 The chapter's data (``generate_time_series``: 10,000 series of 50 steps plus the targets,
 7,000 / 2,000 / 1,000 split, NumPy seed 42 as in its notebook) and one row per model of its
-ladder, trained by ``rnncast.training.fit_many`` twice:
+ladder, trained by ``rnncast.training.fit`` as one global model, validated on the 2,000 series
+held out (``held_out``), twice:
 
 1. chapter settings: the chapter's sizes, no dropout, 20 epochs, Adam at the chapter's learning rate,
    batch 32 (early stopping patience 20, so it never stops early);
@@ -11,7 +12,11 @@ ladder, trained by ``rnncast.training.fit_many`` twice:
    ``--max-epochs`` (default 40: at 20, the chapter's, the one-step deep RNN with dropout had not
    converged, 0.0031 against 0.0021 at 40; rnncast's own default is 100 with early stopping).
 
-Both columns standardise the data (fitted on the training series) as rnncast always does.
+Both columns standardise the data with the statistics of the training series (``scale="global"``:
+the chapter's series share one scale, and a series' level is information a per-series
+standardisation would take away), and neither preprocesses further (``--preprocess none``:
+``auto`` is chosen on validation tails, and held-out series have none) nor falls back to a
+baseline, as the chapter.
 
 Validation and test MSE are in the data's units, of the forecast from each full window.
 
@@ -34,9 +39,12 @@ import time
 import numpy as np
 
 from rnncast.config import TrainConfig
-from rnncast.training import evaluate_many, fit_many
+from rnncast.dataset import Panel
+from rnncast.training import fit, score_held_out
 
 N_STEPS = 50
+# The chapter's protocol in both columns: no preprocessing but standardisation, no fallback to a baseline.
+PROTOCOL = {"preprocess": "none", "fallback": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,12 +90,17 @@ def generate_time_series(batch_size: int, n_steps: int) -> np.ndarray:
     return series[..., np.newaxis].astype(np.float32)
 
 
-def chapter_data(horizon: int, fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def chapter_data(horizon: int, fraction: float) -> tuple[Panel, Panel, Panel]:
     np.random.seed(42)  # the notebook reseeds before each data set
     series = generate_time_series(10000, N_STEPS + horizon)
     train, valid, test = series[:7000], series[7000:9000], series[9000:]
-    keep = lambda a: a[: max(1, int(len(a) * fraction))]  # noqa: E731  (--quick)
-    return keep(train), keep(valid), keep(test)
+    keep = lambda a, name: Panel.from_array(a[: max(1, int(len(a) * fraction))], name)  # noqa: E731  (--quick)
+    return keep(train, "train"), keep(valid, "valid"), keep(test, "test")
+
+
+def mse(metrics: dict) -> float:
+    """The MSE over every series' forecast steps, from their per-series RMSEs (each series has one window)."""
+    return float(np.mean([one["model"]["y0"]["rmse"] ** 2 for one in metrics["series"].values()]))
 
 
 @dataclasses.dataclass
@@ -103,14 +116,14 @@ def run(config: TrainConfig, data, fitted_from=None) -> tuple[Result, object]:
     train, valid, test = data
     if fitted_from is not None:
         fitted, source = fitted_from
-        mse = lambda series: evaluate_many(fitted, series, config.horizon)["model"]["0"]["rmse"] ** 2  # noqa: E731
-        return Result(mse(valid), mse(test), source.params, source.seconds_per_epoch, source.epochs), fitted
-    fitted = fit_many(train, config, validation=valid)
+        held = lambda series: mse(score_held_out(fitted, series, config.horizon))  # noqa: E731
+        return Result(held(valid), held(test), source.params, source.seconds_per_epoch, source.epochs), fitted
+    fitted = fit(train, config, held_out=valid, scale="global")
     history = fitted.history
     epochs = history["epochs"]
     return Result(
-        valid=fitted.metrics["model"]["0"]["rmse"] ** 2,
-        test=evaluate_many(fitted, test)["model"]["0"]["rmse"] ** 2,
+        valid=mse(fitted.metrics),
+        test=mse(score_held_out(fitted, test)),
         params=fitted.network.count_params(),
         seconds_per_epoch=history["seconds"] / epochs if epochs else 0.0,
         epochs=epochs,
@@ -119,7 +132,7 @@ def run(config: TrainConfig, data, fitted_from=None) -> tuple[Result, object]:
 
 def chapter_config(row: Row, epochs: int) -> TrainConfig:
     trains = row.model not in ("naive",)
-    values = {"model": row.model, "horizon": row.horizon, "window": N_STEPS, "seed": 42}
+    values = {"model": row.model, "horizon": row.horizon, "window": N_STEPS, "seed": 42, **PROTOCOL}
     if trains:
         # The chapter's networks have no dropout; rnncast's default of 0.1 is for its error bars.
         values |= {"epochs": epochs, "learning_rate": 0.001, "batch_size": 32, "patience": epochs, "dropout": 0.0, **row.chapter}
@@ -127,7 +140,7 @@ def chapter_config(row: Row, epochs: int) -> TrainConfig:
 
 
 def defaults_config(row: Row, max_epochs: int) -> TrainConfig:
-    values = {"model": row.model, "horizon": row.horizon, "window": N_STEPS, "seed": 42, **row.defaults}
+    values = {"model": row.model, "horizon": row.horizon, "window": N_STEPS, "seed": 42, **PROTOCOL, **row.defaults}
     if row.model != "naive":
         values["epochs"] = min(TrainConfig.epochs, max_epochs)
     return TrainConfig(**values)

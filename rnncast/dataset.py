@@ -46,6 +46,13 @@ class Panel:
         """The panel of one series, as a wide file loads."""
         return cls({SINGLE: series}, None, series.source)
 
+    @classmethod
+    def from_array(cls, values: np.ndarray, name: str) -> "Panel":
+        """Undated series ``[series, time, features]`` (rows are steps; columns y0, y1...), as the chapter's arrays."""
+        columns = [f"y{i}" for i in range(values.shape[2])]
+        return cls({f"{i:05d}": TimeSeries(pd.DataFrame(one, columns=columns), tuple(columns), None, None, name)
+                    for i, one in enumerate(np.asarray(values, dtype=np.float64))}, "series", name)
+
     @property
     def many(self) -> bool:
         """Whether the series came from a long-format file (by id), however many it holds."""

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from rnncast.config import TrainConfig
-from rnncast.dataset import Panel
 from rnncast.engines import keras_engine
 from rnncast.errors import UsageError
 from rnncast.members import Member, as_member, median_forecast, pooled_paths
@@ -32,6 +31,7 @@ from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
 
 if TYPE_CHECKING:
     from rnncast.data import TimeSeries
+    from rnncast.dataset import Panel
     from rnncast.training import EpochCallback, FittedModel
 
 COMBINE = "median"
@@ -129,6 +129,7 @@ def fit_ensemble(series: "Panel | TimeSeries", config: TrainConfig, on_epoch: "E
     Raises:
         UsageError: a meaningless ensemble (see ``check_ensemble``).
     """
+    from rnncast.dataset import Panel
     from rnncast.training import fit
 
     check_ensemble(config)

@@ -16,7 +16,7 @@ from rnncast.data import TimeSeries, infer_season
 from rnncast.dataset import SINGLE, Panel, first_few
 from rnncast.errors import DataError
 from rnncast.known import STATIC, network_outputs
-from rnncast.fitloop import EpochCallback, fit_series, panel_dataset, sequence_times, start, train_network
+from rnncast.fitloop import EpochCallback, fit_series, start
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
@@ -43,6 +43,8 @@ class FittedModel:
     uncertainty: dict[str, Any] | None = None
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    # The one scaler of every series under ``fit(scale="global")``, held-out ones included.
+    shared: Standardizer | None = None
 
     @property
     def outputs(self) -> list[int]:
@@ -55,9 +57,10 @@ class FittedModel:
         return next(iter(self.scalers.values()))
 
 
-def resolve(data: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[str, int]]:
+def resolve(data: Panel, config: TrainConfig, whole: bool = False) -> tuple[TrainConfig, Panel, dict[str, int]]:
     """Fill in the choices left to rnncast (season; window from the median series length), and set
-    aside the series too short for training windows plus a validation tail, with a warning naming them.
+    aside the series too short for training windows plus a validation tail (``whole``: for one
+    training window, the series having no validation tail), with a warning naming them.
 
     Returns:
         The config, the panel of usable series, and the skipped series with their lengths.
@@ -71,7 +74,7 @@ def resolve(data: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[
     given_window, config = config.window, dataclasses.replace(config, season=season, window=window)
     if config.preprocess != "auto":
         check_window(config.preprocess, season, window)
-    needed = minimum_rows(window, config.horizon, config.validation_fraction)
+    needed = window + config.output_steps if whole else minimum_rows(window, config.horizon, config.validation_fraction)
     skipped = {key: n for key, n in lengths.items() if n < needed}
     name = os.path.basename(data.source)
     need = f"{window_phrase(given_window, window)} and --horizon {config.horizon} need at least {needed}"
@@ -85,7 +88,8 @@ def resolve(data: Panel, config: TrainConfig) -> tuple[TrainConfig, Panel, dict[
     return config, data.subset([key for key in data.series if key not in skipped]), skipped
 
 
-def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None) -> FittedModel:
+def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None, held_out: Panel | None = None,
+        scale: str = "series") -> FittedModel:
     """Train ``config.model`` on the windows of every series long enough, each standardised on its
     own training part, and score it on each one's chronological validation tail.
 
@@ -94,14 +98,27 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     series. With ``config.fallback``, the baseline whose validation MAE (relative to each series'
     scale, averaged over series) beats the network's is kept instead.
 
+    ``held_out``: series set apart for validation, as the chapter sets 2,000 of its 10,000 apart:
+    the series of ``data`` then train whole, and the network is validated, scored and calibrated on
+    the last ``horizon`` rows of each held-out series (``score_held_out``). ``scale`` "global"
+    standardises every series with the statistics of all training rows, for series on one scale
+    whose level and spread are information (the chapter's), instead of each on its own.
+
     Raises:
         DataError: no series is long enough for the window and horizon.
         TrainingDiverged: the loss became NaN or infinite.
+        ValueError: ``held_out`` with preprocessing "auto", which is chosen on validation tails.
     """
     data = data if isinstance(data, Panel) else Panel.of(data)
-    config, data, skipped = resolve(data, configure(config))
+    config, data, skipped = resolve(data, configure(config), whole=held_out is not None)
+    if held_out is not None and config.preprocess == "auto" and get_spec(config.model).trainable:
+        raise ValueError("`held_out` series leave no validation tail to choose preprocessing on; pass a method. Received: auto.")
     keras = start(config)
-    values, train_ends, scalers, scaled = _split(data, config)
+    values, train_ends, scalers, scaled = _split(data, config, 0 if held_out is not None else None, scale == "global")
+    # The rows the network is validated and scored on: each series' validation tail, or the held-out series' last horizon.
+    checked = held_out if held_out is not None else data
+    shared = next(iter(scalers.values())) if scale == "global" else None
+    scored = (values, train_ends, scalers) if held_out is None else _split(held_out, config, config.horizon, shared=shared)[:3]
     columns = list(data.columns)
     target_index = [columns.index(t) for t in data.targets]
     outputs = network_outputs(config.strategy, target_index, len(columns), [columns.index(c) for c in data.first.known])
@@ -120,16 +137,21 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if trainable:
             cuts = [(preprocessing.series(v), end - preprocessing.dropped) for v, end in zip(scaled, train_ends)]
+            if held_out is not None:
+                # Each held-out series as its validation part and the window before it, which holds no training window.
+                cuts += [(preprocessing.series(scaler.transform(v[end - config.window :])), shape.window)
+                         for v, end, scaler in zip(scored[0], scored[1], scored[2].values())]
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
 
-    tails = [v[end - config.window :] for v, end in zip(values, train_ends)]
-    ids = list(data.series) if data.many else None
+    tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
+    tail_scalers = list(scored[2].values())
+    ids = list(checked.series) if checked.many else None
     predict = preprocessing.wrap(keras_predictor(network), outputs)
     metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after), tails,
-                    list(scalers.values()), config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
+                    tail_scalers, config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
     if selection is not None:
         metrics["preprocessing"] = selection
-    kept = better_baseline(_relative(metrics, list(scalers.values()), target_index), np.ones(len(target_index))) if config.fallback and trainable else None
+    kept = better_baseline(_relative(metrics, tail_scalers, target_index), np.ones(len(target_index))) if config.fallback and trainable else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
@@ -138,8 +160,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     from rnncast.uncertainty import calibrate, network_forecasts
 
     forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
-    calibration = calibrate(*forecasters, tails, list(scalers.values()), config.window, config.horizon, target_index)
-    return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped)
+    calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index)
+    return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)
 
 
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names.
@@ -175,11 +197,16 @@ def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], histo
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
 
 
-def _split(data: Panel, config: TrainConfig) -> tuple[list[np.ndarray], list[int], dict[str, Standardizer], list[np.ndarray]]:
-    """Each series' values, its first validation row, its scaler fitted before that row, and its scaled values."""
+def _split(data: Panel, config: TrainConfig, tail: int | None = None, pooled: bool = False, shared: Standardizer | None = None,
+           ) -> tuple[list[np.ndarray], list[int], dict[str, Standardizer], list[np.ndarray]]:
+    """Each series' values, its first validation row (the last ``tail`` rows are validation; by
+    default ``config.validation_fraction`` of them), its scaler fitted before that row (``pooled``:
+    one fitted on every series' rows before it; else ``shared`` if given), and its scaled values."""
     values = [one.frame.to_numpy(dtype=np.float64) for one in data.series.values()]
-    train_ends = [len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) for v in values]
-    scalers = {key: Standardizer.fit(v[:end]) for key, v, end in zip(data.series, values, train_ends)}
+    train_ends = [len(v) - (validation_rows(len(v), config.horizon, config.validation_fraction) if tail is None else tail) for v in values]
+    if pooled:
+        shared = Standardizer.fit(np.concatenate([v[:end] for v, end in zip(values, train_ends)]))
+    scalers = {key: shared if shared is not None else Standardizer.fit(v[:end]) for key, v, end in zip(data.series, values, train_ends)}
     _share_static_scale(list(scalers.values()), values, list(data.columns))
     return values, train_ends, scalers, [scaler.transform(v) for scaler, v in zip(scalers.values(), values)]
 
@@ -266,87 +293,21 @@ def _errors(predicted: np.ndarray, actual: np.ndarray, targets: tuple[str, ...])
     return per_target
 
 
-def fit_many(series: np.ndarray, config: TrainConfig, *, validation: np.ndarray | None = None,
-             target_index: Sequence[int] | None = None, on_epoch: EpochCallback | None = None) -> FittedModel:
-    """Train one model on many independent series at once, as the chapter does.
-
-    Windows are cut within each series, never across two. The model is scored on forecasting the
-    last ``horizon`` rows of each validation series from the ``window`` rows before them.
-
-    Args:
-        series: training series ``[series, time, features]``.
-        config: model and training settings; ``window`` of None means every row but the horizon.
-        validation: validation series of the same shape; by default the last
-            ``config.validation_fraction`` of ``series``.
-        target_index: the feature columns to forecast (default: all).
-        on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
+def score_held_out(fitted: FittedModel, series: Panel, horizon: int | None = None) -> dict[str, Any]:
+    """Errors of forecasting the last ``horizon`` rows (default: the trained horizon) of each of
+    ``series``, which the model did not train on, from the window before them, each series
+    standardised on its rows before them; per series and their means, beside the baselines.
 
     Raises:
-        DataError: the arrays are not 3-D, disagree in shape, or are too short for window and horizon.
-        TrainingDiverged: the loss became NaN or infinite.
+        DataError: a series is too short for the window and horizon.
     """
-    values = _panel(series, "series")
-    if validation is None:
-        count = max(1, round(len(values) * config.validation_fraction))
-        if count >= len(values):
-            raise DataError(f"series: has {len(values)} series; holding out {count} for validation leaves none to train on.")
-        values, validation = values[:-count], values[-count:]
-    validation = _panel(validation, "validation")
-    if validation.shape[2] != values.shape[2]:
-        raise DataError(f"validation: has {validation.shape[2]} features per step, the training series {values.shape[2]}.")
-    config = configure(config)
-    window = config.window or values.shape[1] - config.output_steps
-    config = dataclasses.replace(config, window=window)
-    for name, array, needed in (("series", values, window + config.output_steps), ("validation", validation, window + config.horizon)):
-        if array.shape[1] < needed:
-            raise DataError(
-                f"{name}: has {array.shape[1]} steps per series, but --window {window} and --horizon "
-                f"{config.horizon} need at least {needed}; use a smaller --window or --horizon."
-            )
-    keras = start(config)
-    n_features = values.shape[2]
-    targets = list(range(n_features)) if target_index is None else list(target_index)
-    outputs = targets if config.strategy == "direct" else list(range(n_features))
-    shape = NetworkShape(window, n_features, config.output_steps, tuple(outputs))
-    scaler = Standardizer.fit(values.reshape(-1, n_features))
-    network = build_model(shape, config)
-    history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
-    if get_spec(config.model).trainable:
-        times = sequence_times(config, window)
-        seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
-        train = panel_dataset(scaler.transform(values), shape, config.batch_size, shuffle=True, seed=seed, sequence_times=times)
-        held_out = panel_dataset(scaler.transform(validation), shape, 1024, shuffle=False, seed=None, sequence_times=times)
-        history = train_network(keras, network, train, held_out, config, on_epoch)
-    fitted = FittedModel(network, config, scaler, shape, targets, {}, history)
-    fitted.metrics = evaluate_many(fitted, validation)
-    return fitted
-
-
-def evaluate_many(fitted: FittedModel, series: np.ndarray, horizon: int | None = None) -> dict[str, Any]:
-    """Errors of forecasting the last ``horizon`` rows of each series (default: the trained horizon)
-    from the window before them, beside the naive baseline, in original units; targets are named by index.
-
-    Raises:
-        DataError: the series are not 3-D, or too short for the window and horizon.
-        UsageError: the horizon needs chained blocks that the model cannot chain.
-    """
-    values = _panel(series, "series")
-    horizon = horizon or fitted.config.horizon
-    window = fitted.config.window
-    if values.shape[1] < window + horizon:
-        raise DataError(f"series: has {values.shape[1]} steps per series; --window {window} and --horizon {horizon} need {window + horizon}.")
-    windows = fitted.scaler.transform(values[:, -window - horizon : values.shape[1] - horizon])
-    actual = values[:, -horizon:][..., fitted.target_index]
-    predicted = fitted.scaler.inverse(rollout(keras_predictor(fitted.network), windows, horizon, fitted.target_index), fitted.target_index)
-    naive = np.repeat(values[:, -horizon - 1 : -horizon][..., fitted.target_index], horizon, axis=1)
-    names = tuple(str(i) for i in fitted.target_index)
-    return {"windows": len(values), "horizon": horizon, "model": _errors(predicted, actual, names), "naive": _errors(naive, actual, names)}
-
-
-def _panel(array: np.ndarray, name: str) -> np.ndarray:
-    values = np.asarray(array, dtype=np.float64)
-    if values.ndim != 3 or 0 in values.shape:
-        raise DataError(f"{name}: expected a non-empty 3-D array [series, time, features]. Received shape: {values.shape}.")
-    if not np.isfinite(values).all():
-        raise DataError(f"{name}: holds {int((~np.isfinite(values)).sum())} missing or infinite values; fill or drop them first.")
-    return values
+    config = dataclasses.replace(fitted.config, horizon=horizon or fitted.config.horizon)
+    short = [key for key, one in series.series.items() if len(one) < config.window + config.horizon]
+    if short:
+        raise DataError(f"series {short[0]}: has {len(series.series[short[0]])} rows; --window {config.window} and --horizon "
+                        f"{config.horizon} need {config.window + config.horizon}.")
+    values, ends, scalers, _ = _split(series, config, config.horizon, shared=fitted.shared)
+    tails = [v[end - config.window :] for v, end in zip(values, ends)]
+    predict = fitted.preprocessing.wrap(keras_predictor(fitted.network), fitted.outputs)
+    return score(lambda windows, after: rollout(predict, windows, config.horizon, fitted.target_index, fitted.outputs, after), tails,
+                 list(scalers.values()), config, fitted.target_index, series.targets, list(series.series))

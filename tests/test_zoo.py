@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from conftest import seasonal_frame
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import load_csv
+from rnncast.dataset import Panel
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import ZOO, NetworkShape, configure
 from rnncast.fitloop import panel_dataset, xla_for_training
-from rnncast.training import evaluate_many, fit, fit_many
+from rnncast.training import fit, score_held_out
 
 # One layer keeps the suite fast (compiling dominates); the seq-to-vector variant stacks two.
 TINY_OPTIONS = {"units": 4, "layers": 1, "epochs": 1}
@@ -51,18 +54,20 @@ def test_every_model_trains_forecasts_and_round_trips(name, strategy, extra, wri
     np.testing.assert_allclose(rollout(keras_predictor(loaded), windows, 3, fitted.target_index), predicted, rtol=1e-5, atol=1e-6)
 
 
-def test_one_model_trains_on_many_series_at_once():
+def test_one_model_trains_on_many_series_and_validates_on_series_held_out():
     rng = np.random.default_rng(0)
     series = np.sin(np.linspace(0, 6, 20) + rng.uniform(0, 6, (30, 1)))[..., None]
-    config = TrainConfig(model="linear", horizon=2, epochs=1, seed=1)
+    config = TrainConfig(model="linear", horizon=2, window=18, epochs=1, seed=1, preprocess="none", fallback=False)
+    held_out = Panel.from_array(series[24:], "valid")
 
-    fitted = fit_many(series[:24], config, validation=series[24:])
+    fitted = fit(Panel.from_array(series[:24], "train"), config, held_out=held_out)
 
-    assert fitted.config.window == 18  # every step but the horizon, as the chapter's windows
-    assert fitted.metrics["windows"] == 6
-    naive = np.repeat(series[24:, -3:-2, 0], 2, axis=1) - series[24:, -2:, 0]
-    assert fitted.metrics["naive"]["0"]["rmse"] == pytest.approx(np.sqrt((naive**2).mean()))
-    assert evaluate_many(fitted, series[24:]) == fitted.metrics
+    assert fitted.metrics["windows"] == 6 and len(fitted.scalers) == 24  # one window per held-out series, its last horizon
+    naive = series[24:, -3:-2, 0] - series[24:, -2:, 0]
+    assert fitted.metrics["naive"]["y0"]["rmse"] == pytest.approx(np.sqrt((naive**2).mean(axis=1)).mean())
+    assert score_held_out(fitted, held_out) == fitted.metrics
+    with pytest.raises(ValueError, match="auto"):
+        fit(Panel.from_array(series[:24], "train"), dataclasses.replace(config, preprocess="auto"), held_out=held_out)
 
 
 def test_seeded_training_compiles_with_xla_and_repeats_exactly():
@@ -70,8 +75,10 @@ def test_seeded_training_compiles_with_xla_and_repeats_exactly():
 
     series = np.sin(np.linspace(0, 6, 16) + np.random.default_rng(0).uniform(0, 6, (20, 1)))[..., None]
     config = TrainConfig(model="gru", units=4, layers=1, horizon=2, epochs=1, seed=1)
-    first, second = (fit_many(series[:16], config, validation=series[16:]) for _ in range(2))  # --seed: op determinism on
-    windows = first.scaler.transform(series[16:, :14])
+    config = dataclasses.replace(config, window=14, preprocess="none")
+    first, second = (fit(Panel.from_array(series[:16], "t"), config, held_out=Panel.from_array(series[16:], "v"))
+                     for _ in range(2))  # --seed: op determinism on
+    windows = series[16:, :14]
     np.testing.assert_array_equal(keras_predictor(first.network)(windows), keras_predictor(second.network)(windows))
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
