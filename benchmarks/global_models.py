@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 
 from rnncast.config import TrainConfig
-from rnncast.backtest import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast
+from rnncast.backtest import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast, zoo_fitter
 from rnncast.metrics import seasonal_scale
-from rnncast.dataset import load_data
+from rnncast.dataset import SINGLE, Panel, load_data
 from rnncast.fitloop import panel_dataset
 from rnncast.panel_evaluate import backtest_panel
-from rnncast.selection import zoo_fitter
 
 
 def generate(series: int, seed: int) -> pd.DataFrame:
@@ -58,7 +57,7 @@ def per_series(panel, keys, config: TrainConfig, options: BacktestOptions) -> tu
         values = series.frame.to_numpy(dtype=np.float64)
         origins = backtest_origins(len(values), config.horizon, options)
         started = time.perf_counter()
-        forecast = run_backtest(series, zoo_fitter(config), origins, retrain=False)
+        forecast = run_backtest(Panel.of(series), zoo_fitter(config), {SINGLE: origins}, retrain=False)[SINGLE]
         seconds.append(time.perf_counter() - started)
         actual = values[origins[:, None] + np.arange(config.horizon)][..., [0]]
         scale = seasonal_scale(values[: origins[0], [0]], config.season)

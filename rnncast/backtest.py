@@ -10,12 +10,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rnncast.config import TrainConfig
-from rnncast.data import TimeSeries
+from rnncast.dataset import Panel
+from rnncast.ensemble import fit_ensemble, fitted_member
 from rnncast.errors import UsageError
+from rnncast.members import median_forecast, pooled_paths
 from rnncast.metrics import interval_metrics, point_metrics
+from rnncast.training import fit
 
 BASELINES = ("naive", "seasonal-naive", "linear")
-AUTO = "auto"
 SCHEMA_VERSION = 1
 METRICS = ("mae", "rmse", "mase", "smape", "coverage", "width")
 
@@ -52,11 +54,11 @@ class Forecast:
     samples: np.ndarray | None = None
 
 
-# A forecaster maps histories (each the rows before one origin, all columns) and the known
-# future after each (the horizon's rows, NaN but in the known-future inputs) to a Forecast;
-# a fitter makes one from the rows it is allowed to learn from.
-Forecaster = Callable[[list[np.ndarray], list[np.ndarray]], Forecast]
-Fitter = Callable[[TimeSeries], Forecaster]
+# A forecaster maps histories (each the rows before one origin of series ``keys[i]``, all columns)
+# and the known future after each (the horizon's rows, NaN but in the known-future inputs) to a
+# Forecast; a fitter makes one from the series it may learn from, each cut at an origin.
+Forecaster = Callable[[list[str], list[np.ndarray], list[np.ndarray]], Forecast]
+Fitter = Callable[[Panel], Forecaster]
 
 
 def backtest_settings_json(options: BacktestOptions, horizon: int, season: int | None) -> dict[str, Any]:
@@ -76,27 +78,40 @@ def backtest_origins(n_rows: int, horizon: int, options: BacktestOptions) -> np.
     return n_rows - horizon - stride * np.arange(options.folds)[::-1]
 
 
-def run_backtest(series: TimeSeries, fitter: Fitter, origins: np.ndarray, retrain: bool) -> Forecast:
-    """Forecast from every origin, fitting once before the first origin or, with ``retrain``, before each."""
-    values = series.frame.to_numpy(dtype=np.float64)
-    known = np.full_like(values, np.nan)
-    inputs = [series.columns.index(c) for c in series.known]
-    known[:, inputs] = values[:, inputs]
-    horizon = len(values) - origins[-1]  # the last fold ends at the last row (backtest_origins)
-    if not retrain:
-        forecaster = fitter(rows_before(series, origins[0]))
-        return forecaster([values[:origin] for origin in origins], [known[origin : origin + horizon] for origin in origins])
-    forecasts = [fitter(rows_before(series, origin))([values[:origin]], [known[origin : origin + horizon]]) for origin in origins]
-    samples = [f.samples for f in forecasts]
-    return Forecast(
-        np.concatenate([f.point for f in forecasts]),
-        None if any(s is None for s in samples) else np.concatenate(samples, axis=1),
-    )
+def run_backtest(data: Panel, fitter: Fitter, origins: dict[str, np.ndarray], retrain: bool) -> dict[str, Forecast]:
+    """Forecast each series from each of its ``origins`` in one call of the forecaster per fit,
+    fitting once on the rows before each series' first origin or, with ``retrain``, before each fold's."""
+    values = {key: one.frame.to_numpy(dtype=np.float64) for key, one in data.series.items()}
+    inputs = [data.columns.index(c) for c in data.first.known]
+    key = next(iter(origins))
+    horizon = len(values[key]) - origins[key][-1]  # the last fold ends at the last row (backtest_origins)
+    folds = [slice(None)] if not retrain else [slice(i, i + 1) for i in range(len(origins[key]))]
+    parts = []
+    for fold in folds:
+        at = {key: o[fold] for key, o in origins.items()}
+        forecaster = fitter(rows_before(data, {key: int(o[0]) for key, o in at.items()}))
+        keys = [key for key in values for _ in at[key]]
+        histories = [values[key][:origin] for key in values for origin in at[key]]
+        known = [np.where(np.isin(np.arange(v.shape[1]), inputs), v[origin : origin + horizon], np.nan)
+                 for key, v in values.items() for origin in at[key]]
+        forecast, done = forecaster(keys, histories, known), 0
+        part = {}
+        for key in values:
+            count = len(at[key])
+            part[key] = Forecast(forecast.point[done : done + count],
+                                 None if forecast.samples is None else forecast.samples[:, done : done + count])
+            done += count
+        parts.append(part)
+    return {key: Forecast(np.concatenate([part[key].point for part in parts]),
+                          None if any(part[key].samples is None for part in parts)
+                          else np.concatenate([part[key].samples for part in parts], axis=1))
+            for key in values}
 
 
-def rows_before(series: TimeSeries, origin: int) -> TimeSeries:
-    """The series up to, not including, row ``origin``: all a fitter may see."""
-    return dataclasses.replace(series, frame=series.frame.iloc[:origin])
+def rows_before(data: Panel, cuts: dict[str, int]) -> Panel:
+    """Each series up to, not including, its row ``cuts[key]``: all a fitter may see."""
+    return dataclasses.replace(data, series={key: dataclasses.replace(one, frame=one.frame.iloc[: cuts[key]])
+                                             for key, one in data.series.items()})
 
 
 def score_forecast(forecast: Forecast, actual: np.ndarray, scale: np.ndarray, targets: Sequence[str]) -> dict[str, Any]:
@@ -116,6 +131,37 @@ def score_forecast(forecast: Forecast, actual: np.ndarray, scale: np.ndarray, ta
         }
         for i, target in enumerate(targets)
     }
+
+
+def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
+    """Fit ``config.model`` with ``training.fit`` (``config.ensemble`` seeds of it with
+    ``ensemble.fit_ensemble``) and forecast with its network (their median), each history in its
+    series' scale; with ``mc_samples`` and a network with dropout, also MC-Dropout samples for
+    interval coverage and width."""
+
+    def fit_on(data: Panel) -> Forecaster:
+        fitted = fit_ensemble(data, config)[0] if config.ensemble > 1 else fit(data, config)
+        members = fitted.runners() if config.ensemble > 1 else [fitted_member(fitted)]
+        sampling = mc_samples is not None and any(m.engine.stochastic is not None for m in members)
+        target_index = fitted.target_index
+
+        def forecast(keys: list[str], histories: list[np.ndarray], known: list[np.ndarray]) -> Forecast:
+            scalers = [fitted.scalers[key] for key in keys]
+            windows = np.stack([scaler.transform(history[-fitted.config.window :]) for scaler, history in zip(scalers, histories)])
+            after = np.stack([scaler.transform(rows) for scaler, rows in zip(scalers, known)])
+
+            def inverse(scaled: np.ndarray) -> np.ndarray:
+                return np.stack([scaler.inverse(one, target_index) for scaler, one in zip(scalers, scaled)])
+
+            point = inverse(median_forecast(members, windows, config.horizon, target_index, after))
+            if not sampling:
+                return Forecast(point)
+            paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed, after)
+            return Forecast(point, inverse(paths).transpose(1, 0, 2, 3))
+
+        return forecast
+
+    return fit_on
 
 
 def model_config(config: TrainConfig, name: str) -> TrainConfig:

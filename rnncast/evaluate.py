@@ -31,13 +31,14 @@ from rnncast.backtest import (
     backtest_settings_json,
     run_backtest,
     score_forecast,
+    zoo_fitter,
 )
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import ModelFileError, UsageError
 from rnncast.metrics import INTERVAL, ratio, seasonal_scale
 from rnncast.models import ZOO, check_options
-from rnncast.selection import ModelResult, check_length, rank_results, zoo_fitter
+from rnncast.selection import ModelResult, check_length, rank_results
 from rnncast.windows import default_window
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ def backtest(
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
     check_options(list(dict.fromkeys([*models, *BASELINES])), given)
-    from rnncast.dataset import Panel, load_data, with_known_inputs
+    from rnncast.dataset import SINGLE, Panel, load_data, with_known_inputs
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
     ensembles = [name for name in models if ZOO[name].trainable]
@@ -215,7 +216,7 @@ def backtest(
         from rnncast.panel_evaluate import backtest_panel
 
         return backtest_panel(series, models, config, options, on_fit)
-    series = series.first
+    data, series = series, series.first
     season = config.season or infer_season(series.freq)
     origins = backtest_origins(len(series), config.horizon, options)
     config = dataclasses.replace(
@@ -238,7 +239,7 @@ def backtest(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecast = run_backtest(series, zoo_fitter(candidate, options.mc_samples), origins, options.retrain)
+        forecast = run_backtest(data, zoo_fitter(candidate, options.mc_samples), {SINGLE: origins}, options.retrain)[SINGLE]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = rank_results(results, series.targets)

@@ -1,11 +1,12 @@
 """Backtests of global models over many series: scores per series, and aggregated over series.
 
-Every series has its own origins at its own tail (``evaluate.backtest_origins``); one global
-model per zoo name is fitted on the rows of every series before that series' first origin (or,
-with ``retrain``, before each fold's origin), then forecasts every series from every origin in
-one batched pass. Per-series scores are the single-series ones (``backtest.score_forecast``);
-the aggregates are the mean and median MASE over series, and the share of series on which a
-model's MAE is below the seasonal-naive forecast's (the naive one's when there is no season).
+Every series has its own origins at its own tail (``backtest.backtest_origins``); the one engine
+(``backtest.run_backtest``) fits one global model per zoo name on the rows of every series before
+that series' first origin (or, with ``retrain``, before each fold's origin), then forecasts every
+series from every origin in one batched pass. Per-series scores are the single-series ones
+(``backtest.score_forecast``); the aggregates are the mean and median MASE over series, and the
+share of series on which a model's MAE is below the seasonal-naive forecast's (the naive one's
+when there is no season).
 """
 
 from __future__ import annotations
@@ -23,20 +24,19 @@ from rnncast.backtest import (
     BASELINES,
     SCHEMA_VERSION,
     BacktestOptions,
-    Forecast,
     model_config,
     backtest_origins,
     backtest_settings_json,
+    run_backtest,
     score_forecast,
+    zoo_fitter,
 )
 from rnncast.config import TrainConfig
 from rnncast.data import infer_season
 from rnncast.dataset import Panel, first_few
 from rnncast.errors import DataError
-from rnncast.members import as_member, median_forecast, pooled_paths
 from rnncast.metrics import seasonal_scale
 from rnncast.models import ZOO
-from rnncast.training import fit
 from rnncast.windows import default_window, minimum_rows
 
 log = logging.getLogger("rnncast")
@@ -219,7 +219,7 @@ def backtest_panel(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecasts = _forecast_origins(panel, values, origins, candidate, options.retrain, target_index, options.mc_samples)
+        forecasts = run_backtest(panel, zoo_fitter(candidate, options.mc_samples), origins, options.retrain)
         seconds = round(time.perf_counter() - started, 2)
         scores = {key: score_forecast(forecasts[key], actual[key], scale[key], panel.targets) for key in values}
         results.append(PanelResult(candidate.model, candidate, seconds, scores))
@@ -247,61 +247,3 @@ def _long_enough(panel: Panel, configs: list[TrainConfig], span: int, options: B
         log.warning("%s: leaving out %d of %d series with fewer than the %d rows the backtest needs: %s.",
                     name, len(skipped), len(panel), needed, first_few(f"{k} ({n} rows)" for k, n in skipped.items()))
     return panel.subset([key for key in panel.series if key not in skipped]), skipped
-
-
-def _forecast_origins(panel: Panel, values: dict[str, np.ndarray], origins: dict[str, np.ndarray], config: TrainConfig,
-                      retrain: bool, target_index: list[int], mc_samples: int | None) -> dict[str, Forecast]:
-    """Forecasts ``[origins, horizon, targets]`` per series, each from the rows before its origin only
-    (with ``mc_samples`` and a network with dropout, also MC-Dropout samples)."""
-    folds = len(next(iter(origins.values())))
-    if not retrain:
-        return _fit_and_forecast(panel, values, {k: o[0] for k, o in origins.items()}, origins, config, target_index, mc_samples)
-    per_fold = [
-        _fit_and_forecast(panel, values, {k: o[i] for k, o in origins.items()}, {k: o[i : i + 1] for k, o in origins.items()},
-                          config, target_index, mc_samples)
-        for i in range(folds)
-    ]
-
-    def joined(key: str, field: str, axis: int) -> np.ndarray | None:
-        parts = [getattr(fold[key], field) for fold in per_fold]
-        return None if parts[0] is None else np.concatenate(parts, axis=axis)
-
-    return {key: Forecast(joined(key, "point", 0), joined(key, "samples", 1)) for key in values}
-
-
-def _fit_and_forecast(panel: Panel, values: dict[str, np.ndarray], cuts: dict[str, int], origins: dict[str, np.ndarray],
-                      config: TrainConfig, target_index: list[int], mc_samples: int | None) -> dict[str, Forecast]:
-    from rnncast.engines import keras_engine
-
-    before = dataclasses.replace(
-        panel, series={k: dataclasses.replace(one, frame=one.frame.iloc[: cuts[k]]) for k, one in panel.series.items()},
-    )
-    if config.ensemble > 1:
-        from rnncast.ensemble import fit_ensemble
-
-        fitted = fit_ensemble(before, config)[0]
-        members = fitted.runners()
-    else:
-        fitted = fit(before, config)
-        members = [as_member(keras_engine(fitted.network), fitted.preprocessing, fitted.outputs, fitted.config.window)]
-    window, horizon = fitted.config.window, config.horizon
-    windows = np.concatenate([
-        fitted.scalers[k].transform(np.stack([values[k][o - window : o] for o in origins[k]])) for k in values
-    ])
-    # The rows after each origin, of which a forecast sees only the known-future inputs.
-    unknown = [i for i, c in enumerate(panel.columns) if c not in panel.first.known]
-    after = np.concatenate([
-        fitted.scalers[k].transform(np.stack([values[k][o : o + horizon] for o in origins[k]])) for k in values
-    ])
-    after[..., unknown] = np.nan
-    scaled = median_forecast(members, windows, horizon, target_index, after)
-    sampling = mc_samples is not None and members[0].engine.stochastic is not None
-    paths = pooled_paths(members, windows, horizon, target_index, mc_samples, config.seed, after) if sampling else None
-    forecasts, done = {}, 0
-    for key in values:
-        count, scaler = len(origins[key]), fitted.scalers[key]
-        point = scaler.inverse(scaled[done : done + count], target_index)
-        samples = None if paths is None else scaler.inverse(paths[done : done + count], target_index).transpose(1, 0, 2, 3)
-        forecasts[key] = Forecast(point, samples)
-        done += count
-    return forecasts

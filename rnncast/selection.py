@@ -14,21 +14,18 @@ import numpy as np
 from rnncast.backtest import (
     BASELINES,
     BacktestOptions,
-    Fitter,
-    Forecast,
-    Forecaster,
     rows_before,
     model_config,
     backtest_origins,
     run_backtest,
     score_forecast,
+    zoo_fitter,
 )
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
-from rnncast.dataset import Panel
+from rnncast.dataset import SINGLE, Panel
 from rnncast.errors import DataError
 from rnncast.jsonable import json_safe
-from rnncast.members import median_forecast, pooled_paths
 from rnncast.metrics import ratio, seasonal_scale
 from rnncast.models import AUTO_CANDIDATES, ZOO
 from rnncast.windows import minimum_rows, validation_rows
@@ -37,34 +34,6 @@ from rnncast.windows import minimum_rows, validation_rows
 # ranks best, the other trainable candidates with its first choice only: a bounded number of fits.
 AUTO_VARIED = ("gru",)
 AUTO_PREPROCESSING = 3
-
-
-def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
-    """Fit ``config.model`` with ``training.fit`` (``config.ensemble`` seeds of it with
-    ``ensemble.fit_ensemble``) and forecast with its network (their median); with ``mc_samples``
-    and a network with dropout, also MC-Dropout samples for interval coverage and width."""
-
-    def fit_on(series: TimeSeries) -> Forecaster:
-        from rnncast.ensemble import fit_ensemble, fitted_member
-        from rnncast.training import fit
-
-        fitted = fit_ensemble(series, config, rank=rank_models)[0] if config.ensemble > 1 else fit(series, config)
-        members = fitted.runners() if config.ensemble > 1 else [fitted_member(fitted)]
-        sampling = mc_samples is not None and any(m.engine.stochastic is not None for m in members)
-        target_index = fitted.target_index
-
-        def forecast(histories: list[np.ndarray], known: list[np.ndarray]) -> Forecast:
-            windows = fitted.scaler.transform(np.stack([history[-fitted.config.window :] for history in histories]))
-            after = fitted.scaler.transform(np.stack(known))
-            point = fitted.scaler.inverse(median_forecast(members, windows, config.horizon, target_index, after), target_index)
-            if not sampling:
-                return Forecast(point)
-            paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed, after)
-            return Forecast(point, fitted.scaler.inverse(paths, target_index).transpose(1, 0, 2, 3))
-
-        return forecast
-
-    return fit_on
 
 
 @dataclasses.dataclass
@@ -153,7 +122,7 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     origins = backtest_origins(len(series), config.horizon, options)
     names = [n for n in dict.fromkeys([*(candidates or AUTO_CANDIDATES), *BASELINES]) if n != "seasonal-naive" or config.season]
     check_length(series, [model_config(config, name) for name in names], options, origins)
-    methods = rank_preprocessing(rows_before(series, int(origins[0])), config)
+    methods = rank_preprocessing(rows_before(data, {SINGLE: int(origins[0])}), config)
     configs = []
     for name in names:
         tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if ZOO[name].trainable else ["none"]
@@ -166,7 +135,7 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     results = []
     for candidate in configs:
         started = time.perf_counter()
-        forecast = run_backtest(series, zoo_fitter(candidate), origins, retrain=False)
+        forecast = run_backtest(data, zoo_fitter(candidate), {SINGLE: origins}, retrain=False)[SINGLE]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     rank_results(results, series.targets)

@@ -103,15 +103,17 @@ def test_card_holds_the_validation_errors_of_the_median_and_of_each_member(ensem
 
 def test_backtest_of_an_ensemble_forecasts_the_median_of_its_seeds(daily_csv):
     """Also reproducibility: member i is exactly the single model trained with --seed + i."""
+    from rnncast.backtest import zoo_fitter
     from rnncast.data import load_csv
-    from rnncast.selection import zoo_fitter
+    from rnncast.dataset import SINGLE, Panel
 
-    series = load_csv(daily_csv)
+    series = Panel.of(load_csv(daily_csv))
+    keys = [SINGLE] * 2
     linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none", fallback=False)
-    histories = [series.frame.to_numpy()[:end] for end in (90, 100)]
+    histories = [series.first.frame.to_numpy()[:end] for end in (90, 100)]
     known = [np.full((3, 1), np.nan)] * 2  # the series has no known-future inputs
-    ensemble = zoo_fitter(dataclasses.replace(linear, seed=5, ensemble=2))(series)(histories, known).point
-    seeds = [zoo_fitter(dataclasses.replace(linear, seed=seed))(series)(histories, known).point for seed in (5, 6)]
+    ensemble = zoo_fitter(dataclasses.replace(linear, seed=5, ensemble=2))(series)(keys, histories, known).point
+    seeds = [zoo_fitter(dataclasses.replace(linear, seed=seed))(series)(keys, histories, known).point for seed in (5, 6)]
     np.testing.assert_allclose(ensemble, np.median(seeds, axis=0), rtol=1e-6)
     assert np.abs(seeds[0] - seeds[1]).min() > 1e-4
 

@@ -11,6 +11,7 @@ import pytest
 
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
+from rnncast.dataset import SINGLE, Panel
 from rnncast.backtest import (
     BacktestOptions,
     Forecast,
@@ -85,11 +86,12 @@ def test_fitters_and_forecasters_see_only_rows_before_the_origin(retrain):
     origins = backtest_origins(60, 4, BacktestOptions(folds=3, stride=2, retrain=retrain))
     seen = []
 
-    def oracle_fitter(train: TimeSeries):
-        fitted_until = train.frame["y"].max()
+    def oracle_fitter(train: Panel):
+        fitted_until = train.first.frame["y"].max()
         seen.append(("fit", fitted_until))
 
-        def forecast(histories, known):
+        def forecast(keys, histories, known):
+            assert keys == [SINGLE] * len(histories)
             # Cheats if it can: continues the trend from the newest value it was handed.
             seen.extend(("forecast", h[-1, 0]) for h in histories)
             # The rows after an origin hold only the known-future inputs, and this series has none.
@@ -98,7 +100,7 @@ def test_fitters_and_forecasters_see_only_rows_before_the_origin(retrain):
 
         return forecast
 
-    forecast = run_backtest(series, oracle_fitter, origins, retrain)
+    forecast = run_backtest(Panel.of(series), oracle_fitter, {SINGLE: origins}, retrain)[SINGLE]
     fits = [value for kind, value in seen if kind == "fit"]
     newest = [value for kind, value in seen if kind == "forecast"]
     assert fits == ([o - 1 for o in origins] if retrain else [origins[0] - 1])
