@@ -264,14 +264,16 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="rnncast")
     except SystemExit as done:  # Typer exits itself after help, usage errors and success
-        if isinstance(done.__context__, typer.Exit) and isinstance(done.__context__.__cause__, KeyboardInterrupt):
+        if _interrupted(done):
             return _fail("interrupted.", ExitStatus.INTERRUPTED)  # Typer turns Ctrl-C into a silent exit 130
         return done.code if isinstance(done.code, int) else ExitStatus.FAILURE
     except RnncastError as error:
         return _fail(str(error), error.exit_status)
     except KeyboardInterrupt:  # Ctrl-C outside Typer's own handling
         return _fail("interrupted.", ExitStatus.INTERRUPTED)
-    except Exception as error:  # a bug in rnncast, not the user's doing
+    except Exception as error:  # a bug in rnncast, not the user's doing, unless Ctrl-C set it off
+        if _interrupted(error):
+            return _fail("interrupted.", ExitStatus.INTERRUPTED)
         if os.environ.get("RNNCAST_VERBOSE") == "1":
             raise
         return _fail(
@@ -290,6 +292,17 @@ def main() -> None:
         except OSError:
             os.open(os.devnull, os.O_RDWR)
     sys.exit(int(run()))
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether Ctrl-C is behind ``error``: the interrupt lands wherever the main thread is, and code
+    cleaning up after it inside TensorFlow or Typer may raise an exception of its own."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _fail(message: str, status: ExitStatus) -> ExitStatus:

@@ -287,6 +287,23 @@ def test_ctrl_c_during_training_says_so_and_keeps_the_model(models, tmp_path):
     assert (model_dir / CARD_NAME).read_bytes() == before and not (model_dir / TRAIN_LOCK).exists()
 
 
+def test_an_error_raised_while_ctrl_c_unwinds_still_says_interrupted(cli, models, monkeypatch):
+    """Ctrl-C lands wherever the main thread is; cleanup code inside TensorFlow may then raise its own error."""
+    import rnncast.api
+
+    def interrupted_in_a_library(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("iterator closed") from None
+
+    monkeypatch.setattr(rnncast.api, "train", interrupted_in_a_library)
+    result = cli("train", models["csv"], *TINY)
+    assert (result.code, result.err) == (ExitStatus.INTERRUPTED, "rnncast: error: interrupted.\n")
+    monkeypatch.setattr(rnncast.api, "train", lambda *args, **kwargs: 1 / 0)
+    assert cli("train", models["csv"], *TINY).err.startswith("rnncast: error: internal error (ZeroDivisionError")
+
+
 # 6. Nothing left behind.
 
 def test_a_failed_training_leaves_no_directory_or_lock(cli, models, write_csv, tmp_path):
