@@ -7,10 +7,8 @@ means for a person is worded by ``report``.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -21,8 +19,8 @@ from rnncast.cli_options import (
     config_given, data_options, takes,
 )
 from rnncast.config import DataOptions, TrainConfig
-from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ExitStatus, RnncastError, UsageError
-from rnncast.render import OutputFormat
+from rnncast.errors import ExitStatus, RnncastError, UsageError
+from rnncast.render import OutputFormat, emit, setup_output
 from rnncast.store import DEFAULT_MODEL_DIR
 
 app = typer.Typer(
@@ -38,48 +36,10 @@ app = typer.Typer(
 )
 
 
-def _setup_output(quiet: bool, verbose: bool) -> None:
-    if verbose:
-        os.environ["RNNCAST_VERBOSE"] = "1"
-    else:
-        # Libraries' deprecation and runtime warnings are for rnncast's developers, not a cron job's mail.
-        warnings.simplefilter("ignore")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    logger = logging.getLogger("rnncast")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
-    logger.propagate = False
-
-
-def _emit(text: str, output: Optional[Path] = None) -> None:
-    if output is None:
-        if sys.stdout is None:  # started with stdout closed (`>&-`)
-            raise EnvironmentFailure("standard output is closed; redirect it to a file or pass --output FILE.")
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except OSError as error:
-            # What is left in the buffer would fail again at exit, with a traceback.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            if isinstance(error, BrokenPipeError):  # the reader went away (`| head -1`): stop quietly
-                raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
-            raise EnvironmentFailure(f"cannot write to standard output ({error.strerror}); "
-                                     "redirect it to a file or pass --output FILE.") from None
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        if error.errno in ENVIRONMENT_ERRNOS:
-            fix = "free space or write it elsewhere" if error.errno in OUT_OF_SPACE else "write it elsewhere"
-            raise EnvironmentFailure(f"`--output` {output}: cannot write ({error.strerror}); {fix}.") from None
-        raise UsageError(f"`--output` {output}: cannot write ({error.strerror}).") from None
-
-
 def _records(rows: list[dict[str, Any]], output_format: OutputFormat) -> None:
     from rnncast.render import records_text
 
-    _emit(records_text(rows, output_format))
+    emit(records_text(rows, output_format))
 
 
 @app.command()
@@ -95,7 +55,7 @@ def train(
     **options: Any,
 ) -> None:
     """Train a model on DATA, report validation errors beside the naive baseline, and save it."""
-    _setup_output(quiet, verbose)
+    setup_output(quiet, verbose)
     from rnncast.api import train as train_model
     from rnncast.render import epoch_progress, say
     from rnncast.report import train_summary, validation_rows
@@ -132,7 +92,7 @@ def forecast(
     **options: Any,
 ) -> None:
     """Forecast the next steps from a saved model, or of --data from the pretrained one; CSV on stdout."""
-    _setup_output(quiet, verbose)
+    setup_output(quiet, verbose)
     from rnncast.api import Forecast, predict, uses_pretrained
     from rnncast.recent import recent_history
     from rnncast.rollout import MCOptions
@@ -150,7 +110,7 @@ def forecast(
     if plot is not None:
         frame = result.frame() if isinstance(result, Forecast) else result
         write_plot(plot, recent_history(model_dir, data, reading, pretrained), frame, mc.interval if mc else None)
-    _emit(forecast_text(result, output_format), output)
+    emit(forecast_text(result, output_format), output)
 
 
 @app.command()
@@ -166,7 +126,7 @@ def check(
     from rnncast.api import check as check_data
 
     config, reading = TrainConfig(**config_given(options)), data_options(options)
-    _setup_output(quiet=True, verbose=False)
+    setup_output(quiet=True, verbose=False)
     findings, problem = check_data(data, config, reading, options["future"])
     verdict = {"check": "verdict", "finding": "train accepts this file" if problem is None else problem, "advice": ""}
     _records([*findings, verdict], output_format)
@@ -194,7 +154,7 @@ def info(model_dir: ModelDir = DEFAULT_DIR, output_format: Format = OutputFormat
     if output_format is OutputFormat.json:
         from rnncast.render import json_text
 
-        _emit(json_text(card_document(card)))
+        emit(json_text(card_document(card)))
     else:
         _records(card_facts(card), output_format)
 
@@ -213,7 +173,7 @@ def _backtest(command: str, data: Path, names: list[str], base: Optional[TrainCo
     if not quiet:
         say([report.describe()])
     rows = report.details() if command == "evaluate" else report.leaderboard()
-    _emit(json_text(report.to_dict(command)) if output_format is OutputFormat.json else records_text(rows, output_format), output)
+    emit(json_text(report.to_dict(command)) if output_format is OutputFormat.json else records_text(rows, output_format), output)
 
 
 @app.command()
@@ -229,7 +189,7 @@ def evaluate(
     **options: Any,
 ) -> None:
     """Backtest a model on the tail of DATA beside the baselines: MAE, RMSE, MASE, sMAPE, overall and per step."""
-    _setup_output(quiet, verbose)
+    setup_output(quiet, verbose)
     if model and model_dir is not None:
         raise UsageError("pass either --model or --model-dir, not both.")
     base, reading = None, data_options(options)
@@ -252,7 +212,7 @@ def compare(
     **options: Any,
 ) -> None:
     """Backtest several models on the same origins of DATA and print a leaderboard, best MASE first."""
-    _setup_output(quiet, verbose)
+    setup_output(quiet, verbose)
     names = [name.strip() for name in models.split(",") if name.strip()]
     if not names:
         raise UsageError(f"`--models` must name at least one model, separated by commas. Received: {models!r}.")

@@ -8,9 +8,15 @@ import csv
 import enum
 import io
 import json
+import logging
+import os
 import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ExitStatus, UsageError
 
 from rnncast.jsonable import json_safe
 
@@ -18,6 +24,54 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from rnncast.api import Forecast
+
+
+def setup_output(quiet: bool, verbose: bool) -> None:
+    """Warnings on stderr as ``warning: ...`` lines (only errors with ``quiet``); ``verbose`` lets
+    a bug's traceback through (``cli.run``) and libraries' own warnings."""
+    if verbose:
+        os.environ["RNNCAST_VERBOSE"] = "1"
+    else:
+        # Libraries' deprecation and runtime warnings are for rnncast's developers, not a cron job's mail.
+        warnings.simplefilter("ignore")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger = logging.getLogger("rnncast")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
+    logger.propagate = False
+
+
+def emit(text: str, output: Optional[Path] = None) -> None:
+    """Write a result to stdout, or to ``output``; a machine that cannot take it is an ``EnvironmentFailure``.
+
+    Raises:
+        typer.Exit: the reader of a pipe went away, with ``ExitStatus.BROKEN_PIPE`` and nothing said.
+    """
+    if output is None:
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            raise EnvironmentFailure("standard output is closed; redirect it to a file or pass --output FILE.")
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as error:
+            # What is left in the buffer would fail again at exit, with a traceback.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if isinstance(error, BrokenPipeError):  # the reader went away (`| head -1`): stop quietly
+                import typer
+
+                raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+            raise EnvironmentFailure(f"cannot write to standard output ({error.strerror}); "
+                                     "redirect it to a file or pass --output FILE.") from None
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        if error.errno in ENVIRONMENT_ERRNOS:
+            fix = "free space or write it elsewhere" if error.errno in OUT_OF_SPACE else "write it elsewhere"
+            raise EnvironmentFailure(f"`--output` {output}: cannot write ({error.strerror}); {fix}.") from None
+        raise UsageError(f"`--output` {output}: cannot write ({error.strerror}).") from None
+
 
 
 class OutputFormat(str, enum.Enum):
