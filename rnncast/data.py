@@ -52,6 +52,8 @@ class TimeSeries:
     time_format: str | None = None
     # The input-only columns whose horizon values are known: --known, the calendar's, their leads (rnncast.known).
     known: tuple[str, ...] = ()
+    # Rows before the first observation that repeat it (``dataset.left_padded``), for a model's window.
+    padded: int = 0
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.known import read_static, with_known
 from rnncast.numparse import choose_targets, numeric_columns
-from rnncast.timeparse import find_time_column, parse_time
+from rnncast.timeparse import find_time_column, parse_time, past_index
 
 # The id column of the statsforecast/neuralforecast convention, used when --id-column is not given.
 CONVENTIONAL_ID = "unique_id"
@@ -182,6 +182,19 @@ def _split(raw: pd.DataFrame, id_column: str, options: DataOptions, name: str, p
                 f"pass --resample {freq} to put every series on one grid."
             )
     return panel
+
+
+def left_padded(series: TimeSeries, rows: int, freq: str | int | None) -> TimeSeries:
+    """``series`` with its first row repeated before it, at the time stamps (of ``freq``) before its
+    start, up to ``rows`` rows: one of many series too short for a global model's window and
+    validation tail still gets windows, whose start is flat, as the padding of N-BEATS' short series."""
+    missing = rows - len(series)
+    if missing <= 0:
+        return series
+    frame = series.frame
+    index = past_index(time_to_json(frame.index[0]), freq, missing + 1, frame.index.name)[:-1]
+    pad = pd.DataFrame(np.repeat(frame.iloc[:1].to_numpy(), missing, axis=0), index=index, columns=frame.columns)
+    return dataclasses.replace(series, frame=pd.concat([pad, frame]), padded=series.padded + missing)
 
 
 def first_few(items) -> str:

@@ -13,7 +13,7 @@ from rnncast.config import DataOptions
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.known import STATIC, data_columns, future_rows, needs_future, read_future
-from rnncast.dataset import first_few, load_data
+from rnncast.dataset import first_few, left_padded, load_data
 from rnncast.preprocessing import Standardizer
 from rnncast.timeparse import future_index, past_index
 
@@ -96,8 +96,7 @@ def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: in
     for key in wanted:
         if key not in loaded.series:
             raise DataError(f"{name}: has no rows for {card.panel['id_column']} {key}; pass --id for the series it has.")
-        frame = loaded.series[key].frame[columns]
-        if len(frame) < window:
-            raise DataError(f"{name} ({card.panel['id_column']} {key}): has {len(frame)} rows; the model needs the last {window} (its window).")
+        # A series shorter than the window is padded as training padded the short ones.
+        frame = left_padded(loaded.series[key], window, loaded.freq).frame[columns]
         recent[key], last[key] = frame.iloc[-window:], time_to_json(frame.index[-1])
     return recent, last

@@ -13,7 +13,7 @@ import numpy as np
 from rnncast import distribute
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
-from rnncast.dataset import SINGLE, Panel, first_few
+from rnncast.dataset import SINGLE, Panel, first_few, left_padded
 from rnncast.errors import DataError
 from rnncast.known import STATIC, network_outputs
 from rnncast.fitloop import EpochCallback, fit_series, start
@@ -24,6 +24,9 @@ from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, default_window,
 
 log = logging.getLogger("rnncast")
 
+# Rows before its validation tail that a short series of many needs to be padded rather than skipped:
+# the naive forecast's last value and one more are observed, not padding.
+MIN_PADDED_ROWS = 2
 # Validation windows scored per series of many: enough for a stable error, few enough for thousands of series.
 ORIGINS_PER_SERIES = 50
 
@@ -58,12 +61,14 @@ class FittedModel:
 
 
 def resolve(data: Panel, config: TrainConfig, whole: bool = False) -> tuple[TrainConfig, Panel, dict[str, int]]:
-    """Fill in the choices left to rnncast (season; window from the median series length), and set
-    aside the series too short for training windows plus a validation tail (``whole``: for one
-    training window, the series having no validation tail), with a warning naming them.
+    """Fill in the choices left to rnncast (season; window from the median series length). Of many
+    series, those too short for training windows plus a validation tail (``whole``: for one
+    training window, the series having no validation tail) are left-padded to fit
+    (``dataset.left_padded``) if they hold a validation tail and two rows before it, and set aside
+    if not, with a warning naming them.
 
     Returns:
-        The config, the panel of usable series, and the skipped series with their lengths.
+        The config, the panel of usable series (padded where short), and the skipped series with their lengths.
 
     Raises:
         DataError: no series is long enough (for a wide file: the series is too short).
@@ -75,17 +80,27 @@ def resolve(data: Panel, config: TrainConfig, whole: bool = False) -> tuple[Trai
     if config.preprocess != "auto":
         check_window(config.preprocess, season, window)
     needed = window + config.output_steps if whole else minimum_rows(window, config.horizon, config.validation_fraction)
-    skipped = {key: n for key, n in lengths.items() if n < needed}
+    short = {key: n for key, n in lengths.items() if n < needed}
+    skipped = {key: n for key, n in short.items() if not data.many or n < config.horizon + MIN_PADDED_ROWS}
+    padded = [key for key in short if key not in skipped]
     name = os.path.basename(data.source)
-    need = f"{window_phrase(given_window, window)} and --horizon {config.horizon} need at least {needed}"
+    if len(skipped) == len(data) and not data.many:
+        raise DataError(f"{name}: has {lengths[SINGLE]} rows, but {window_phrase(given_window, window)} and --horizon {config.horizon} "
+                        f"need at least {needed} (training windows plus a validation tail); use a smaller --window or --horizon, or more data.")
+    least = config.horizon + MIN_PADDED_ROWS
     if len(skipped) == len(data):
-        has = f"has {lengths[SINGLE]} rows" if not data.many else f"every series is too short: the longest has {max(lengths.values())} rows"
-        raise DataError(f"{name}: {has}, but {need} (training windows plus a validation tail); use a smaller --window or --horizon, or more data.")
+        raise DataError(f"{name}: every series is too short: the longest has {max(lengths.values())} rows, but --horizon {config.horizon} "
+                        f"needs at least {least} (a validation tail and {MIN_PADDED_ROWS} rows before it); use a smaller --horizon, or more data.")
     if skipped:
-        log.warning("%s: skipping %d of %d series with fewer than the %d rows %s and --horizon %d need: %s.",
-                    name, len(skipped), len(data), needed, window_phrase(given_window, window), config.horizon,
+        log.warning("%s: skipping %d of %d series with fewer than the %d rows --horizon %d needs (a validation tail and %d before it): %s.",
+                    name, len(skipped), len(data), least, config.horizon, MIN_PADDED_ROWS,
                     first_few(f"{k} ({n} rows)" for k, n in skipped.items()))
-    return config, data.subset([key for key in data.series if key not in skipped]), skipped
+    if padded:
+        log.warning("%s: padding %d of %d series shorter than the %d rows %s and --horizon %d need with their first value: %s.",
+                    name, len(padded), len(data), needed, window_phrase(given_window, window), config.horizon,
+                    first_few(f"{k} ({lengths[k]} rows)" for k in padded))
+    series = {key: left_padded(one, needed, data.freq) if key in padded else one for key, one in data.series.items() if key not in skipped}
+    return config, dataclasses.replace(data, series=series), skipped
 
 
 def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None, held_out: Panel | None = None,

@@ -23,8 +23,8 @@ from rnncast.store import CARD_NAME, load_card
 from conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-# Series of different lengths and start dates; "short" is too short for window 8 + horizon 3.
-LENGTHS = {"north": ("2020-01-01", 60), "south": ("2020-01-10", 80), "short": ("2020-02-01", 10), "west": ("2019-12-20", 70)}
+# Series of different lengths and start dates; "short" is too short to be padded for horizon 3 (a validation tail and two rows).
+LENGTHS = {"north": ("2020-01-01", 60), "south": ("2020-01-10", 80), "short": ("2020-02-01", 4), "west": ("2019-12-20", 70)}
 
 
 def long_frame(id_column: str = "unique_id", time_column: str = "ds", value: str = "y") -> pd.DataFrame:
@@ -99,10 +99,27 @@ def test_an_unknown_id_column_is_a_usage_error(cli, write_csv):
 
 def test_short_series_are_reported_and_skipped(global_model):
     _, model_dir, stderr = global_model
-    assert "warning: stores.csv: skipping 1 of 4 series with fewer than the 14 rows --window 8 and --horizon 3 need: short (10 rows)." in stderr
+    assert ("warning: stores.csv: skipping 1 of 4 series with fewer than the 5 rows --horizon 3 needs (a validation tail and 2 before it): "
+            "short (4 rows).") in stderr
     card = load_card(model_dir)
-    assert card.panel["skipped"] == {"short": 10} and sorted(card.panel["series"]) == ["north", "south", "west"]
+    assert card.panel["skipped"] == {"short": 4} and sorted(card.panel["series"]) == ["north", "south", "west"]
     assert card.training["distribute"]["strategy"] == "mirrored"
+
+
+def test_a_series_too_short_for_the_window_is_padded_and_forecast(cli, write_csv):
+    frame = long_frame()
+    brief = frame[frame["unique_id"] == "north"].iloc[:9].assign(unique_id="brief")
+    csv = write_csv(pd.concat([frame, brief]))
+    trained = cli("train", csv, "--horizon", "3", "--window", "8", "--epochs", "1", "--seed", "1", "-f", "csv")
+    assert trained.code == 0, trained.err
+    assert ("warning: data.csv: padding 1 of 5 series shorter than the 14 rows --window 8 and --horizon 3 need with their first value: "
+            "brief (9 rows).") in trained.err
+    assert "brief" in pd.read_csv(io.StringIO(trained.out))["id"].tolist()  # validated on its own last 3 rows
+    saved = pd.read_csv(io.StringIO(cli("forecast", "--id", "brief").out))
+    assert saved["ds"].tolist() == ["2020-01-10", "2020-01-11", "2020-01-12"] and saved["y"].notna().all()
+    updated = cli("forecast", "--id", "brief", "--data", write_csv(pd.concat([frame, brief.iloc[:6]]), "newer.csv"))
+    assert updated.code == 0, updated.err
+    assert pd.read_csv(io.StringIO(updated.out))["ds"].tolist() == ["2020-01-07", "2020-01-08", "2020-01-09"]
 
 
 def test_per_series_scaling_is_fitted_on_each_training_part(global_model):
@@ -142,7 +159,7 @@ def test_forecast_chosen_ids_and_refusals(cli, global_model):
     unknown = cli("forecast", "-d", model_dir, "--id", "east")
     assert unknown.code == ExitStatus.USAGE and "`--id` east is not a series of this model. Series: north, south, west." in unknown.err
     skipped = cli("forecast", "-d", model_dir, "--id", "short")
-    assert skipped.code == ExitStatus.USAGE and "the series was skipped in training (10 rows" in skipped.err
+    assert skipped.code == ExitStatus.USAGE and "the series was skipped in training (4 rows" in skipped.err
 
 
 def test_forecast_from_updated_long_data(cli, global_model, write_csv):
@@ -159,7 +176,7 @@ def test_evaluate_reports_each_series_and_the_aggregate(cli, write_csv):
     result = cli("evaluate", write_csv(long_frame()), "--model", "linear", "--horizon", "3", "--window", "8",
                  "--folds", "2", "--epochs", "1", "--seed", "1", "-f", "csv")
     assert result.code == 0, result.err
-    assert "leaving out 1 of 4 series with fewer than the 20 rows the backtest needs: short (10 rows)" in result.err
+    assert "leaving out 1 of 4 series with fewer than the 20 rows the backtest needs: short (4 rows)" in result.err
     rows = pd.read_csv(io.StringIO(result.out))
     assert list(rows.columns) == ["id", "model", "target", "mae", "rmse", "mase", "smape", "beats_seasonal_naive"]
     linear = rows[(rows["model"] == "linear") & (rows["id"] != "all")]
@@ -176,7 +193,7 @@ def test_compare_leaderboard_aggregates_over_series(cli, write_csv):
                  "--folds", "2", "--epochs", "1", "--seed", "1", "-f", "json", "--quiet")
     assert result.code == 0, result.err
     document = json.loads(result.out)
-    assert document["data"]["series"] == 3 and document["data"]["skipped"] == {"short": 10}
+    assert document["data"]["series"] == 3 and document["data"]["skipped"] == {"short": 4}
     ranked = [(m["rank"], m["targets"]["y"]["mean_mase"]) for m in document["models"]]
     assert [rank for rank, _ in ranked] == [1, 2, 3] and [m for _, m in ranked] == sorted(m for _, m in ranked)
     assert {m["model"] for m in document["models"]} == {"naive", "seasonal-naive", "linear"}
