@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from rnncast._version import __version__
+from rnncast.card import ONE_SERIES
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
@@ -168,8 +169,13 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
         last_time=time_to_json(frame.index[-1]),
         time_format=series.time_format,
-        last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
-        scaler=fitted.scaler.to_dict(),
+        series={ONE_SERIES: {
+            "scaler": fitted.scaler.to_dict(),
+            "last_time": time_to_json(frame.index[-1]),
+            "last_window": frame.iloc[-fitted.config.window :].to_numpy().tolist(),
+            "rows": len(frame),
+            "start": time_to_json(frame.index[0]),
+        }},
         metrics=fitted.metrics if selection is None else {**fitted.metrics, "selection": selection},
         training=fitted.history,
         source={
@@ -310,7 +316,7 @@ def predict(
     members = saved_members(card, engines)
     horizon = horizon or card.config["horizon"]
     warn_if_far(horizon, card.config["horizon"])
-    if card.panel is not None:
+    if card.id_column is not None:  # many series go through pandas; one series need not
         from rnncast.panel_forecast import forecast_panel
 
         frame = forecast_panel(card, members, horizon, data, ids, data_options, mc, future)
@@ -321,15 +327,15 @@ def predict(
     options = data_options.over(card.data_options)
     if future is not None and not needs_future(options):
         raise UsageError("`--future` gives the values of --known columns, and this model was trained without any.")
-    ahead = None
+    ahead, saved = None, card.series[ONE_SERIES]
     if data is None:
-        recent = np.asarray(card.last_window, dtype=np.float64)
-        last_time: Any = card.last_time
+        recent = np.asarray(saved["last_window"], dtype=np.float64)
+        last_time: Any = saved["last_time"]
     else:
         from rnncast.recent import recent_rows
 
         recent, last_time, ahead = recent_rows(data, options, card, window)
-    scaler = Standardizer.from_dict(card.scaler)
+    scaler = Standardizer.from_dict(saved["scaler"])
     target_index = [card.columns.index(t) for t in card.targets]
     if card.config["model"] == "pretrained":  # fine-tuned (or kept as shipped) by `train --model pretrained`
         from rnncast.finetune import saved_forecast

@@ -324,7 +324,7 @@ def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_
 
 def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ensemble: dict[str, Any] | None = None):
     """The model card of a global model: shared settings at the top level, each series' scaler, last
-    window and span under ``panel``. The top-level ``last_window`` and ``scaler`` are empty."""
+    window and span under ``series``, and the series too short to train on under ``skipped``."""
     from rnncast.store import ModelCard
     from rnncast.values import observed
 
@@ -349,8 +349,9 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
         time_column=panel.time_column,
         freq=kept.freq,
         last_time=time_to_json(max(ends)),
-        last_window=[],
-        scaler={},
+        id_column=panel.id_column,
+        series=series,
+        skipped=fitted.skipped,
         metrics=fitted.metrics,
         training=fitted.history,
         source={
@@ -368,5 +369,4 @@ def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ens
         preprocessing=fitted.preprocessing.to_dict(),
         uncertainty=fitted.uncertainty,
         ensemble=ensemble,
-        panel={"id_column": panel.id_column, "series": series, "skipped": fitted.skipped},
     )

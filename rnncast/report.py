@@ -68,7 +68,7 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
     lines = [
         f"Saved {what} ({config['strategy']}, window {config['window']}, horizon {config['horizon']}) to {model_dir} "
         f"after {training_fact(run)}. Validation{' of the median' if card.ensemble else ''} on {metrics['windows']} windows"
-        + (f" of {card.source['series']} series (the mean over series last):" if card.panel else ":")
+        + (f" of {card.source['series']} series (the mean over series last):" if card.id_column else ":")
     ]
     if card.ensemble is not None:
         lines.append(f"members' validation MAE: {spread_fact(card)}.")
@@ -169,5 +169,7 @@ def fallback_fact(fallback: dict[str, Any]) -> str:
 
 
 def card_document(card: ModelCard) -> dict[str, Any]:
-    """The card as `rnncast info --format json` prints it: every field but the last window of data."""
-    return {k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}
+    """The card as `rnncast info --format json` prints it: every field but the series' last windows of data."""
+    document = dataclasses.asdict(card)
+    document["series"] = {key: {k: v for k, v in one.items() if k != "last_window"} for key, one in card.series.items()}
+    return document

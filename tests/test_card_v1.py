@@ -5,8 +5,10 @@ of one series and of many with a known input (tests/fixtures/v1/known, see its R
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,10 @@ import pandas as pd
 import pytest
 
 import rnncast
+from rnncast.card import upgrade
+from rnncast.errors import ExitStatus
 from rnncast.rollout import MCOptions
+from rnncast.store import load_card
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v1"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -81,3 +86,52 @@ def test_info_describes_v1_models(cli, model_dir):
     document = json.loads(cli("info", "-d", model_dir, "--format", "json").out)
     saved = json.loads((model_dir / "card.json").read_text())
     assert document["targets"] == ["y"] and document["config"] == saved["config"] and document["metrics"] == saved["metrics"]
+
+
+@pytest.mark.parametrize("model_dir, id_column, keys", [
+    (FIXTURES / "single", None, [""]), (FIXTURES / "ensemble", None, [""]), (FIXTURES / "global", "unique_id", ["a", "b"]),
+    (KNOWN / "single", None, [""]), (KNOWN / "panel", "unique_id", ["a", "b"]),
+])
+def test_a_v1_card_is_read_as_version_2(model_dir, id_column, keys):
+    saved = json.loads((model_dir / "card.json").read_text())
+    card = load_card(model_dir)
+    assert (saved["format_version"], card.format_version, card.id_column, list(card.series)) == (1, 2, id_column, keys)
+    if id_column is None:
+        assert card.series[""] == {"scaler": saved["scaler"], "last_time": saved["last_time"], "last_window": saved["last_window"],
+                                   "rows": saved["source"]["rows"], "start": saved["source"]["start"]}
+        assert card.skipped == {}
+    else:
+        assert (card.series, card.skipped) == (saved["panel"]["series"], saved["panel"]["skipped"])
+    assert card.last_time == saved["last_time"]
+
+
+def test_upgrade_leaves_the_card_it_reads_alone_and_a_version_2_card_as_it_is():
+    saved = json.loads((KNOWN / "panel" / "card.json").read_text())
+    before = copy.deepcopy(saved)
+    upgraded = upgrade(saved, KNOWN / "panel" / "card.json")
+    assert saved == before and {"panel", "scaler", "last_window"}.isdisjoint(upgraded) and upgraded["skipped"] == {"c": 5}
+    assert upgrade(upgraded, Path("card.json")) is upgraded
+
+
+def test_info_json_of_a_v1_model_shows_the_version_2_layout(cli):
+    document = json.loads(cli("info", "-d", KNOWN / "panel", "--format", "json").out)
+    assert (document["format_version"], document["id_column"], document["skipped"]) == (2, "unique_id", {"c": 5})
+    assert set(document["series"]["a"]) == {"scaler", "last_time", "rows", "start"}  # the data of the last window is left out
+
+
+@pytest.mark.parametrize("kind, change, problem", [
+    ("single", lambda c: c["last_window"].pop(), "field 'last_window' has 5 rows; config.window is 6"),
+    ("single", lambda c: c.pop("scaler"), "field 'scaler.mean' is missing"),
+    ("panel", lambda c: c["panel"]["series"]["b"]["scaler"]["mean"].pop(), "field 'panel.series.b.scaler.mean' must have one value per column (5)"),
+    ("panel", lambda c: c["panel"].pop("skipped"), "field 'panel.skipped' is missing"),
+])
+def test_a_damaged_v1_card_is_refused_naming_its_own_field(cli, tmp_path, kind, change, problem):
+    model_dir = tmp_path / kind
+    shutil.copytree(KNOWN / kind, model_dir)
+    card = json.loads((model_dir / "card.json").read_text())
+    change(card)
+    (model_dir / "card.json").write_text(json.dumps(card))
+    result = cli("forecast", "-d", model_dir, "--future", _fixture("one_future.csv" if kind == "single" else "many_future.csv"))
+    assert (result.code, result.out) == (ExitStatus.MODEL, "")
+    assert result.err == (f"rnncast: error: {model_dir / 'card.json'}: {problem}; "
+                          "the model directory was edited or damaged — train again.\n")

@@ -101,7 +101,11 @@ def test_short_series_are_reported_and_skipped(global_model):
     _, model_dir, stderr = global_model
     assert "warning: stores.csv: skipping 1 of 4 series with fewer than the 14 rows --window 8 and --horizon 3 need: short (10 rows)." in stderr
     card = load_card(model_dir)
-    assert card.panel["skipped"] == {"short": 10} and sorted(card.panel["series"]) == ["north", "south", "west"]
+    assert card.skipped == {"short": 10} and sorted(card.series) == ["north", "south", "west"]
+    assert (card.format_version, card.id_column) == (2, "store")
+    assert all(set(one) == {"scaler", "last_time", "last_window", "rows", "start"} for one in card.series.values())
+    assert card.last_time == max(one["last_time"] for one in card.series.values())
+    assert not {"last_window", "scaler", "panel"} & set(json.loads((model_dir / "card.json").read_text()))
     assert card.training["distribute"]["strategy"] == "mirrored"
 
 
@@ -111,8 +115,7 @@ def test_per_series_scaling_is_fitted_on_each_training_part(global_model):
     sales = pd.read_csv(csv).groupby("store")["sales"]
     for key, rows in (("north", 60), ("south", 80)):
         train_rows = rows - int(np.ceil(rows * 0.2))
-        assert card.panel["series"][key]["scaler"]["mean"][0] == pytest.approx(sales.get_group(key).to_numpy()[:train_rows].mean())
-    assert card.scaler == {} and card.last_window == []
+        assert card.series[key]["scaler"]["mean"][0] == pytest.approx(sales.get_group(key).to_numpy()[:train_rows].mean())
 
 
 def test_train_prints_validation_per_series_and_the_mean(global_model):
@@ -324,7 +327,7 @@ def test_ensemble_of_global_models_forecasts_the_median_of_its_members(cli, writ
     csv = write_csv(trending_frame())
     assert cli("train", csv, "--model", "gru", "--ensemble", "2", "--preprocess", "window-relative", *TINY).code == 0
     card = load_card("rnncast-model")
-    assert [m["seed"] for m in card.ensemble["members"]] == [1, 2] and sorted(card.panel["series"]) == ["a", "b", "c"]
+    assert [m["seed"] for m in card.ensemble["members"]] == [1, 2] and sorted(card.series) == ["a", "b", "c"]
     assert card.uncertainty["windows"] == 30 and set(card.metrics["series"]) == {"a", "b", "c"}
     frames = [pd.read_csv(io.StringIO(cli("forecast", "--engine", engine).out)) for engine in ("onnx", "keras")]
     pd.testing.assert_frame_equal(*frames)
