@@ -19,7 +19,7 @@ import rnncast
 from rnncast.card import upgrade
 from rnncast.errors import ExitStatus
 from rnncast.rollout import MCOptions
-from rnncast.store import load_card
+from rnncast.store import load_card, load_network, save
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v1"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -135,3 +135,12 @@ def test_a_damaged_v1_card_is_refused_naming_its_own_field(cli, tmp_path, kind, 
     assert (result.code, result.out) == (ExitStatus.MODEL, "")
     assert result.err == (f"rnncast: error: {model_dir / 'card.json'}: {problem}; "
                           "the model directory was edited or damaged — train again.\n")
+
+
+def test_a_v1_model_saved_again_is_written_as_version_2(tmp_path):
+    card = load_card(KNOWN / "single")
+    save(tmp_path / "m", load_network(KNOWN / "single", card), card)
+    written = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert written["format_version"] == 2 and written["series"] == card.series and {"panel", "scaler", "last_window"}.isdisjoint(written)
+    again, before = (rnncast.forecast(model_dir, future=KNOWN / "one_future.csv") for model_dir in (tmp_path / "m", KNOWN / "single"))
+    pd.testing.assert_frame_equal(again, before, rtol=1e-5, atol=1e-6)
