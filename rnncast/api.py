@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from rnncast._version import __version__
-from rnncast.card import ONE_SERIES
+from rnncast.card import ONE_SERIES, series_entry
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
@@ -169,13 +169,7 @@ def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict
         step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
         last_time=time_to_json(frame.index[-1]),
         time_format=series.time_format,
-        series={ONE_SERIES: {
-            "scaler": fitted.scaler.to_dict(),
-            "last_time": time_to_json(frame.index[-1]),
-            "last_window": frame.iloc[-fitted.config.window :].to_numpy().tolist(),
-            "rows": len(frame),
-            "start": time_to_json(frame.index[0]),
-        }},
+        series={ONE_SERIES: series_entry(frame, fitted.scaler.to_dict(), fitted.config.window)},
         metrics=fitted.metrics if selection is None else {**fitted.metrics, "selection": selection},
         training=fitted.history,
         source={

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from rnncast.config import STRATEGIES, DataOptions
 from rnncast.errors import ModelFileError
+from rnncast.jsonable import time_to_json
 
 Kind = tuple[Callable[[Any], bool], str]
 
@@ -55,6 +56,13 @@ OPTIONAL_FIELDS: dict[str, Kind] = {
     "files": DICT, "uncertainty": OPTIONAL_DICT, "preprocessing": OPTIONAL_DICT, "step_seconds": OPTIONAL_INTEGER,
     "ensemble": OPTIONAL_DICT,
 }
+
+
+def series_entry(frame: Any, scaler: dict[str, Any], window: int) -> dict[str, Any]:
+    """The entry of one series in ``series``, as the card builders write it: its ``scaler``
+    (``Standardizer.to_dict``) and, from ``frame`` (its rows, indexed by time), its span and last ``window`` rows."""
+    return {"scaler": scaler, "last_time": time_to_json(frame.index[-1]), "last_window": frame.iloc[-window:].to_numpy().tolist(),
+            "rows": len(frame), "start": time_to_json(frame.index[0])}
 
 
 def upgrade(values: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -325,21 +325,12 @@ def _relative(metrics: dict[str, Any], scalers: dict[str, Standardizer], target_
 def panel_card(panel: Panel, fitted: FittedPanel, data_options: DataOptions, ensemble: dict[str, Any] | None = None):
     """The model card of a global model: shared settings at the top level, each series' scaler, last
     window and span under ``series``, and the series too short to train on under ``skipped``."""
+    from rnncast.card import series_entry
     from rnncast.store import ModelCard
     from rnncast.values import observed
 
     kept = panel.subset(list(fitted.scalers))
-    window = fitted.config.window
-    series = {
-        key: {
-            "scaler": fitted.scalers[key].to_dict(),
-            "last_time": time_to_json(one.frame.index[-1]),
-            "last_window": one.frame.iloc[-window:].to_numpy().tolist(),
-            "rows": len(one),
-            "start": time_to_json(one.frame.index[0]),
-        }
-        for key, one in kept.series.items()
-    }
+    series = {key: series_entry(one.frame, fitted.scalers[key].to_dict(), fitted.config.window) for key, one in kept.series.items()}
     ends = [one.frame.index[-1] for one in kept.series.values()]
     return ModelCard(
         config=fitted.config.to_dict(),
