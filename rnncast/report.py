@@ -37,6 +37,7 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
         "season": config["season"] or "(none)",
         "preprocessing": preprocessing_fact(config, metrics.get("preprocessing")),
         "trained on": f"{source['path']} ({source['rows']} rows, {source['start']} .. {source['end']})",
+        **({"series": series_fact(card)} if card.id_column is not None else {}),
         "training": training_fact(card.training),
         "created": f"{card.created} by rnncast {card.rnncast_version}",
     }
@@ -121,6 +122,13 @@ def validation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 def candidate(model: str, preprocess: str) -> str:
     """A candidate of `--model auto` with its preprocessing, e.g. gru/difference."""
     return model if preprocess == "none" else f"{model}/{preprocess}"
+
+
+def series_fact(card: ModelCard) -> str:
+    """How many series a global model forecasts, by which id column, and which were too short to train on."""
+    skipped = [f"{key} ({rows} rows)" for key, rows in card.skipped.items()]
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return f"{len(card.series)} by {card.id_column}" + (f"; skipped as too short for the window: {shown}" if skipped else "")
 
 
 def engine_fact(networks: list[dict[str, str]]) -> str:

@@ -144,3 +144,12 @@ def test_a_v1_model_saved_again_is_written_as_version_2(tmp_path):
     assert written["format_version"] == 2 and written["series"] == card.series and {"panel", "scaler", "last_window"}.isdisjoint(written)
     again, before = (rnncast.forecast(model_dir, future=KNOWN / "one_future.csv") for model_dir in (tmp_path / "m", KNOWN / "single"))
     pd.testing.assert_frame_equal(again, before, rtol=1e-5, atol=1e-6)
+
+
+def test_info_of_a_global_model_names_its_series_and_those_skipped(cli):
+    def facts(model_dir: Path) -> dict[str, str]:
+        return dict(pd.read_csv(io.StringIO(cli("info", "-d", model_dir, "--format", "csv").out)).itertuples(index=False))
+
+    assert facts(KNOWN / "panel")["series"] == "2 by unique_id; skipped as too short for the window: c (5 rows)"
+    assert facts(FIXTURES / "global")["series"] == "2 by unique_id"
+    assert "series" not in facts(KNOWN / "single")
