@@ -26,7 +26,8 @@ import pandas as pd
 from rnncast.config import TrainConfig
 from rnncast.backtest import BacktestOptions, Forecast, backtest_origins, run_backtest, score_forecast, zoo_fitter
 from rnncast.metrics import seasonal_scale
-from rnncast.dataset import SINGLE, Panel, load_data
+from rnncast.card import ONE_SERIES
+from rnncast.dataset import Panel, load_data
 from rnncast.fitloop import panel_dataset
 from rnncast.panel_evaluate import backtest_panel
 
@@ -57,7 +58,7 @@ def per_series(panel, keys, config: TrainConfig, options: BacktestOptions) -> tu
         values = series.frame.to_numpy(dtype=np.float64)
         origins = backtest_origins(len(values), config.horizon, options)
         started = time.perf_counter()
-        forecast = run_backtest(Panel.of(series), zoo_fitter(config), {SINGLE: origins}, retrain=False)[SINGLE]
+        forecast = run_backtest(Panel.of(series), zoo_fitter(config), {ONE_SERIES: origins}, retrain=False)[ONE_SERIES]
         seconds.append(time.perf_counter() - started)
         actual = values[origins[:, None] + np.arange(config.horizon)][..., [0]]
         scale = seasonal_scale(values[: origins[0], [0]], config.season)

@@ -88,6 +88,7 @@ def chapter_task(config: TrainConfig, epochs: int, train_series: int, seed: int 
 def csv_task(path: Path, config: TrainConfig):
     """Train with rnncast on all but the last 20% of rows; MC-sample windows of that held-out tail."""
     from rnncast.api import train
+    from rnncast.card import ONE_SERIES
     from rnncast.data import load_csv
     from rnncast.preprocessing import Preprocessing, Standardizer
     from rnncast.store import load_network
@@ -99,7 +100,7 @@ def csv_task(path: Path, config: TrainConfig):
         card = train(dataclasses.replace(series, frame=series.frame.iloc[:cut]), config, model_dir=model_dir)
         network = load_network(model_dir, card)
     window, horizon = card.config["window"], card.config["horizon"]
-    scaler = Standardizer.from_dict(card.scaler)
+    scaler = Standardizer.from_dict(card.series[ONE_SERIES]["scaler"])
     target_index = [card.columns.index(t) for t in card.targets]
     values = series.frame.to_numpy(dtype=np.float64)[cut - window :]
     scaled = scaler.transform(values)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import logging
 import os
 from pathlib import Path
@@ -11,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from rnncast._version import __version__
+from rnncast.card import ONE_SERIES
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
-from rnncast.known import needs_future, provenance
+from rnncast.known import needs_future
 from rnncast.rollout import MCOptions
 from rnncast.store import CARD_NAME, DEFAULT_MODEL_DIR, ModelCard, load, save, training_lock
 
@@ -84,7 +83,7 @@ def train(
     from rnncast.data import TimeSeries
     from rnncast.dataset import Panel, load_data, with_known_inputs
     from rnncast.distribute import writable_dir
-    from rnncast.panel import panel_card
+    from rnncast.fitted_card import model_card
     from rnncast.training import fit
 
     series = data if isinstance(data, Panel) else Panel.of(data) if isinstance(data, TimeSeries) else load_data(data, data_options)
@@ -107,11 +106,7 @@ def train(
             else:
                 fitted = fit(series, config, on_epoch)
             networks = fitted.network
-        if series.many:
-            if selection is not None:
-                fitted.metrics["selection"] = selection
-            return save(model_dir, networks, panel_card(series, fitted, data_options, summary))
-        return save(model_dir, networks, _card(series.first, fitted, data_options, selection, summary))
+        return save(model_dir, networks, model_card(series, fitted, data_options, selection, summary))
 
 
 def _fine_tune(series, config: TrainConfig, given: Sequence[str] | None, on_epoch):
@@ -146,43 +141,6 @@ def check(
     except (DataError, UsageError) as error:
         verdict = str(error)
     return describe_csv(data, data_options), verdict
-
-
-def _card(series: TimeSeries, fitted, data_options: DataOptions, selection: dict[str, Any] | None,
-          ensemble: dict[str, Any] | None = None) -> ModelCard:
-    from rnncast.timeaxis import fixed_step_seconds
-    from rnncast.values import observed
-
-    frame = series.frame
-    return ModelCard(
-        config=fitted.config.to_dict(),
-        # The format the time stamps were read with, so that `forecast --data` reads an update the same way.
-        data_options=dataclasses.replace(data_options, date_format=series.date_format).to_dict(),
-        columns=list(series.columns),
-        targets=list(series.targets),
-        time_column=series.time_column,
-        freq=series.freq,
-        step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
-        last_time=time_to_json(frame.index[-1]),
-        time_format=series.time_format,
-        last_window=frame.iloc[-fitted.config.window :].to_numpy().tolist(),
-        scaler=fitted.scaler.to_dict(),
-        metrics=fitted.metrics if selection is None else {**fitted.metrics, "selection": selection},
-        training=fitted.history,
-        source={
-            "path": os.path.abspath(series.source),
-            "rows": len(frame),
-            "start": time_to_json(frame.index[0]),
-            "end": time_to_json(frame.index[-1]),
-            **observed(frame[list(series.targets)].to_numpy(dtype=np.float64), series.targets),
-            **provenance(data_options),
-        },
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        rnncast_version=__version__,
-        uncertainty=fitted.uncertainty,
-        preprocessing=fitted.preprocessing.to_dict(),
-        ensemble=ensemble,
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,7 +265,7 @@ def predict(
     members = saved_members(card, engines)
     horizon = horizon or card.config["horizon"]
     warn_if_far(horizon, card.config["horizon"])
-    if card.panel is not None:
+    if card.id_column is not None:  # many series go through pandas; one series need not
         from rnncast.panel_forecast import forecast_panel
 
         frame = forecast_panel(card, members, horizon, data, ids, data_options, mc, future)
@@ -318,15 +276,15 @@ def predict(
     options = data_options.over(card.data_options)
     if future is not None and not needs_future(options):
         raise UsageError("`--future` gives the values of --known columns, and this model was trained without any.")
-    ahead = None
+    ahead, saved = None, card.series[ONE_SERIES]
     if data is None:
-        recent = np.asarray(card.last_window, dtype=np.float64)
-        last_time: Any = card.last_time
+        recent = np.asarray(saved["last_window"], dtype=np.float64)
+        last_time: Any = saved["last_time"]
     else:
         from rnncast.recent import recent_rows
 
         recent, last_time, ahead = recent_rows(data, options, card, window)
-    scaler = Standardizer.from_dict(card.scaler)
+    scaler = Standardizer.from_dict(saved["scaler"])
     target_index = [card.columns.index(t) for t in card.targets]
     if card.config["model"] == "pretrained":  # fine-tuned (or kept as shipped) by `train --model pretrained`
         from rnncast.finetune import saved_forecast

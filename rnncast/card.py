@@ -2,8 +2,11 @@
 the field at fault, instead of failing later inside a forecast with a KeyError or a shape error.
 
 Only what forecasting relies on is checked: the types of the fields, and that they agree with
-each other (the last window has ``config.window`` rows of every column, the scaler one value per
-column, the targets are columns). Metrics, training facts and the source are only displayed.
+each other (each series' last window has ``config.window`` rows of every column, its scaler one
+value per column, the targets are columns). Metrics, training facts and the source are only displayed.
+
+Format version 2 holds one series or many alike, under ``series``; ``upgrade`` reads a card of
+version 1 (top-level ``last_window`` and ``scaler`` for one series, ``panel`` for many) as version 2.
 """
 
 from __future__ import annotations
@@ -39,16 +42,44 @@ LIST: Kind = (lambda v: isinstance(v, list), "a list")
 NUMBERS: Kind = (lambda v: isinstance(v, list) and all(_number(x) for x in v), "a list of numbers")
 STRATEGY: Kind = (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}")
 
+# The key of the one series of a wide file in ``series``: no id column, so no id.
+ONE_SERIES = ""
+
 FIELDS: dict[str, Kind] = {
     "config": DICT, "data_options": DICT, "columns": NAMES, "targets": NAMES, "time_column": OPTIONAL_TEXT,
-    "freq": FREQ, "last_time": TIME, "last_window": LIST, "scaler": DICT, "metrics": DICT, "training": DICT,
-    "source": DICT, "created": TEXT, "rnncast_version": TEXT,
+    "freq": FREQ, "last_time": TIME, "id_column": OPTIONAL_TEXT, "series": DICT, "skipped": DICT, "metrics": DICT,
+    "training": DICT, "source": DICT, "created": TEXT, "rnncast_version": TEXT,
 }
-# Fields added after the first cards, absent from those.
+# Fields added after the first cards of version 1, absent from those (and so from their upgrade).
 OPTIONAL_FIELDS: dict[str, Kind] = {
-    "files": DICT, "uncertainty": OPTIONAL_DICT, "panel": OPTIONAL_DICT, "preprocessing": OPTIONAL_DICT,
-    "step_seconds": OPTIONAL_INTEGER, "ensemble": OPTIONAL_DICT,
+    "files": DICT, "uncertainty": OPTIONAL_DICT, "preprocessing": OPTIONAL_DICT, "step_seconds": OPTIONAL_INTEGER,
+    "ensemble": OPTIONAL_DICT,
 }
+
+
+def upgrade(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A card of format version 1 as version 2 (any other is returned as it is): the top-level
+    ``last_window`` and ``scaler`` of one series become its entry under ``ONE_SERIES``, with the
+    span of ``source``; a global model's ``panel`` gives ``id_column``, ``series`` and ``skipped``.
+
+    Raises:
+        ModelFileError: a field that moves is missing, of the wrong type or inconsistent, named as in version 1.
+    """
+    if values.get("format_version") != 1:
+        return values
+    card = _Fields(values, path)
+    window, columns = card.get(("config", "window"), POSITIVE), len(card.get(("columns",), NAMES))
+    if values.get("panel") is None:
+        card.scaled_window((), window, columns)
+        one = {"scaler": values["scaler"], "last_time": card.get(("last_time",), TIME), "last_window": values["last_window"],
+               "rows": card.get(("source", "rows"), POSITIVE), "start": card.get(("source", "start"), TIME)}
+        moved = {"id_column": None, "series": {ONE_SERIES: one}, "skipped": {}}
+    else:
+        moved = {key: card.get(("panel", key), kind) for key, kind in (("id_column", TEXT), ("series", DICT), ("skipped", DICT))}
+        for key in moved["series"]:
+            card.scaled_window(("panel", "series", key), window, columns)
+    rest = {key: value for key, value in values.items() if key not in ("last_window", "scaler", "panel")}
+    return {**rest, **moved, "format_version": 2}
 
 
 def check_card(values: dict[str, Any], path: Path) -> None:
@@ -71,13 +102,15 @@ def check_card(values: dict[str, Any], path: Path) -> None:
     for target in values["targets"]:
         if target not in columns:
             card.fail(("targets",), f"names {target!r}, which is not one of the columns ({', '.join(columns)})")
-    if values.get("panel") is None:
-        card.series((), window, len(columns))
-    else:
-        card.get(("panel", "id_column"), TEXT)
-        for key in card.get(("panel", "series"), DICT):
-            card.get(("panel", "series", key, "last_time"), TIME)
-            card.series(("panel", "series", key), window, len(columns))
+    series = values["series"]
+    if values["id_column"] is None and list(series) != [ONE_SERIES]:
+        card.fail(("series",), 'must hold the one series of a wide file, under the key "", when id_column is null')
+    if not series:
+        card.fail(("series",), "holds no series")
+    for key in series:
+        card.series(("series", key), window, len(columns))
+    for key in values["skipped"]:
+        card.get(("skipped", key), POSITIVE)
     known = {field.name for field in dataclasses.fields(DataOptions)}
     for key in values["data_options"]:
         if key not in known:
@@ -108,7 +141,8 @@ class _Fields:
         self.values, self.path = values, path
 
     def fail(self, name: Name, problem: str) -> None:
-        field = ".".join(map(str, name))
+        # The one series of a wide file has the empty key: series."".last_window, not series..last_window.
+        field = ".".join('""' if part == ONE_SERIES else str(part) for part in name)
         raise ModelFileError(
             f"{self.path}: field '{field}' {problem}; the model directory was edited or damaged — train again."
         )
@@ -129,6 +163,13 @@ class _Fields:
         return value
 
     def series(self, prefix: Name, window: int, columns: int) -> None:
+        """One series of ``series``: its span, and its scaler and last window."""
+        self.get((*prefix, "last_time"), TIME)
+        self.get((*prefix, "start"), TIME)
+        self.get((*prefix, "rows"), POSITIVE)
+        self.scaled_window(prefix, window, columns)
+
+    def scaled_window(self, prefix: Name, window: int, columns: int) -> None:
         """The scaler and last window of one series: one value per column, ``window`` rows."""
         for part in ("mean", "scale"):
             if len(self.get((*prefix, "scaler", part), NUMBERS)) != columns:

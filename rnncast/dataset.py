@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from rnncast.card import ONE_SERIES
 from rnncast.config import DataOptions
 from rnncast.data import TimeSeries, read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
@@ -27,15 +28,13 @@ from rnncast.timeparse import find_time_column, parse_time, past_index
 
 # The id column of the statsforecast/neuralforecast convention, used when --id-column is not given.
 CONVENTIONAL_ID = "unique_id"
-# The key of a wide file's one series.
-SINGLE = ""
 NAMED_IN_WARNINGS = 10
 
 
 @dataclasses.dataclass(frozen=True)
 class Panel:
     """Series by id (sorted), sharing columns, time column and frequency: those of a long-format
-    file, or a wide file's one series under the key ``SINGLE`` with no ``id_column``."""
+    file, or a wide file's one series under the key ``ONE_SERIES`` with no ``id_column``."""
 
     series: dict[str, TimeSeries]
     id_column: str | None
@@ -44,7 +43,7 @@ class Panel:
     @classmethod
     def of(cls, series: TimeSeries) -> "Panel":
         """The panel of one series, as a wide file loads."""
-        return cls({SINGLE: series}, None, series.source)
+        return cls({ONE_SERIES: series}, None, series.source)
 
     @classmethod
     def from_array(cls, values: np.ndarray, name: str) -> "Panel":

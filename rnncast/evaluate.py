@@ -201,7 +201,8 @@ def backtest(
     if unknown:
         raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
     check_options(list(dict.fromkeys([*models, *BASELINES])), given)
-    from rnncast.dataset import SINGLE, Panel, load_data, with_known_inputs
+    from rnncast.card import ONE_SERIES
+    from rnncast.dataset import Panel, load_data, with_known_inputs
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
     ensembles = [name for name in models if ZOO[name].trainable]
@@ -239,7 +240,7 @@ def backtest(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecast = run_backtest(data, zoo_fitter(candidate, options.mc_samples), {SINGLE: origins}, options.retrain)[SINGLE]
+        forecast = run_backtest(data, zoo_fitter(candidate, options.mc_samples), {ONE_SERIES: origins}, options.retrain)[ONE_SERIES]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = rank_results(results, series.targets)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from rnncast.card import ONE_SERIES
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError, UsageError
@@ -52,6 +53,12 @@ class FittedPretrained:
     history: dict[str, Any]
     uncertainty: dict[str, Any]
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
+    # One series, none skipped: what a model card reads of every fitted model (``fitted_card``).
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def scalers(self) -> dict[str, Standardizer]:
+        return {ONE_SERIES: self.scaler}
 
 
 def check_options(given: Iterable[str]) -> None:

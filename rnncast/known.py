@@ -226,13 +226,12 @@ def read_future(path: str | os.PathLike[str] | None, card: Any, options: DataOpt
         )
     from rnncast.future import future_from_rows, load_future
 
-    panel = card.panel or {"id_column": None, "series": last, "skipped": {}}
-    settings = dict(known=list(options.known), time_column=card.time_column, id_column=panel["id_column"], freq=card.freq, last=last,
-                    horizon=horizon, series=[*panel["series"], *panel["skipped"]])
+    settings = dict(known=list(options.known), time_column=card.time_column, id_column=card.id_column, freq=card.freq, last=last,
+                    horizon=horizon, series=[*card.series, *card.skipped])
     if rows is None:
         loaded = load_future(path, options, **settings)
     else:
-        takes = [c for c in (panel["id_column"], card.time_column) if c is not None] + list(options.known)
+        takes = [c for c in (card.id_column, card.time_column) if c is not None] + list(options.known)
         loaded = future_from_rows(rows[takes], os.path.basename(card.source["path"]) + " (rows without targets)", options, **settings)
     return {key: {column: values[:, i] for i, column in enumerate(options.known)} for key, values in loaded.items()}
 

@@ -34,7 +34,7 @@ def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | N
     from rnncast.members import median_forecast
     from rnncast.uncertainty import mc_forecast_columns
 
-    known = card.panel["series"]
+    known = card.series
     wanted = list(dict.fromkeys(ids)) if ids else list(known)
     _check_ids(wanted, card)
     window = card.config["window"]
@@ -68,11 +68,11 @@ def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | N
     for i, key in enumerate(wanted):
         index = future_index(last[key], card.freq, horizon, card.time_column)
         frames.append(pd.DataFrame({name: values[i] for name, values in columns.items()}, index=index))
-    return pd.concat(frames, keys=wanted, names=[card.panel["id_column"], index.name])
+    return pd.concat(frames, keys=wanted, names=[card.id_column, index.name])
 
 
 def _check_ids(wanted: list[str], card) -> None:
-    known, skipped = card.panel["series"], card.panel["skipped"]
+    known, skipped = card.series, card.skipped
     for key in wanted:
         if key in skipped:
             raise UsageError(f"`--id` {key}: the series was skipped in training ({skipped[key]} rows, too short for the window); it has no forecast.")
@@ -85,7 +85,7 @@ def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: in
     name = os.path.basename(os.fspath(data))
     loaded = load_data(data, options)
     if not loaded.many:
-        raise DataError(f"{name}: has no id column {card.panel['id_column']!r}; the model forecasts series in long format.")
+        raise DataError(f"{name}: has no id column {card.id_column!r}; the model forecasts series in long format.")
     columns = data_columns(card.columns)
     missing = [c for c in columns if c not in loaded.columns]
     if missing:
@@ -95,7 +95,7 @@ def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: in
     recent, last = {}, {}
     for key in wanted:
         if key not in loaded.series:
-            raise DataError(f"{name}: has no rows for {card.panel['id_column']} {key}; pass --id for the series it has.")
+            raise DataError(f"{name}: has no rows for {card.id_column} {key}; pass --id for the series it has.")
         # A series shorter than the window is padded as training padded the short ones.
         frame = left_padded(loaded.series[key], window, loaded.freq).frame[columns]
         recent[key], last[key] = frame.iloc[-window:], time_to_json(frame.index[-1])

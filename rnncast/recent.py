@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnncast.card import ONE_SERIES
 from rnncast.config import DataOptions
 from rnncast.errors import DataError
 from rnncast.jsonable import time_to_json
@@ -42,24 +43,22 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
         return loaded.first.frame[list(loaded.targets)].iloc[-rows:]
     card = load_card(model_dir)
     rows = max(card.config["window"], 3 * card.config["horizon"])
-    if card.panel is not None:
-        names = [card.panel["id_column"], card.time_column]
-        if data is None:
-            saved = card.panel["series"].items()
-            frames = {key: saved_window(one["last_window"], one["last_time"], card)[card.targets] for key, one in saved}
-        else:
-            loaded = load_data(data, data_options.over(card.data_options))
-            frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in loaded.series.items()}
-        return pd.concat(frames, names=names)
-    if data is None:
-        return saved_window(card.last_window, card.last_time, card)[card.targets]
     options = data_options.over(card.data_options)
-    raw, _ = trailing_future(read_frame(os.fspath(data), options), card.targets, options)
-    return series_from_frame(raw, options, os.path.basename(os.fspath(data)), os.fspath(data)).frame[card.targets].iloc[-rows:]
+    if data is None:
+        frames = {key: saved_window(one["last_window"], one["last_time"], card)[card.targets] for key, one in card.series.items()}
+    elif card.id_column is not None:
+        frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in load_data(data, options).series.items()}
+    else:  # a wide file may end with rows that give only the known inputs' future
+        raw, _ = trailing_future(read_frame(os.fspath(data), options), card.targets, options)
+        loaded = series_from_frame(raw, options, os.path.basename(os.fspath(data)), os.fspath(data))
+        frames = {ONE_SERIES: loaded.frame[card.targets].iloc[-rows:]}
+    if card.id_column is None:
+        return frames[ONE_SERIES]
+    return pd.concat(frames, names=[card.id_column, card.time_column])
 
 
 def saved_window(last_window: list | np.ndarray, last_time: Any, card: ModelCard) -> pd.DataFrame:
-    """A saved window (``card.last_window``, or a series' of a global model) with its time stamps."""
+    """A series' saved window (its ``last_window`` in ``card.series``) with its time stamps."""
     import pandas as pd
 
     from rnncast.timeparse import past_index

@@ -37,6 +37,7 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
         "season": config["season"] or "(none)",
         "preprocessing": preprocessing_fact(config, metrics.get("preprocessing")),
         "trained on": f"{source['path']} ({source['rows']} rows, {source['start']} .. {source['end']})",
+        **({"series": series_fact(card)} if card.id_column is not None else {}),
         "training": training_fact(card.training),
         "created": f"{card.created} by rnncast {card.rnncast_version}",
     }
@@ -68,7 +69,7 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
     lines = [
         f"Saved {what} ({config['strategy']}, window {config['window']}, horizon {config['horizon']}) to {model_dir} "
         f"after {training_fact(run)}. Validation{' of the median' if card.ensemble else ''} on {metrics['windows']} windows"
-        + (f" of {card.source['series']} series (the mean over series last):" if card.panel else ":")
+        + (f" of {card.source['series']} series (the mean over series last):" if card.id_column else ":")
     ]
     if card.ensemble is not None:
         lines.append(f"members' validation MAE: {spread_fact(card)}.")
@@ -123,6 +124,13 @@ def candidate(model: str, preprocess: str) -> str:
     return model if preprocess == "none" else f"{model}/{preprocess}"
 
 
+def series_fact(card: ModelCard) -> str:
+    """How many series a global model forecasts, by which id column, and which were too short to train on."""
+    skipped = [f"{key} ({rows} rows)" for key, rows in card.skipped.items()]
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return f"{len(card.series)} by {card.id_column}" + (f"; skipped as too short for the window: {shown}" if skipped else "")
+
+
 def engine_fact(networks: list[dict[str, str]]) -> str:
     for files in networks:
         if "onnx" not in files:
@@ -169,5 +177,7 @@ def fallback_fact(fallback: dict[str, Any]) -> str:
 
 
 def card_document(card: ModelCard) -> dict[str, Any]:
-    """The card as `rnncast info --format json` prints it: every field but the last window of data."""
-    return {k: v for k, v in dataclasses.asdict(card).items() if k != "last_window"}
+    """The card as `rnncast info --format json` prints it: every field but the series' last windows of data."""
+    document = dataclasses.asdict(card)
+    document["series"] = {key: {k: v for k, v in one.items() if k != "last_window"} for key, one in card.series.items()}
+    return document

@@ -23,7 +23,8 @@ from rnncast.backtest import (
 )
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
-from rnncast.dataset import SINGLE, Panel
+from rnncast.card import ONE_SERIES
+from rnncast.dataset import Panel
 from rnncast.errors import DataError
 from rnncast.jsonable import json_safe
 from rnncast.metrics import ratio, seasonal_scale
@@ -122,7 +123,7 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     origins = backtest_origins(len(series), config.horizon, options)
     names = [n for n in dict.fromkeys([*(candidates or AUTO_CANDIDATES), *BASELINES]) if n != "seasonal-naive" or config.season]
     check_length(series, [model_config(config, name) for name in names], options, origins)
-    methods = rank_preprocessing(rows_before(data, {SINGLE: int(origins[0])}), config)
+    methods = rank_preprocessing(rows_before(data, {ONE_SERIES: int(origins[0])}), config)
     configs = []
     for name in names:
         tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if ZOO[name].trainable else ["none"]
@@ -135,7 +136,7 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     results = []
     for candidate in configs:
         started = time.perf_counter()
-        forecast = run_backtest(data, zoo_fitter(candidate), {SINGLE: origins}, retrain=False)[SINGLE]
+        forecast = run_backtest(data, zoo_fitter(candidate), {ONE_SERIES: origins}, retrain=False)[ONE_SERIES]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     rank_results(results, series.targets)

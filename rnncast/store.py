@@ -21,14 +21,14 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from rnncast.card import check_card
+from rnncast.card import check_card, upgrade
 from rnncast.errors import ENVIRONMENT_ERRNOS, OUT_OF_SPACE, EnvironmentFailure, ModelFileError, RnncastError
 from rnncast.lock import hold
 
 log = logging.getLogger("rnncast")
 
 CARD_NAME = "card.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_MODEL_DIR = "rnncast-model"
 TRAIN_LOCK = ".train.lock"
 FILES_LOCK = ".files.lock"
@@ -46,21 +46,24 @@ class ModelCard:
     targets: list[str]
     time_column: str | None
     freq: str | int | None
+    # The latest of the series' last time stamps.
     last_time: str | int
-    last_window: list[list[float]]
-    scaler: dict[str, Any]
     metrics: dict[str, Any]
     training: dict[str, Any]
     source: dict[str, Any]
     created: str
     rnncast_version: str
+    # Per series id: its "scaler", "last_time", "last_window" (config.window rows of every column),
+    # "rows" and "start". A wide file is one series, under the key ``card.ONE_SERIES``.
+    series: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # The column of series ids of a long-format file; None for a wide file of one series.
+    id_column: str | None = None
+    # Series of a long-format file too short to train on: id -> rows.
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
     files: dict[str, str] = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     # MC-Dropout calibration (rnncast.uncertainty.Calibration); None for a network without dropout.
     uncertainty: dict[str, Any] | None = None
-    # A global model of many series (``panel.py``): id column, and per series id its scaler,
-    # last time stamp and last window, which replace the top-level ones; skipped short series.
-    panel: dict[str, Any] | None = None
     # rnncast.preprocessing.Preprocessing, undone at forecast time; None for cards written before it.
     preprocessing: dict[str, Any] | None = None
     # Seconds between rows when ``freq`` is a fixed duration, so that forecasts are time-stamped
@@ -307,7 +310,8 @@ def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
 
     Raises:
         ModelFileError: no model there, or a card that is unreadable, of another format version,
-            or edited or damaged (``card.check_card`` names the field).
+            or edited or damaged (``card.check_card`` names the field). A card of format version 1
+            is read as version 2 (``card.upgrade``), so that every reader sees one format.
     """
     path = Path(model_dir) / CARD_NAME
     if not path.is_file():
@@ -319,11 +323,12 @@ def load_card(model_dir: str | os.PathLike[str]) -> ModelCard:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelFileError(f"{path}: the model card is unreadable ({error}); train the model again.") from None
     version = values.get("format_version") if isinstance(values, dict) else None
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise ModelFileError(
             f"{path}: model format version {version!r} is not supported by this rnncast "
-            f"(it reads version {FORMAT_VERSION}); train the model again."
+            f"(it reads versions 1 to {FORMAT_VERSION}); train the model again."
         )
+    values = upgrade(values, path)
     check_card(values, path)
     try:
         return ModelCard(**values)

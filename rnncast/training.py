@@ -13,7 +13,8 @@ import numpy as np
 from rnncast import distribute
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
-from rnncast.dataset import SINGLE, Panel, first_few, left_padded
+from rnncast.card import ONE_SERIES
+from rnncast.dataset import Panel, first_few, left_padded
 from rnncast.errors import DataError
 from rnncast.known import STATIC, network_outputs
 from rnncast.fitloop import EpochCallback, fit_series, start
@@ -85,7 +86,7 @@ def resolve(data: Panel, config: TrainConfig, whole: bool = False) -> tuple[Trai
     padded = [key for key in short if key not in skipped]
     name = os.path.basename(data.source)
     if len(skipped) == len(data) and not data.many:
-        raise DataError(f"{name}: has {lengths[SINGLE]} rows, but {window_phrase(given_window, window)} and --horizon {config.horizon} "
+        raise DataError(f"{name}: has {lengths[ONE_SERIES]} rows, but {window_phrase(given_window, window)} and --horizon {config.horizon} "
                         f"need at least {needed} (training windows plus a validation tail); use a smaller --window or --horizon, or more data.")
     least = config.horizon + MIN_PADDED_ROWS
     if len(skipped) == len(data):

@@ -106,7 +106,7 @@ def pretrained_card(series: TimeSeries, horizon: int, season: int, source: dict[
         config={"model": "pretrained", "window": spec.context, "horizon": horizon, "season": season, "pretrained": spec.to_dict()},
         data_options={}, columns=list(series.columns), targets=list(series.targets), time_column=series.time_column,
         freq=series.freq, step_seconds=fixed_step_seconds(series.freq) if isinstance(series.freq, str) else None,
-        last_time=time_to_json(series.frame.index[-1]), time_format=series.time_format, last_window=[], scaler={},
+        last_time=time_to_json(series.frame.index[-1]), time_format=series.time_format,
         metrics={}, training={}, source=source, created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         rnncast_version=__version__,
     )

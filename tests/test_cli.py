@@ -51,7 +51,11 @@ def test_train_saves_card_and_one_network_file(trained):
     assert card.files["keras"] == f"model-{card.files['keras_sha256']}.keras"
     assert (card.config["model"], card.config["window"], card.config["horizon"]) == ("gru", 8, 3)
     assert (card.targets, card.time_column, card.freq, card.last_time) == (["y"], "date", "D", "2020-04-29T00:00:00")
-    assert np.asarray(card.last_window).shape == (8, 1)
+    assert (card.format_version, card.id_column, card.skipped, list(card.series)) == (2, None, {}, [""])
+    assert np.asarray(card.series[""]["last_window"]).shape == (8, 1)
+    assert card.series[""]["last_time"] == card.last_time and card.series[""]["rows"] == 120
+    written = json.loads((model_dir / CARD_NAME).read_text())
+    assert written["format_version"] == 2 and not {"last_window", "scaler", "panel"} & set(written)
     assert set(card.metrics["model"]["y"]) == {"mae", "rmse"}
 
 
@@ -60,8 +64,9 @@ def test_scaler_is_fitted_on_the_training_part_only(trained):
     card = load_card(model_dir)
     values = pd.read_csv(csv)["y"].to_numpy()
     train_rows = 120 - 24  # the newest 20% are the validation tail
-    assert card.scaler["mean"][0] == pytest.approx(values[:train_rows].mean())
-    assert card.scaler["mean"][0] != pytest.approx(values.mean(), abs=1e-9)
+    mean = card.series[""]["scaler"]["mean"][0]
+    assert mean == pytest.approx(values[:train_rows].mean())
+    assert mean != pytest.approx(values.mean(), abs=1e-9)
 
 
 def test_train_json_summary_reports_model_and_naive(cli, daily_csv, tmp_path):
@@ -168,7 +173,8 @@ def test_info_and_models(cli, trained):
     info = cli("info", "-d", model_dir)
     assert info.code == 0 and "gru" in info.out and "validation y" in info.out
     document = json.loads(cli("info", "-d", model_dir, "--format", "json").out)
-    assert document["targets"] == ["y"] and "last_window" not in document
+    assert document["targets"] == ["y"] and document["format_version"] == 2
+    assert set(document["series"][""]) == {"scaler", "last_time", "rows", "start"}  # every field but the data
     listed = json.loads(cli("models", "--format", "json").out)
     assert {"naive", "seasonal-naive", "linear", "lstm", "gru"} <= {m["model"] for m in listed}
 

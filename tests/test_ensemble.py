@@ -53,7 +53,8 @@ def member_networks(model_dir: Path) -> list:
 
 
 def unscale(card, values: np.ndarray) -> np.ndarray:
-    return values * card.scaler["scale"][0] + card.scaler["mean"][0]
+    scaler = card.series[""]["scaler"]
+    return values * scaler["scale"][0] + scaler["mean"][0]
 
 
 def test_every_member_is_saved_hashed_under_the_one_card(ensemble):
@@ -75,7 +76,8 @@ def test_every_member_is_saved_hashed_under_the_one_card(ensemble):
 def test_forecast_serves_the_median_of_the_members_own_forecasts(ensemble, engine):
     _, model_dir, _ = ensemble
     card = load_card(model_dir)
-    window = (np.asarray(card.last_window) - card.scaler["mean"]) / card.scaler["scale"]
+    saved = card.series[""]
+    window = (np.asarray(saved["last_window"]) - saved["scaler"]["mean"]) / saved["scaler"]["scale"]
     own = np.stack([unscale(card, n.predict(window[None].astype(np.float32), verbose=0)[0, :, 0]) for n in member_networks(model_dir)])
     served = rnncast.forecast(model_dir, engine=engine)["y"].to_numpy()
     np.testing.assert_allclose(served, np.median(own, axis=0), rtol=1e-5)
@@ -91,7 +93,8 @@ def test_card_holds_the_validation_errors_of_the_median_and_of_each_member(ensem
     values = pd.read_csv(csv)["y"].to_numpy()
     train_end = len(values) - validation_rows(len(values), 3, 0.2)
     starts = train_end + origins(len(values) - train_end, 0, 3)
-    windows = ((values[starts[:, None] + np.arange(-8, 0)] - card.scaler["mean"][0]) / card.scaler["scale"][0])[..., None]
+    scaler = card.series[""]["scaler"]
+    windows = ((values[starts[:, None] + np.arange(-8, 0)] - scaler["mean"][0]) / scaler["scale"][0])[..., None]
     actual = values[starts[:, None] + np.arange(3)]
     forecasts = [unscale(card, n.predict(windows.astype(np.float32), verbose=0)[..., 0]) for n in member_networks(model_dir)]
     for forecast, member in zip(forecasts, card.ensemble["members"]):
@@ -105,10 +108,11 @@ def test_backtest_of_an_ensemble_forecasts_the_median_of_its_seeds(daily_csv):
     """Also reproducibility: member i is exactly the single model trained with --seed + i."""
     from rnncast.backtest import zoo_fitter
     from rnncast.data import load_csv
-    from rnncast.dataset import SINGLE, Panel
+    from rnncast.card import ONE_SERIES
+    from rnncast.dataset import Panel
 
     series = Panel.of(load_csv(daily_csv))
-    keys = [SINGLE] * 2
+    keys = [ONE_SERIES] * 2
     linear = TrainConfig(model="linear", epochs=1, window=8, horizon=3, preprocess="none", fallback=False)
     histories = [series.first.frame.to_numpy()[:end] for end in (90, 100)]
     known = [np.full((3, 1), np.nan)] * 2  # the series has no known-future inputs

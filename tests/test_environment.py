@@ -180,15 +180,20 @@ def edit(card: dict, change) -> dict:
 
 
 CORRUPTIONS = {
-    "window changed": (lambda c: c["config"].update(window=9), "field 'last_window' has 8 rows; config.window is 9"),
-    "scaler emptied": (lambda c: c.update(scaler={}), "field 'scaler.mean' is missing"),
-    "last window emptied": (lambda c: c.update(last_window=[]), "field 'last_window' has 0 rows; config.window is 8"),
+    "window changed": (lambda c: c["config"].update(window=9), 'field \'series."".last_window\' has 8 rows; config.window is 9'),
+    "scaler emptied": (lambda c: c["series"][""].update(scaler={}), 'field \'series."".scaler.mean\' is missing'),
+    "last window emptied": (lambda c: c["series"][""].update(last_window=[]), 'field \'series."".last_window\' has 0 rows; config.window is 8'),
+    "series renamed": (lambda c: c.update(series={"y": c["series"][""]}),
+                       "field 'series' must hold the one series of a wide file, under the key \"\", when id_column is null"),
+    "series gone": (lambda c: c.pop("series"), "field 'series' is missing"),
+    "rows missing": (lambda c: c["series"][""].pop("rows"), 'field \'series."".rows\' is missing'),
     "field missing": (lambda c: c.pop("targets"), "field 'targets' is missing"),
     "wrong type": (lambda c: c["config"].update(horizon="3"), "field 'config.horizon' must be an integer of at least 1, not '3'"),
     "horizon 0": (lambda c: c["config"].update(horizon=0), "field 'config.horizon' must be an integer of at least 1, not 0"),
-    "short row": (lambda c: c["last_window"][2].pop(), "field 'last_window.2' must have one value per column (1)"),
+    "short row": (lambda c: c["series"][""]["last_window"][2].pop(), 'field \'series."".last_window.2\' must have one value per column (1)'),
     "unknown target": (lambda c: c.update(targets=["sales"]), "field 'targets' names 'sales', which is not one of the columns (y)"),
-    "scaler of another width": (lambda c: c["scaler"]["scale"].append(1.0), "field 'scaler.scale' must have one value per column (1)"),
+    "scaler of another width": (lambda c: c["series"][""]["scaler"]["scale"].append(1.0),
+                                'field \'series."".scaler.scale\' must have one value per column (1)'),
     "unknown data option": (lambda c: c["data_options"].update(sheet=2), "field 'data_options.sheet' is not a way of reading a CSV that this rnncast knows"),
     "calibration emptied": (lambda c: c["uncertainty"].update(upper_factors=[]), "field 'uncertainty.upper_factors' must have one table per level (5)"),
     "calibration of another width": (lambda c: c["uncertainty"]["lower_factors"][0][0].append(1.0),
@@ -210,12 +215,14 @@ def test_an_edited_card_names_the_field(cli, models, tmp_path, case):
 def test_every_kind_of_card_passes_and_its_own_damage_is_named(cli, models, tmp_path):
     for kind in ("single", "ensemble", "panel"):
         assert cli("forecast", "-d", models[kind]).code == 0, kind
-    damages = {
-        "ensemble": (lambda c: c["ensemble"]["members"][1]["files"].pop("keras"), "field 'ensemble.members.1.files.keras' is missing"),
-        "panel": (lambda c: c["panel"]["series"]["b"].update(last_window=[[1.0]]), "field 'panel.series.b.last_window' has 1 rows; config.window is 8"),
-    }
-    for kind, (change, problem) in damages.items():
-        model_dir = copy_model(models[kind], tmp_path / kind)
+    damages = [
+        ("ensemble", lambda c: c["ensemble"]["members"][1]["files"].pop("keras"), "field 'ensemble.members.1.files.keras' is missing"),
+        ("panel", lambda c: c["series"]["b"].update(last_window=[[1.0]]), "field 'series.b.last_window' has 1 rows; config.window is 8"),
+        ("panel", lambda c: c["skipped"].update(c=0), "field 'skipped.c' must be an integer of at least 1, not 0"),
+        ("panel", lambda c: c["series"].clear(), "field 'series' holds no series"),
+    ]
+    for i, (kind, change, problem) in enumerate(damages):
+        model_dir = copy_model(models[kind], tmp_path / str(i))
         card = model_dir / CARD_NAME
         card.write_text(json.dumps(edit(json.loads(card.read_text()), change)))
         result = cli("forecast", "-d", model_dir)

@@ -11,7 +11,8 @@ import pytest
 
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
-from rnncast.dataset import SINGLE, Panel
+from rnncast.card import ONE_SERIES
+from rnncast.dataset import Panel
 from rnncast.backtest import (
     BacktestOptions,
     Forecast,
@@ -91,7 +92,7 @@ def test_fitters_and_forecasters_see_only_rows_before_the_origin(retrain):
         seen.append(("fit", fitted_until))
 
         def forecast(keys, histories, known):
-            assert keys == [SINGLE] * len(histories)
+            assert keys == [ONE_SERIES] * len(histories)
             # Cheats if it can: continues the trend from the newest value it was handed.
             seen.extend(("forecast", h[-1, 0]) for h in histories)
             # The rows after an origin hold only the known-future inputs, and this series has none.
@@ -100,7 +101,7 @@ def test_fitters_and_forecasters_see_only_rows_before_the_origin(retrain):
 
         return forecast
 
-    forecast = run_backtest(Panel.of(series), oracle_fitter, {SINGLE: origins}, retrain)[SINGLE]
+    forecast = run_backtest(Panel.of(series), oracle_fitter, {ONE_SERIES: origins}, retrain)[ONE_SERIES]
     fits = [value for kind, value in seen if kind == "fit"]
     newest = [value for kind, value in seen if kind == "forecast"]
     assert fits == ([o - 1 for o in origins] if retrain else [origins[0] - 1])

@@ -74,7 +74,7 @@ def test_saved_network_predicts_like_the_trained_one(daily_csv, tmp_path):
     from rnncast.api import ModelCard
 
     card = ModelCard(config={}, data_options={}, columns=["y"], targets=["y"], time_column=None, freq=None,
-                     last_time=0, last_window=[], scaler={}, metrics={}, training={}, source={}, created="", rnncast_version="")
+                     last_time=0, metrics={}, training={}, source={}, created="", rnncast_version="")
     saved = save(tmp_path / "m", fitted.network, card)
     loaded = load_network(tmp_path / "m", saved)  # the card is a stub, which load_card would refuse
     np.testing.assert_array_equal(loaded.predict(windows, verbose=0), fitted.network.predict(windows, verbose=0))

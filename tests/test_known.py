@@ -169,7 +169,7 @@ def test_many_series_take_known_inputs_and_static_attributes(cli, tmp_path):
     card = json.loads((tmp_path / "m" / "card.json").read_text())
     assert {"static:kind=big", "static:kind=small", "static:size"} <= set(card["columns"])
     # Standardised alike across series, so that the attribute still tells the series apart.
-    sizes = {key: one["scaler"]["mean"][card["columns"].index("static:size")] for key, one in card["panel"]["series"].items()}
+    sizes = {key: one["scaler"]["mean"][card["columns"].index("static:size")] for key, one in card["series"].items()}
     assert len(set(sizes.values())) == 1
 
     one = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "future.csv", "--id", "b")

@@ -102,24 +102,31 @@ def test_short_series_are_reported_and_skipped(global_model):
     assert ("warning: stores.csv: skipping 1 of 4 series with fewer than the 5 rows --horizon 3 needs (a validation tail and 2 before it): "
             "short (4 rows).") in stderr
     card = load_card(model_dir)
-    assert card.panel["skipped"] == {"short": 4} and sorted(card.panel["series"]) == ["north", "south", "west"]
+    assert card.skipped == {"short": 4} and sorted(card.series) == ["north", "south", "west"]
+    assert (card.format_version, card.id_column) == (2, "store")
+    assert all(set(one) == {"scaler", "last_time", "last_window", "rows", "start"} for one in card.series.values())
+    assert card.last_time == max(one["last_time"] for one in card.series.values())
+    assert not {"last_window", "scaler", "panel"} & set(json.loads((model_dir / "card.json").read_text()))
     assert card.training["distribute"]["strategy"] == "mirrored"
 
 
 def test_a_series_too_short_for_the_window_is_padded_and_forecast(cli, write_csv):
     frame = long_frame()
-    brief = frame[frame["unique_id"] == "north"].iloc[:9].assign(unique_id="brief")
+    brief = frame[frame["unique_id"] == "north"].iloc[:6].assign(unique_id="brief")
     csv = write_csv(pd.concat([frame, brief]))
     trained = cli("train", csv, "--horizon", "3", "--window", "8", "--epochs", "1", "--seed", "1", "-f", "csv")
     assert trained.code == 0, trained.err
     assert ("warning: data.csv: padding 1 of 5 series shorter than the 14 rows --window 8 and --horizon 3 need with their first value: "
-            "brief (9 rows).") in trained.err
+            "brief (6 rows).") in trained.err
     assert "brief" in pd.read_csv(io.StringIO(trained.out))["id"].tolist()  # validated on its own last 3 rows
-    saved = pd.read_csv(io.StringIO(cli("forecast", "--id", "brief").out))
-    assert saved["ds"].tolist() == ["2020-01-10", "2020-01-11", "2020-01-12"] and saved["y"].notna().all()
-    updated = cli("forecast", "--id", "brief", "--data", write_csv(pd.concat([frame, brief.iloc[:6]]), "newer.csv"))
+    saved = load_card("rnncast-model").series["brief"]
+    assert saved["rows"] == 6 and saved["start"] == "2020-01-01T00:00:00" and len(saved["last_window"]) == 8
+    assert [row[0] for row in saved["last_window"][:3]] == [brief["y"].iloc[0]] * 3  # its first value, repeated before it
+    forecast = pd.read_csv(io.StringIO(cli("forecast", "--id", "brief").out))
+    assert forecast["ds"].tolist() == ["2020-01-07", "2020-01-08", "2020-01-09"] and forecast["y"].notna().all()
+    updated = cli("forecast", "--id", "brief", "--data", write_csv(pd.concat([frame, brief.iloc[:4]]), "newer.csv"))
     assert updated.code == 0, updated.err
-    assert pd.read_csv(io.StringIO(updated.out))["ds"].tolist() == ["2020-01-07", "2020-01-08", "2020-01-09"]
+    assert pd.read_csv(io.StringIO(updated.out))["ds"].tolist() == ["2020-01-05", "2020-01-06", "2020-01-07"]
 
 
 def test_per_series_scaling_is_fitted_on_each_training_part(global_model):
@@ -128,8 +135,7 @@ def test_per_series_scaling_is_fitted_on_each_training_part(global_model):
     sales = pd.read_csv(csv).groupby("store")["sales"]
     for key, rows in (("north", 60), ("south", 80)):
         train_rows = rows - int(np.ceil(rows * 0.2))
-        assert card.panel["series"][key]["scaler"]["mean"][0] == pytest.approx(sales.get_group(key).to_numpy()[:train_rows].mean())
-    assert card.scaler == {} and card.last_window == []
+        assert card.series[key]["scaler"]["mean"][0] == pytest.approx(sales.get_group(key).to_numpy()[:train_rows].mean())
 
 
 def test_train_prints_validation_per_series_and_the_mean(global_model):
@@ -341,7 +347,7 @@ def test_ensemble_of_global_models_forecasts_the_median_of_its_members(cli, writ
     csv = write_csv(trending_frame())
     assert cli("train", csv, "--model", "gru", "--ensemble", "2", "--preprocess", "window-relative", *TINY).code == 0
     card = load_card("rnncast-model")
-    assert [m["seed"] for m in card.ensemble["members"]] == [1, 2] and sorted(card.panel["series"]) == ["a", "b", "c"]
+    assert [m["seed"] for m in card.ensemble["members"]] == [1, 2] and sorted(card.series) == ["a", "b", "c"]
     assert card.uncertainty["windows"] == 30 and set(card.metrics["series"]) == {"a", "b", "c"}
     frames = [pd.read_csv(io.StringIO(cli("forecast", "--engine", engine).out)) for engine in ("onnx", "keras")]
     pd.testing.assert_frame_equal(*frames)

@@ -129,7 +129,7 @@ def test_forecast_undoes_the_preprocessing(method, strategy, write_csv, tmp_path
     from rnncast.preprocessing import Standardizer
     from rnncast.store import load_network
 
-    scaler, prep = Standardizer.from_dict(card.scaler), Preprocessing.from_dict(card.preprocessing)
+    scaler, prep = Standardizer.from_dict(card.series[""]["scaler"]), Preprocessing.from_dict(card.preprocessing)
     windows = scaler.transform(frame[["y"]].to_numpy()[-14:])[None]
     network = load_network(model_dir, card)
     for _ in range(3 if strategy == "autoregressive" else 1):  # one step at a time, fed back

@@ -15,7 +15,7 @@ from conftest import TINY_SHAPE
 
 def _card(**fields) -> ModelCard:
     return ModelCard(config={}, data_options={}, columns=["lynx"], targets=["lynx"], time_column="year", freq="YS-JAN",
-                     last_time="1989-01-01T00:00:00", last_window=[], scaler={}, metrics={}, training={}, source={},
+                     last_time="1989-01-01T00:00:00", metrics={}, training={}, source={},
                      created="", rnncast_version="", **fields)
 
 
