@@ -49,6 +49,16 @@ def network_outputs(strategy: str, target_index: list[int], n_columns: int, inpu
     return list(target_index) if strategy == "direct" else [i for i in range(n_columns) if i not in inputs]
 
 
+def lead_columns(columns: Sequence[str], steps: int) -> tuple[tuple[int, ...], ...]:
+    """For each of the ``steps`` steps a network predicts, the columns holding its known values:
+    ``[step][source]``, the sources in the same order at every step; empty without leads."""
+    columns = list(columns)
+    sources = [c.rpartition(LEAD)[0] for c in columns if c.rpartition(LEAD)[1:] == (LEAD, "1")]
+    if not sources:
+        return ()
+    return tuple(tuple(columns.index(f"{source}{LEAD}{step}") for source in sources) for step in range(1, steps + 1))
+
+
 def needs_future(options: DataOptions) -> bool:
     """Whether a model trained with ``options`` has inputs it needs over the horizon."""
     return bool(options.known or options.calendar or options.holidays or options.static)

@@ -53,6 +53,10 @@ class NetworkShape:
     # Whether some inputs are known over the horizon (rnncast.known): the head then also reads the
     # window's last row, whose leads hold the known values of every step it predicts.
     known: bool = False
+    # The input columns holding each predicted step's known values (``known.lead_columns``):
+    # ``[step][source]``. They also reach the forecast through one weight per source shared by
+    # every step, as a regression's coefficients are (AutoARIMA with regressors).
+    leads: tuple[tuple[int, ...], ...] = ()
 
 
 def _every_step(window: int) -> range:
@@ -96,7 +100,16 @@ def _vector_head(keras, x, shape: NetworkShape, inputs=None):
         last = keras.layers.Flatten(name="last_row")(keras.layers.Cropping1D((shape.window - 1, 0), name="last_input")(inputs))
         x = keras.layers.Concatenate(name="with_known")([x, last])
     x = keras.layers.Dense(shape.steps * len(shape.outputs), name="head")(x)
-    return keras.layers.Reshape((shape.steps, len(shape.outputs)), name="forecast")(x)
+    forecast = keras.layers.Reshape((shape.steps, len(shape.outputs)), name="network" if shape.leads else "forecast")(x)
+    if not shape.leads or inputs is None:
+        return forecast
+    from rnncast.layers import StepInputs
+
+    # A few hundred windows cannot fit the head's steps x sources x steps weights of the leads;
+    # a weight per source, zero at first, is what they can fit.
+    leads = StepInputs([list(step) for step in shape.leads], name="leads")(inputs)
+    linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(leads)
+    return keras.layers.Add(name="forecast")([forecast, linear])
 
 
 def _sequence_head(keras, x, shape: NetworkShape):

@@ -26,7 +26,7 @@ from rnncast.data import TimeSeries, read_frame, series_from_frame
 from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.numparse import choose_targets, numeric_columns
-from rnncast.known import STATIC, network_outputs, provenance, read_static, with_known
+from rnncast.known import STATIC, lead_columns, network_outputs, provenance, read_static, with_known
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 from rnncast.timeparse import find_time_column, infer_season, parse_time
@@ -269,7 +269,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
                                                  config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, [scaled[k][: train_ends[k]] for k in scaled], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(panel.first.known))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(panel.first.known),
+                         lead_columns(columns, config.output_steps))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}

@@ -13,7 +13,7 @@ from rnncast import distribute
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries, infer_season
 from rnncast.errors import DataError
-from rnncast.known import network_outputs
+from rnncast.known import lead_columns, network_outputs
 from rnncast.fitloop import EpochCallback, fit_series, panel_dataset, sequence_times, start, train_network
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
@@ -81,7 +81,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         method, selection = select_preprocessing(scaled, train_end, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, scaled[:train_end], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(series.known))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(series.known),
+                         lead_columns(columns, config.output_steps))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnncast.config import DataOptions
+from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import ExitStatus, UsageError
-from rnncast.known import LEAD, design, input_only
+from rnncast.known import LEAD, design, input_only, lead_columns
+from rnncast.models import NetworkShape, build_model
 from rnncast.rollout import rollout
 
 HORIZON = 7
@@ -210,3 +211,30 @@ def test_a_column_named_like_an_added_input_is_refused(cli, files, tmp_path):
     pd.read_csv(files["train"]).rename(columns={"promo": "promo@+1"}).to_csv(renamed, index=False)
     result = cli("train", renamed, "--calendar", "--quiet")
     assert result.code == ExitStatus.USAGE and "'promo@+1'" in result.err and "rename it" in result.err
+
+
+def test_lead_columns_group_the_known_values_by_step():
+    columns = ["sales", "promo", f"promo{LEAD}1", f"promo{LEAD}2", "holidays:holiday", f"holidays:holiday{LEAD}1",
+               f"holidays:holiday{LEAD}2", f"promo{LEAD}12"]
+    assert lead_columns(columns, 2) == ((2, 5), (3, 6))
+    assert lead_columns(["sales", "calendar:dow_sin"], 2) == ()
+
+
+def test_each_source_s_known_values_reach_every_step_through_one_shared_weight(tmp_path):
+    import keras
+
+    # Columns: the target, then promo's leads for steps 1..3; one weight per source and output.
+    shape = NetworkShape(window=5, n_inputs=4, steps=3, outputs=(0,), known=True, leads=((1,), (2,), (3,)))
+    network = build_model(shape, TrainConfig(model="gru", horizon=3, units=4, layers=1, seed=1))
+    windows = np.arange(40, dtype=np.float32).reshape(2, 5, 4) / 40
+    raised = windows.copy()
+    raised[:, -1, 2] += 1.0  # the known value of step 2, as the last row holds it
+    network.get_layer("known_linear").set_weights([np.zeros((1, 1))])
+    before = network.predict(raised, verbose=0) - network.predict(windows, verbose=0)
+    network.get_layer("known_linear").set_weights([np.full((1, 1), 2.0)])
+    after = network.predict(raised, verbose=0) - network.predict(windows, verbose=0)
+    # The shared weight adds 2 per unit of step 2's known value to step 2 alone.
+    np.testing.assert_allclose((after - before)[..., 0], [[0.0, 2.0, 0.0]] * 2, atol=1e-5)
+    network.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(windows, verbose=0), network.predict(windows, verbose=0), rtol=1e-5, atol=1e-6)
