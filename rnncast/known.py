@@ -50,13 +50,14 @@ def network_outputs(strategy: str, target_index: list[int], n_columns: int, inpu
 
 
 def lead_columns(columns: Sequence[str], steps: int) -> tuple[tuple[int, ...], ...]:
-    """For each of the ``steps`` steps a network predicts, the columns holding its known values:
-    ``[step][source]``, the sources in the same order at every step; empty without leads."""
+    """The columns holding the known values 0..``steps`` rows after a row: ``[offset][source]``,
+    the known columns themselves at offset 0 and their leads after, the sources in the same
+    order at every offset; empty without leads."""
     columns = list(columns)
     sources = [c.rpartition(LEAD)[0] for c in columns if c.rpartition(LEAD)[1:] == (LEAD, "1")]
     if not sources:
         return ()
-    return tuple(tuple(columns.index(f"{source}{LEAD}{step}") for source in sources) for step in range(1, steps + 1))
+    return tuple(tuple(columns.index(f"{source}{LEAD}{step}" if step else source) for source in sources) for step in range(steps + 1))
 
 
 def needs_future(options: DataOptions) -> bool:

@@ -53,9 +53,9 @@ class NetworkShape:
     # Whether some inputs are known over the horizon (rnncast.known): the head then also reads the
     # window's last row, whose leads hold the known values of every step it predicts.
     known: bool = False
-    # The input columns holding each predicted step's known values (``known.lead_columns``):
-    # ``[step][source]``. They also reach the forecast through one weight per source shared by
-    # every step, as a regression's coefficients are (AutoARIMA with regressors).
+    # The input columns holding the known values 0..steps rows after a row (``known.lead_columns``):
+    # ``[offset][source]``. Those of the predicted steps also reach the forecast through one weight
+    # per source shared by every step, as a regression's coefficients are (AutoARIMA with regressors).
     leads: tuple[tuple[int, ...], ...] = ()
 
 
@@ -107,7 +107,7 @@ def _vector_head(keras, x, shape: NetworkShape, inputs=None):
 
     # A few hundred windows cannot fit the head's steps x sources x steps weights of the leads;
     # a weight per source, zero at first, is what they can fit.
-    leads = StepInputs([list(step) for step in shape.leads], name="leads")(inputs)
+    leads = StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
     linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(leads)
     return keras.layers.Add(name="forecast")([forecast, linear])
 
@@ -136,8 +136,19 @@ def _seasonal_naive(shape: NetworkShape, config: TrainConfig):
         raise UsageError(f"`--window` must be at least the season ({config.season}) for seasonal-naive. Received: {shape.window}.")
     keras = import_keras()
     inputs = _input(keras, shape)
-    layer = SeasonalNaive(shape.steps, list(shape.outputs), config.season, name="forecast")
-    return keras.Model(inputs, layer(inputs), name="seasonal_naive")
+    repeated = SeasonalNaive(shape.steps, list(shape.outputs), config.season, name="network" if shape.leads else "forecast")(inputs)
+    if not shape.leads:
+        return keras.Model(inputs, repeated, name="seasonal_naive")
+    from rnncast.layers import StepInputs
+
+    # With known inputs, seasonal-naive is a regression on them in seasonal differences: each step
+    # adds one weight per source times how its known value differs from the repeated row's
+    # (zero, plain seasonal-naive, until ``training`` fits the weights).
+    leads = StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
+    then = SeasonalNaive(shape.steps, list(shape.leads[0]), config.season, name="repeated_known")(inputs)
+    change = keras.layers.Subtract(name="known_change")([leads, then])
+    linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(change)
+    return keras.Model(inputs, keras.layers.Add(name="forecast")([repeated, linear]), name="seasonal_naive")
 
 
 def _linear(shape: NetworkShape, config: TrainConfig):

@@ -247,7 +247,7 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         TrainingDiverged: the loss became NaN or infinite.
     """
     from rnncast.fitloop import fit_series, start
-    from rnncast.training import better_baseline, fall_back, score
+    from rnncast.training import better_baseline, fall_back, fit_known_weights, score
 
     config, panel, skipped = resolve_panel_config(panel, configure(config))
     keras = start(config)
@@ -277,6 +277,8 @@ def fit_panel(panel: Panel, config: TrainConfig, on_epoch=None) -> FittedPanel:
         if trainable:
             cuts = [(preprocessing.series(scaled[k]), train_ends[k] - preprocessing.dropped) for k in scaled]
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
+        elif config.model == "seasonal-naive" and shape.leads:
+            fit_known_weights(network, [scaled[k][: train_ends[k]] for k in scaled], shape, config.season)
 
     from rnncast.rollout import keras_predictor, rollout
     from rnncast.uncertainty import calibrate, network_forecasts

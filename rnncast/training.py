@@ -89,6 +89,8 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
         if get_spec(config.model).trainable:
             history = fit_series(keras, network, [(preprocessing.series(scaled), train_end - preprocessing.dropped)], shape, config,
                                  on_epoch, preprocessing.window_map(shape.window, shape.steps))
+        elif config.model == "seasonal-naive" and shape.leads:
+            fit_known_weights(network, scaled[:train_end], shape, config.season)
 
     predict = preprocessing.wrap(keras_predictor(network), outputs)
     metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after),
@@ -96,12 +98,27 @@ def fit(series: TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None 
                     config, target_index, series.targets)
     if selection is not None:
         metrics["preprocessing"] = selection
-    kept = better_baseline(metrics, scaler.scale[target_index]) if config.fallback and get_spec(config.model).trainable else None
+    fallbacks = config.fallback and get_spec(config.model).trainable
+    baseline = None  # (shape, network) of seasonal-naive with the known inputs
+    if fallbacks and shape.leads and "seasonal_naive" in metrics:
+        # Plain seasonal-naive cannot know a holiday or promotion ahead; the network would be judged
+        # against a baseline that ignores what it was given. Seasonal-naive with the known inputs
+        # (a regression on them in seasonal differences, as AutoARIMA's with regressors) is the fair one.
+        baseline_shape = dataclasses.replace(shape, window=config.window)
+        baseline = baseline_shape, build_model(baseline_shape, dataclasses.replace(config, model="seasonal-naive"))
+        fit_known_weights(baseline[1], scaled[:train_end], baseline_shape, config.season)
+        repeat = keras_predictor(baseline[1])
+        metrics["seasonal_naive"] = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after),
+                                          [values[train_end - config.window :]], [scaler], config, target_index, series.targets)["model"]
+    kept = better_baseline(metrics, scaler.scale[target_index]) if fallbacks else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
-        shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
-        network = build_model(shape, config)
+        if kept == "seasonal-naive" and baseline is not None:
+            shape, network = baseline
+        else:
+            shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+            network = build_model(shape, config)
     from rnncast.uncertainty import calibrate, network_forecasts
 
     forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
@@ -139,6 +156,22 @@ def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], histo
     }
     config = dataclasses.replace(config, model=baseline, preprocess="none")
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+
+
+def fit_known_weights(network, train: np.ndarray | Sequence[np.ndarray], shape: NetworkShape, season: int) -> None:
+    """Least-squares weights of seasonal-naive's known inputs (``models``' ``known_linear``): what
+    the standardised training rows ``train`` (of one series, or of each of many, pooled) say each
+    step's change in a known column, against the row seasonal-naive repeats, adds to the outputs'."""
+    changes, residuals = [], []
+    for rows in [train] if isinstance(train, np.ndarray) else train:
+        starts = np.arange(len(rows) - shape.window - shape.steps + 1)
+        windows = rows[starts[:, None] + np.arange(shape.window)]
+        future = rows[starts[:, None] + shape.window + np.arange(shape.steps)][..., list(shape.outputs)]
+        repeated = windows[:, shape.window - season + np.arange(shape.steps) % season]
+        changes.append((windows[:, -1][:, np.array(shape.leads[1:])] - repeated[..., list(shape.leads[0])]).reshape(-1, len(shape.leads[0])))
+        residuals.append((future - repeated[..., list(shape.outputs)]).reshape(-1, len(shape.outputs)))
+    weights = np.linalg.lstsq(np.concatenate(changes), np.concatenate(residuals), rcond=None)[0]
+    network.get_layer("known_linear").set_weights([weights.astype(np.float32)])
 
 
 def _split(series: TimeSeries, config: TrainConfig):
