@@ -92,9 +92,11 @@ def _input(keras, shape: NetworkShape):
 def _vector_head(keras, x, shape: NetworkShape, inputs=None):
     """Dense layer from one feature vector per window to the ``steps`` x ``outputs`` forecast.
 
-    With known-future inputs, the vector is joined by the window's last row (``inputs``): the
-    known values of the steps ahead reach the forecast linearly, as a regression's would
-    (AutoARIMA with regressors), instead of only through the recurrent state.
+    With known-future inputs, the vector is joined by the window's last row (``inputs``), so the
+    known values of the steps ahead reach the head directly, not only through the recurrent
+    state; and with leads, each step's known values are added to that step's forecast through
+    one weight per source that every step shares, as a regression's coefficients (AutoARIMA with
+    regressors).
     """
     if shape.known and inputs is not None:
         last = keras.layers.Flatten(name="last_row")(keras.layers.Cropping1D((shape.window - 1, 0), name="last_input")(inputs))
@@ -106,7 +108,7 @@ def _vector_head(keras, x, shape: NetworkShape, inputs=None):
     from rnncast.layers import StepInputs
 
     # A few hundred windows cannot fit the head's steps x sources x steps weights of the leads;
-    # a weight per source, zero at first, is what they can fit.
+    # a weight per source is what they can fit (zero at first: training starts from the head alone).
     leads = StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
     linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(leads)
     return keras.layers.Add(name="forecast")([forecast, linear])
