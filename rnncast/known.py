@@ -49,6 +49,17 @@ def network_outputs(strategy: str, target_index: list[int], n_columns: int, inpu
     return list(target_index) if strategy == "direct" else [i for i in range(n_columns) if i not in inputs]
 
 
+def lead_columns(columns: Sequence[str], steps: int) -> tuple[tuple[int, ...], ...]:
+    """The columns holding the known values 0..``steps`` rows after a row: ``[offset][source]``,
+    the known columns themselves at offset 0 and their leads after, the sources in the same
+    order at every offset; empty without leads."""
+    columns = list(columns)
+    sources = [c.rpartition(LEAD)[0] for c in columns if c.rpartition(LEAD)[1:] == (LEAD, "1")]
+    if not sources:
+        return ()
+    return tuple(tuple(columns.index(f"{source}{LEAD}{step}" if step else source) for source in sources) for step in range(steps + 1))
+
+
 def needs_future(options: DataOptions) -> bool:
     """Whether a model trained with ``options`` has inputs it needs over the horizon."""
     return bool(options.known or options.calendar or options.holidays or options.static)

@@ -51,6 +51,25 @@ class SeasonalNaive(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnncast")
+class StepInputs(keras.layers.Layer):
+    """The window's last row rearranged by forecast step: ``columns[step]`` are the inputs that
+    belong to that step (``[batch, steps, len(columns[0])]``), so one weight can serve every step."""
+
+    def __init__(self, columns: list[list[int]], **kwargs):
+        super().__init__(**kwargs)
+        if not columns or len({len(step) for step in columns}) != 1 or not columns[0]:
+            raise ValueError(f"`columns` expected equally long, non-empty lists of column indices per step, got {columns!r}.")
+        self.columns = [list(step) for step in columns]
+
+    def call(self, inputs):
+        flat = keras.ops.take(inputs[:, -1, :], [i for step in self.columns for i in step], axis=-1)
+        return keras.ops.reshape(flat, (-1, len(self.columns), len(self.columns[0])))
+
+    def get_config(self):
+        return {**super().get_config(), "columns": self.columns}
+
+
+@keras.saving.register_keras_serializable(package="rnncast")
 class LNSimpleRNNCell(keras.layers.SimpleRNNCell):
     """The chapter's layer-normalised SimpleRNN cell: layer norm between the linear step and the activation.
 

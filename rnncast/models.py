@@ -53,6 +53,10 @@ class NetworkShape:
     # Whether some inputs are known over the horizon (rnncast.known): the head then also reads the
     # window's last row, whose leads hold the known values of every step it predicts.
     known: bool = False
+    # The input columns holding the known values 0..steps rows after a row (``known.lead_columns``):
+    # ``[offset][source]``. Those of the predicted steps also reach the forecast through one weight
+    # per source shared by every step, as a regression's coefficients are (AutoARIMA with regressors).
+    leads: tuple[tuple[int, ...], ...] = ()
 
 
 def _every_step(window: int) -> range:
@@ -88,15 +92,26 @@ def _input(keras, shape: NetworkShape):
 def _vector_head(keras, x, shape: NetworkShape, inputs=None):
     """Dense layer from one feature vector per window to the ``steps`` x ``outputs`` forecast.
 
-    With known-future inputs, the vector is joined by the window's last row (``inputs``): the
-    known values of the steps ahead reach the forecast linearly, as a regression's would
-    (AutoARIMA with regressors), instead of only through the recurrent state.
+    With known-future inputs, the vector is joined by the window's last row (``inputs``), so the
+    known values of the steps ahead reach the head directly, not only through the recurrent
+    state; and with leads, each step's known values are added to that step's forecast through
+    one weight per source that every step shares, as a regression's coefficients (AutoARIMA with
+    regressors).
     """
     if shape.known and inputs is not None:
         last = keras.layers.Flatten(name="last_row")(keras.layers.Cropping1D((shape.window - 1, 0), name="last_input")(inputs))
         x = keras.layers.Concatenate(name="with_known")([x, last])
     x = keras.layers.Dense(shape.steps * len(shape.outputs), name="head")(x)
-    return keras.layers.Reshape((shape.steps, len(shape.outputs)), name="forecast")(x)
+    forecast = keras.layers.Reshape((shape.steps, len(shape.outputs)), name="network" if shape.leads else "forecast")(x)
+    if not shape.leads or inputs is None:
+        return forecast
+    from rnncast.layers import StepInputs
+
+    # A few hundred windows cannot fit the head's steps x sources x steps weights of the leads;
+    # a weight per source is what they can fit (zero at first: training starts from the head alone).
+    leads = StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
+    linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(leads)
+    return keras.layers.Add(name="forecast")([forecast, linear])
 
 
 def _sequence_head(keras, x, shape: NetworkShape):
@@ -123,8 +138,19 @@ def _seasonal_naive(shape: NetworkShape, config: TrainConfig):
         raise UsageError(f"`--window` must be at least the season ({config.season}) for seasonal-naive. Received: {shape.window}.")
     keras = import_keras()
     inputs = _input(keras, shape)
-    layer = SeasonalNaive(shape.steps, list(shape.outputs), config.season, name="forecast")
-    return keras.Model(inputs, layer(inputs), name="seasonal_naive")
+    repeated = SeasonalNaive(shape.steps, list(shape.outputs), config.season, name="network" if shape.leads else "forecast")(inputs)
+    if not shape.leads:
+        return keras.Model(inputs, repeated, name="seasonal_naive")
+    from rnncast.layers import StepInputs
+
+    # With known inputs, seasonal-naive is a regression on them in seasonal differences: each step
+    # adds one weight per source times how its known value differs from the repeated row's
+    # (zero, plain seasonal-naive, until ``training`` fits the weights).
+    leads = StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
+    then = SeasonalNaive(shape.steps, list(shape.leads[0]), config.season, name="repeated_known")(inputs)
+    change = keras.layers.Subtract(name="known_change")([leads, then])
+    linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(change)
+    return keras.Model(inputs, keras.layers.Add(name="forecast")([repeated, linear]), name="seasonal_naive")
 
 
 def _linear(shape: NetworkShape, config: TrainConfig):

@@ -16,7 +16,7 @@ from rnncast.data import TimeSeries, infer_season
 from rnncast.card import ONE_SERIES
 from rnncast.dataset import Panel, first_few, left_padded
 from rnncast.errors import DataError
-from rnncast.known import STATIC, network_outputs
+from rnncast.known import STATIC, lead_columns, network_outputs
 from rnncast.fitloop import EpochCallback, fit_series, start
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
@@ -147,7 +147,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         method, selection = select_preprocessing(scaled, train_ends, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
     preprocessing = Preprocessing.fit(config.preprocess, [v[:end] for v, end in zip(scaled, train_ends)], config.season)
-    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(data.first.known))
+    shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(data.first.known),
+                         lead_columns(columns, config.output_steps))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
@@ -158,6 +159,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
                 cuts += [(preprocessing.series(scaler.transform(v[end - config.window :])), shape.window)
                          for v, end, scaler in zip(scored[0], scored[1], scored[2].values())]
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
+        elif config.model == "seasonal-naive" and shape.leads:
+            fit_known_weights(network, [v[:end] for v, end in zip(scaled, train_ends)], shape, config.season)
 
     tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
     tail_scalers = list(scored[2].values())
@@ -167,12 +170,30 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
                     tail_scalers, config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
     if selection is not None:
         metrics["preprocessing"] = selection
-    kept = better_baseline(_relative(metrics, tail_scalers, target_index), np.ones(len(target_index))) if config.fallback and trainable else None
+    fallbacks = config.fallback and trainable
+    baseline = None  # (shape, network) of seasonal-naive with the known inputs
+    if fallbacks and shape.leads and "seasonal_naive" in metrics:
+        # Plain seasonal-naive cannot know a holiday or promotion ahead; the network would be judged
+        # against a baseline that ignores what it was given. Seasonal-naive with the known inputs
+        # (a regression on them in seasonal differences, as AutoARIMA's with regressors) is the fair one.
+        baseline_shape = dataclasses.replace(shape, window=config.window)
+        baseline = baseline_shape, build_model(baseline_shape, dataclasses.replace(config, model="seasonal-naive"))
+        fit_known_weights(baseline[1], [v[:end] for v, end in zip(scaled, train_ends)], baseline_shape, config.season)
+        repeat = keras_predictor(baseline[1])
+        regressed = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after), tails,
+                          tail_scalers, config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
+        metrics["seasonal_naive"] = regressed["model"]
+        for key, one in metrics.get("series", {}).items():
+            one["seasonal_naive"] = regressed["series"][key]["model"]
+    kept = better_baseline(_relative(metrics, tail_scalers, target_index), np.ones(len(target_index))) if fallbacks else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
-        shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
-        network = build_model(shape, config)
+        if kept == "seasonal-naive" and baseline is not None:
+            shape, network = baseline
+        else:
+            shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
+            network = build_model(shape, config)
     from rnncast.uncertainty import calibrate, network_forecasts
 
     forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
@@ -211,6 +232,22 @@ def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], histo
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
     config = dataclasses.replace(config, model=baseline, preprocess="none")
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
+
+
+def fit_known_weights(network, train: Sequence[np.ndarray], shape: NetworkShape, season: int) -> None:
+    """Least-squares weights of seasonal-naive's known inputs (``models``' ``known_linear``): what
+    the standardised training rows ``train`` of each series (pooled) say each
+    step's change in a known column, against the row seasonal-naive repeats, adds to the outputs'."""
+    changes, residuals = [], []
+    for rows in train:
+        starts = np.arange(len(rows) - shape.window - shape.steps + 1)
+        windows = rows[starts[:, None] + np.arange(shape.window)]
+        future = rows[starts[:, None] + shape.window + np.arange(shape.steps)][..., list(shape.outputs)]
+        repeated = windows[:, shape.window - season + np.arange(shape.steps) % season]
+        changes.append((windows[:, -1][:, np.array(shape.leads[1:])] - repeated[..., list(shape.leads[0])]).reshape(-1, len(shape.leads[0])))
+        residuals.append((future - repeated[..., list(shape.outputs)]).reshape(-1, len(shape.outputs)))
+    weights = np.linalg.lstsq(np.concatenate(changes), np.concatenate(residuals), rcond=None)[0]
+    network.get_layer("known_linear").set_weights([weights.astype(np.float32)])
 
 
 def _split(data: Panel, config: TrainConfig, tail: int | None = None, pooled: bool = False, shared: Standardizer | None = None,

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnncast.config import DataOptions
+from rnncast.config import DataOptions, TrainConfig
 from rnncast.errors import ExitStatus, UsageError
-from rnncast.known import LEAD, design, input_only
+from rnncast.known import LEAD, design, input_only, lead_columns
+from rnncast.models import NetworkShape, build_model
 from rnncast.rollout import rollout
 
 HORIZON = 7
@@ -210,3 +211,70 @@ def test_a_column_named_like_an_added_input_is_refused(cli, files, tmp_path):
     pd.read_csv(files["train"]).rename(columns={"promo": "promo@+1"}).to_csv(renamed, index=False)
     result = cli("train", renamed, "--calendar", "--quiet")
     assert result.code == ExitStatus.USAGE and "'promo@+1'" in result.err and "rename it" in result.err
+
+
+def test_lead_columns_group_the_known_values_by_step():
+    columns = ["sales", "promo", f"promo{LEAD}1", f"promo{LEAD}2", "holidays:holiday", f"holidays:holiday{LEAD}1",
+               f"holidays:holiday{LEAD}2", f"promo{LEAD}12"]
+    assert lead_columns(columns, 2) == ((1, 4), (2, 5), (3, 6))
+    assert lead_columns(["sales", "calendar:dow_sin"], 2) == ()
+
+
+def test_each_source_s_known_values_reach_every_step_through_one_shared_weight(tmp_path):
+    import keras
+
+    # Columns: the target, promo, then promo's leads for steps 1..3; one weight per source and output.
+    shape = NetworkShape(window=5, n_inputs=5, steps=3, outputs=(0,), known=True, leads=((1,), (2,), (3,), (4,)))
+    network = build_model(shape, TrainConfig(model="gru", horizon=3, units=4, layers=1, seed=1))
+    windows = np.arange(50, dtype=np.float32).reshape(2, 5, 5) / 50
+    raised = windows.copy()
+    raised[:, -1, 3] += 1.0  # the known value of step 2, as the last row holds it
+    network.get_layer("known_linear").set_weights([np.zeros((1, 1))])
+    before = network.predict(raised, verbose=0) - network.predict(windows, verbose=0)
+    network.get_layer("known_linear").set_weights([np.full((1, 1), 2.0)])
+    after = network.predict(raised, verbose=0) - network.predict(windows, verbose=0)
+    # The shared weight adds 2 per unit of step 2's known value to step 2 alone.
+    np.testing.assert_allclose((after - before)[..., 0], [[0.0, 2.0, 0.0]] * 2, atol=1e-5)
+    network.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(windows, verbose=0), network.predict(windows, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_seasonal_naive_with_known_inputs_adds_their_fitted_effect(cli, files, tmp_path):
+    baseline = [a for a in QUICK if a not in ("--epochs", "40")]
+    assert cli("train", files["train"], "--model", "seasonal-naive", "--known", "promo", "-d", tmp_path / "m", *baseline).code == 0
+    train, future = pd.read_csv(files["train"]), pd.read_csv(files["future"])
+    forecast = _forecast(cli, "-d", tmp_path / "m", "--future", files["future"])["sales"].to_numpy()
+    # The week repeated, plus the promotion's lift of 40 where the horizon's day and the repeated one differ.
+    repeated = train.iloc[-7:]
+    expected = repeated["sales"].to_numpy() + 40 * (future["promo"].to_numpy() - repeated["promo"].to_numpy())
+    np.testing.assert_allclose(forecast, expected, atol=6)
+
+
+def test_a_global_model_is_validated_against_seasonal_naive_with_the_known_inputs(cli, tmp_path):
+    many = pd.concat([promo_frame(200, seed).assign(unique_id=key, sales=lambda f, s=seed: f["sales"] + 50 * s)
+                      for seed, key in enumerate(("a", "b"))])
+    many.to_csv(tmp_path / "many.csv", index=False)
+    assert cli("train", tmp_path / "many.csv", "--known", "promo", "-d", tmp_path / "m", *QUICK, "--epochs", "1").code == 0
+    metrics = json.loads((tmp_path / "m" / "card.json").read_text())["metrics"]
+    for key, one in metrics["series"].items():
+        sales = many[many["unique_id"] == key]["sales"]
+        # Near the noise (sd 2) in each series, where plain seasonal-naive errs by the lifts it repeats or misses.
+        assert one["seasonal_naive"]["sales"]["mae"] < 0.3 * np.abs(sales.diff(7)).iloc[-40:].mean()
+    assert metrics["seasonal_naive"]["sales"]["mae"] == pytest.approx(np.mean([s["seasonal_naive"]["sales"]["mae"] for s in metrics["series"].values()]))
+
+
+def test_the_fallback_keeps_seasonal_naive_with_the_known_inputs(cli, files, tmp_path):
+    # One epoch leaves the gru worse than seasonal-naive, which then takes the promotions too.
+    assert cli("train", files["train"], "--known", "promo", "-d", tmp_path / "m", *QUICK, "--epochs", "1").code == 0
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["metrics"]["fallback"]["kept"] == "seasonal-naive"
+    train = pd.read_csv(files["train"])
+    repeated = np.abs(train["sales"].diff(7)).iloc[-60:].mean()
+    # Validation error near the noise (sd 2), where plain seasonal-naive errs by the lifts it repeats or misses.
+    assert card["metrics"]["seasonal_naive"]["sales"]["mae"] < 0.3 * repeated
+    for value, name in ((1, "all.csv"), (0, "none.csv")):
+        pd.read_csv(files["future"]).assign(promo=value).to_csv(tmp_path / name, index=False)
+    lifted = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "all.csv")["sales"]
+    plain = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "none.csv")["sales"]
+    assert (lifted - plain).mean() == pytest.approx(40, abs=6)
