@@ -27,7 +27,7 @@ from rnncast.errors import UsageError
 from rnncast.members import Member, as_member, median_forecast, pooled_paths
 from rnncast.models import AUTO_CANDIDATES, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer
-from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
+from rnncast.windows import MAX_VALIDATION_ORIGINS, minimum_rows, validation_rows
 
 if TYPE_CHECKING:
     from rnncast.data import TimeSeries
@@ -176,13 +176,16 @@ def _validate(panel: "Panel", members: list["FittedModel"], longest: int) -> tup
     series as ``training.score`` scores one model, on the windows the members were scored on; and
     its calibration across the series' validation windows: of the pooled samples when a member has
     dropout, else of the median's residuals."""
+    from rnncast.dataset import left_padded
     from rnncast.training import ORIGINS_PER_SERIES, score
     from rnncast.uncertainty import calibrate
 
     first = members[0]
     config, target_index = dataclasses.replace(first.config, window=longest), first.target_index
     runners = [fitted_member(m) for m in members]
-    values = [panel.series[key].frame.to_numpy(dtype=np.float64) for key in first.scalers]
+    # A short series, padded to fit each member's window in training, is padded to fit the longest here.
+    rows = minimum_rows(longest, config.horizon, config.validation_fraction)
+    values = [left_padded(panel.series[key], rows, panel.freq).frame.to_numpy(dtype=np.float64) for key in first.scalers]
     tails = [v[len(v) - validation_rows(len(v), config.horizon, config.validation_fraction) - longest :] for v in values]
     scalers = list(first.scalers.values())
 

@@ -165,9 +165,10 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
     tail_scalers = list(scored[2].values())
     ids = list(checked.series) if checked.many else None
+    limit = ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS
     predict = preprocessing.wrap(keras_predictor(network), outputs)
     metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after), tails,
-                    tail_scalers, config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
+                    tail_scalers, config, target_index, data.targets, ids, limit)
     if selection is not None:
         metrics["preprocessing"] = selection
     fallbacks = config.fallback and trainable
@@ -181,7 +182,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         fit_known_weights(baseline[1], [v[:end] for v, end in zip(scaled, train_ends)], baseline_shape, config.season)
         repeat = keras_predictor(baseline[1])
         regressed = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after), tails,
-                          tail_scalers, config, target_index, data.targets, ids, ORIGINS_PER_SERIES if ids else MAX_VALIDATION_ORIGINS)
+                          tail_scalers, config, target_index, data.targets, ids, limit)
         metrics["seasonal_naive"] = regressed["model"]
         for key, one in metrics.get("series", {}).items():
             one["seasonal_naive"] = regressed["series"][key]["model"]
