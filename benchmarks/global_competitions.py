@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,9 @@ def statistical_forecasts(name: str, series: list, limit: int | None, cache: Pat
     path = cache / f"{name.replace(' ', '-')}-{limit}.npz" if cache else None
     if path is not None and path.exists():
         return dict(np.load(path))
-    forecasts = peer_forecasts(series)
+    with warnings.catch_warnings():  # statsforecast warns on every short series; the progress lines would drown
+        warnings.simplefilter("ignore")
+        forecasts = peer_forecasts(series)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **forecasts)
