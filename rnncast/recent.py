@@ -45,7 +45,9 @@ def recent_history(model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR, data: 
     rows = max(card.config["window"], 3 * card.config["horizon"])
     options = data_options.over(card.data_options)
     if data is None:
-        frames = {key: saved_window(one["last_window"], one["last_time"], card)[card.targets] for key, one in card.series.items()}
+        # A short series' saved window starts with padding (``dataset.left_padded``), which is no history.
+        frames = {key: saved_window(one["last_window"], one["last_time"], card)[card.targets].iloc[-one["rows"] :]
+                  for key, one in card.series.items()}
     elif card.id_column is not None:
         frames = {key: one.frame[card.targets].iloc[-rows:] for key, one in load_data(data, options).series.items()}
     else:  # a wide file may end with rows that give only the known inputs' future

@@ -127,6 +127,9 @@ def test_a_series_too_short_for_the_window_is_padded_and_forecast(cli, write_csv
     updated = cli("forecast", "--id", "brief", "--data", write_csv(pd.concat([frame, brief.iloc[:4]]), "newer.csv"))
     assert updated.code == 0, updated.err
     assert pd.read_csv(io.StringIO(updated.out))["ds"].tolist() == ["2020-01-05", "2020-01-06", "2020-01-07"]
+    from rnncast.recent import recent_history
+
+    assert len(recent_history("rnncast-model").loc["brief"]) == 6  # its rows, not the padding before them
     ensemble = cli("train", csv, "--horizon", "3", "--window", "8", "--epochs", "1", "--seed", "1", "--ensemble", "2", "-d", "ens", "-q")
     assert ensemble.code == 0, ensemble.err
     assert len(pd.read_csv(io.StringIO(cli("forecast", "-d", "ens", "--id", "brief").out))) == 3
