@@ -53,7 +53,7 @@ FIELDS: dict[str, Kind] = {
 # Fields added after the first cards of version 1, absent from those (and so from their upgrade).
 OPTIONAL_FIELDS: dict[str, Kind] = {
     "files": DICT, "uncertainty": OPTIONAL_DICT, "preprocessing": OPTIONAL_DICT, "step_seconds": OPTIONAL_INTEGER,
-    "ensemble": OPTIONAL_DICT,
+    "ensemble": OPTIONAL_DICT, "time_format": OPTIONAL_TEXT,
 }
 
 

@@ -190,6 +190,7 @@ CORRUPTIONS = {
     "field missing": (lambda c: c.pop("targets"), "field 'targets' is missing"),
     "wrong type": (lambda c: c["config"].update(horizon="3"), "field 'config.horizon' must be an integer of at least 1, not '3'"),
     "horizon 0": (lambda c: c["config"].update(horizon=0), "field 'config.horizon' must be an integer of at least 1, not 0"),
+    "time format not text": (lambda c: c.update(time_format=4), "field 'time_format' must be a string or null, not 4"),
     "short row": (lambda c: c["series"][""]["last_window"][2].pop(), 'field \'series."".last_window.2\' must have one value per column (1)'),
     "unknown target": (lambda c: c.update(targets=["sales"]), "field 'targets' names 'sales', which is not one of the columns (y)"),
     "scaler of another width": (lambda c: c["series"][""]["scaler"]["scale"].append(1.0),
