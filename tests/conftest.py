@@ -56,6 +56,20 @@ def cli(capsys):
     return invoke
 
 
+def train_into(folder: Path, name: str, frame: pd.DataFrame, *args: str) -> tuple[Path, Path, str]:
+    """``frame`` written to ``folder/name`` and ``rnncast train`` run on it into ``folder/model``
+    with ``args``, in this process: (csv, model_dir, what train printed on stderr)."""
+    import contextlib
+    import io
+
+    csv, model_dir, err = folder / name, folder / "model", io.StringIO()
+    frame.to_csv(csv, index=False)
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = run(["train", str(csv), "-d", str(model_dir), *args])
+    assert code == 0, err.getvalue()
+    return csv, model_dir, err.getvalue()
+
+
 def seasonal_frame(rows: int = 120, freq: str = "D", columns: tuple[str, ...] = ("y",), seed: int = 0) -> pd.DataFrame:
     """Seasonal series with noise, one column per name, a 'date' column first."""
     rng = np.random.default_rng(seed)

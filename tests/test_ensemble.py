@@ -7,7 +7,6 @@ import dataclasses
 import io
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,7 @@ import pandas as pd
 import pytest
 
 import rnncast
-from conftest import seasonal_frame
-from rnncast.cli import run
+from conftest import seasonal_frame, train_into
 from rnncast.config import TrainConfig
 from rnncast.engines import Engine
 from rnncast.members import Member, median_forecast, pooled_paths
@@ -30,18 +28,7 @@ SETTINGS = ["--dropout", "0.2", "--epochs", "1", "--units", "4", "--layers", "1"
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory) -> tuple[Path, Path, str]:
     """Two GRU seeds (1 and 2) with dropout on a daily series: (csv, model_dir, stderr of train)."""
-    root = tmp_path_factory.mktemp("ensemble")
-    csv = root / "daily.csv"
-    seasonal_frame().to_csv(csv, index=False)
-    model_dir = root / "model"
-    capture = io.StringIO()
-    stderr, sys.stderr = sys.stderr, capture
-    try:
-        code = run(["train", str(csv), "--ensemble", "2", "--seed", "1", "-d", str(model_dir), *SETTINGS])
-    finally:
-        sys.stderr = stderr
-    assert code == 0, capture.getvalue()
-    return csv, model_dir, capture.getvalue()
+    return train_into(tmp_path_factory.mktemp("ensemble"), "daily.csv", seasonal_frame(), "--ensemble", "2", "--seed", "1", *SETTINGS)
 
 
 def member_networks(model_dir: Path) -> list:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import train_into
 from rnncast.errors import ExitStatus
 from rnncast.store import load_card
 
@@ -29,18 +30,7 @@ def monthly_frame(rows: int = 96, noise: float = 3.0) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory) -> tuple[Path, Path, str]:
     """A model fine-tuned on a noisy monthly series, and what `train` printed on stderr."""
-    from rnncast.cli import run
-
-    folder = tmp_path_factory.mktemp("tuned")
-    data = folder / "sales.csv"
-    monthly_frame().to_csv(data, index=False)
-    model_dir = folder / "model"
-    import contextlib
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        assert run(["train", str(data), "--model", "pretrained", "--horizon", "12", "--seed", "1", "--model-dir", str(model_dir)]) == 0
-    return data, model_dir, err.getvalue()
+    return train_into(tmp_path_factory.mktemp("tuned"), "sales.csv", monthly_frame(), "--model", "pretrained", "--horizon", "12", "--seed", "1")
 
 
 def test_fine_tuning_keeps_the_better_network_and_says_which(tuned):

@@ -20,7 +20,7 @@ from rnncast.errors import DataError, ExitStatus
 from rnncast.dataset import Panel, load_data
 from rnncast.store import CARD_NAME, load_card
 
-from conftest import TINY
+from conftest import TINY, train_into
 
 ROOT = Path(__file__).resolve().parents[1]
 # Series of different lengths and start dates; "short" is too short to be padded for horizon 3 (a validation tail and two rows).
@@ -44,21 +44,10 @@ def long_frame(id_column: str = "unique_id", time_column: str = "ds", value: str
 @pytest.fixture(scope="module")
 def global_model(tmp_path_factory) -> tuple[Path, Path, str]:
     """A tiny global GRU on the four series (one skipped), trained with --distribute mirrored: (csv, model_dir, stderr)."""
-    root = tmp_path_factory.mktemp("panel")
-    csv = root / "stores.csv"
-    long_frame(id_column="store", time_column="date", value="sales").to_csv(csv, index=False)
-    model_dir = root / "model"
-    from rnncast.cli import run
-
-    capture = io.StringIO()
-    stderr, sys.stderr = sys.stderr, capture
-    try:
-        arguments = [a for a in TINY if a != "--quiet"]
-        code = run(["train", str(csv), "--id-column", "store", "--distribute", "mirrored", "-d", str(model_dir), "-f", "csv", *arguments])
-    finally:
-        sys.stderr = stderr
-    assert code == 0, capture.getvalue()
-    return csv, model_dir, capture.getvalue()
+    frame = long_frame(id_column="store", time_column="date", value="sales")
+    arguments = [a for a in TINY if a != "--quiet"]
+    return train_into(tmp_path_factory.mktemp("panel"), "stores.csv", frame, "--id-column", "store", "--distribute", "mirrored", "-f", "csv",
+                      *arguments)
 
 
 def test_long_format_with_the_unique_id_convention_loads_every_series(write_csv):
