@@ -126,9 +126,10 @@ def candidate(model: str, preprocess: str) -> str:
 
 def series_fact(card: ModelCard) -> str:
     """How many series a global model forecasts, by which id column, and which were too short to train on."""
-    skipped = [f"{key} ({rows} rows)" for key, rows in card.skipped.items()]
-    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-    return f"{len(card.series)} by {card.id_column}" + (f"; skipped as too short for the window: {shown}" if skipped else "")
+    from rnncast.dataset import first_few  # here: pandas loads with it, and `info` of one series needs none
+
+    skipped = first_few(f"{key} ({rows} rows)" for key, rows in card.skipped.items())
+    return f"{len(card.series)} by {card.id_column}" + (f"; skipped as too short: {skipped}" if skipped else "")
 
 
 def engine_fact(networks: list[dict[str, str]]) -> str:

@@ -150,6 +150,6 @@ def test_info_of_a_global_model_names_its_series_and_those_skipped(cli):
     def facts(model_dir: Path) -> dict[str, str]:
         return dict(pd.read_csv(io.StringIO(cli("info", "-d", model_dir, "--format", "csv").out)).itertuples(index=False))
 
-    assert facts(KNOWN / "panel")["series"] == "2 by unique_id; skipped as too short for the window: c (5 rows)"
+    assert facts(KNOWN / "panel")["series"] == "2 by unique_id; skipped as too short: c (5 rows)"
     assert facts(FIXTURES / "global")["series"] == "2 by unique_id"
     assert "series" not in facts(KNOWN / "single")
