@@ -146,7 +146,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     elif config.preprocess == "auto":
         method, selection = select_preprocessing(scaled, train_ends, config.window, config.horizon, config.season, target_index)
         config = dataclasses.replace(config, preprocess=method)
-    preprocessing = Preprocessing.fit(config.preprocess, [v[:end] for v, end in zip(scaled, train_ends)], config.season)
+    training_rows = [v[:end] for v, end in zip(scaled, train_ends)]
+    preprocessing = Preprocessing.fit(config.preprocess, training_rows, config.season)
     shape = NetworkShape(config.window - preprocessing.dropped, len(columns), config.output_steps, tuple(outputs), bool(data.first.known),
                          lead_columns(columns, config.output_steps))
     with distribute.strategy(config.distribute).scope():
@@ -160,7 +161,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
                          for v, end, scaler in zip(scored[0], scored[1], scored[2].values())]
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
         elif config.model == "seasonal-naive" and shape.leads:
-            fit_known_weights(network, [v[:end] for v, end in zip(scaled, train_ends)], shape, config.season)
+            fit_known_weights(network, training_rows, shape, config.season)
 
     tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
     tail_scalers = list(scored[2].values())
@@ -179,7 +180,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         # (a regression on them in seasonal differences, as AutoARIMA's with regressors) is the fair one.
         baseline_shape = dataclasses.replace(shape, window=config.window)
         baseline = baseline_shape, build_model(baseline_shape, dataclasses.replace(config, model="seasonal-naive"))
-        fit_known_weights(baseline[1], [v[:end] for v, end in zip(scaled, train_ends)], baseline_shape, config.season)
+        fit_known_weights(baseline[1], training_rows, baseline_shape, config.season)
         repeat = keras_predictor(baseline[1])
         regressed = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after), tails,
                           tail_scalers, config, target_index, data.targets, ids, limit)
