@@ -15,7 +15,9 @@ residuals of the median forecast, as for one network without dropout (``uncertai
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -144,10 +146,11 @@ def fit_ensemble(series: "Panel | TimeSeries", config: TrainConfig, on_epoch: "E
     else:
         configs = [config] * count
     # Each member is the model it names: a baseline kept in place of a seed would not be a seed of it.
-    members = [
-        fit(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
-        for c, seed in zip(configs, member_seeds(config.seed, count))
-    ]
+    with _each_warning_once():
+        members = [
+            fit(series, dataclasses.replace(c, seed=seed, ensemble=1, fallback=False), on_epoch)
+            for c, seed in zip(configs, member_seeds(config.seed, count))
+        ]
     first = members[0]
     longest = max(m.config.window for m in members)
     metrics, uncertainty = _validate(series, members, longest)
@@ -169,6 +172,26 @@ def fit_ensemble(series: "Panel | TimeSeries", config: TrainConfig, on_epoch: "E
     ensemble_config = dataclasses.replace(first.config, window=longest, ensemble=count)
     fitted = FittedEnsemble(members, ensemble_config, first.target_index, metrics, history, uncertainty, summary)
     return fitted, selection
+
+
+@contextlib.contextmanager
+def _each_warning_once():
+    """Drop a warning already given: every member resolves the same series, and would repeat which
+    are padded or skipped once per member."""
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        fresh = message not in seen
+        seen.add(message)
+        return fresh
+
+    logger = logging.getLogger("rnncast")
+    logger.addFilter(first_time)
+    try:
+        yield
+    finally:
+        logger.removeFilter(first_time)
 
 
 def _validate(panel: "Panel", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:

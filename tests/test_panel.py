@@ -119,8 +119,9 @@ def test_a_series_too_short_for_the_window_is_padded_and_forecast(cli, write_csv
     from rnncast.recent import recent_history
 
     assert len(recent_history("rnncast-model").loc["brief"]) == 6  # its rows, not the padding before them
-    ensemble = cli("train", csv, "--horizon", "3", "--window", "8", "--epochs", "1", "--seed", "1", "--ensemble", "2", "-d", "ens", "-q")
+    ensemble = cli("train", csv, "--horizon", "3", "--window", "8", "--epochs", "1", "--seed", "1", "--ensemble", "2", "-d", "ens", "-f", "csv")
     assert ensemble.code == 0, ensemble.err
+    assert ensemble.err.count("padding 1 of 5 series") == 1  # once, not once per member
     assert len(pd.read_csv(io.StringIO(cli("forecast", "-d", "ens", "--id", "brief").out))) == 3
 
 
