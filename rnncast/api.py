@@ -102,19 +102,13 @@ def train(
 
                 config, selection = select_model(series, config)
             if config.model == "pretrained":
-                fitted = _fine_tune(series, config, given, on_epoch)
+                from rnncast.finetune import fit_pretrained
+
+                fitted = fit_pretrained(series, config, given or (), on_epoch)
             else:
                 fitted = fit(series, config, on_epoch)
             networks = fitted.network
         return save(model_dir, networks, model_card(series, fitted, data_options, selection, summary))
-
-
-def _fine_tune(series, config: TrainConfig, given: Sequence[str] | None, on_epoch):
-    from rnncast.finetune import fit_pretrained
-
-    if series.many or config.ensemble > 1:
-        raise UsageError("`--model pretrained` fine-tunes on one series, one network: many series and --ensemble are not supported yet.")
-    return fit_pretrained(series.first, config, given or (), on_epoch)
 
 
 def check(
@@ -289,9 +283,10 @@ def predict(
     if card.config["model"] == "pretrained":  # fine-tuned (or kept as shipped) by `train --model pretrained`
         from rnncast.finetune import saved_forecast
 
-        columns = saved_forecast(engines[0].deterministic, recent, list(card.targets), target_index, card.config["season"], horizon,
-                                 card.uncertainty, mc and mc.interval, not mc or mc.calibrate)
-        return Forecast(card, last_time, held_to_data(columns, card.targets, card.source, allow_negative))
+        columns = saved_forecast(engines[0].deterministic, [recent], ["the data"], list(card.targets), target_index, card.config["season"],
+                                 horizon, card.uncertainty, mc and mc.interval, not mc or mc.calibrate)
+        return Forecast(card, last_time, held_to_data({name: one[0] for name, one in columns.items()}, card.targets, card.source,
+                                                      allow_negative))
     after = None
     if needs_future(options):
         from rnncast.known import future_rows, read_future

@@ -59,7 +59,7 @@ def check_ensemble(config: TrainConfig) -> None:
     """Refuse an ensemble that would be meaningless.
 
     Raises:
-        UsageError: seeds of a baseline (which all forecast alike), or more members than ``--model auto`` has candidates.
+        UsageError: seeds of a baseline or of the pretrained model (which forecast alike), or more members than ``--model auto`` has candidates.
     """
     if config.ensemble == 1:
         return
@@ -69,6 +69,11 @@ def check_ensemble(config: TrainConfig) -> None:
                 f"`--ensemble` with --model auto takes the best K of the {len(AUTO_CANDIDATES)} candidates "
                 f"({', '.join(AUTO_CANDIDATES)}), so K must be at most {len(AUTO_CANDIDATES)}. Received: {config.ensemble}."
             )
+    elif config.model == "pretrained":
+        raise UsageError(
+            f"`--ensemble {config.ensemble}` trains seeds of a model, and every seed of --model pretrained starts from the same shipped "
+            "weights and may keep them unchanged on validation, so the members would forecast alike; train one, or an ensemble of --model gru."
+        )
     elif not get_spec(config.model).trainable:
         raise UsageError(
             f"`--ensemble {config.ensemble}` trains seeds of a model, and --model {config.model} has nothing to train "

@@ -1,34 +1,37 @@
-"""`rnncast train DATA.csv --model pretrained`: the shipped forecaster fine-tuned on one series, and
-the choice, on the validation tail, between it, the shipped weights as they are and the baselines.
+"""`rnncast train DATA.csv --model pretrained`: the shipped forecaster fine-tuned on one series or
+on many at once, and the choice, on the validation tails, between it, the shipped weights as they
+are and the baselines.
 
-The network's windows are cut from the series itself, as in pretraining (``pretrained.training_pairs``):
-every origin of the training part with at least ``MIN_CONTEXT`` rows before it, its future cut at
-the end of the training part and at the horizon. The windows whose origins lie in the validation
-tail stop the fine-tuning early (the best epoch's weights are kept), and the zero-shot network, the
-fine-tuned one, naive and seasonal-naive are scored on the full-horizon forecasts from those origins.
-The kept network's quantile spread is calibrated there too (``uncertainty.fit_spread``, widening only,
-as ``zeroshot.widened`` explains), so the saved model forecasts through ``rnncast forecast`` with
-error bars like any other.
+The network's windows are cut from each series itself, as in pretraining (``pretrained.training_pairs``):
+every origin of a series' training part with at least ``MIN_CONTEXT`` rows before it, its future cut
+at the end of the training part and at the horizon. The windows whose origins lie in the validation
+tails stop the fine-tuning early (the best epoch's weights are kept), and the zero-shot network, the
+fine-tuned one, naive and seasonal-naive are scored on the full-horizon forecasts from those origins,
+per series and, for many series, on the mean over series of the errors relative to each series'
+scale. The kept network's quantile spread is calibrated there too, across the series
+(``uncertainty.fit_spread``, widening only, as ``zeroshot.widened`` explains), so the saved model
+forecasts through ``rnncast forecast`` with error bars like any other.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from rnncast.card import ONE_SERIES
 from rnncast.config import TrainConfig
-from rnncast.data import TimeSeries, infer_season
+from rnncast.data import infer_season
+from rnncast.dataset import Panel, first_few
 from rnncast.errors import DataError, UsageError
 from rnncast.preprocessing import Preprocessing, Standardizer
 from rnncast.pretrained import KERAS_FILE, MIN_CONTEXT, WEIGHTS, left_padded, load_spec, training_pairs
 from rnncast.uncertainty import Calibration, bounds, fit_spread
 from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
-from rnncast.training import _errors, better_baseline, fit
+from rnncast.training import ORIGINS_PER_SERIES, _errors, _relative, better_baseline, fit
 from rnncast.zeroshot import check, median_std, quantiles, widened
 
 log = logging.getLogger("rnncast")
@@ -40,6 +43,7 @@ TAKES = ("horizon", "season", "epochs", "patience", "learning_rate", "batch_size
 LEARNING_RATE = 2e-4
 EPOCHS = 20
 PATIENCE = 3
+KINDS = ("zero_shot", "fine_tuned")
 
 
 @dataclasses.dataclass
@@ -48,17 +52,13 @@ class FittedPretrained:
 
     network: Any
     config: TrainConfig
-    scaler: Standardizer
+    # One per series: the identity, as the network scales each window itself.
+    scalers: dict[str, Standardizer]
     metrics: dict[str, Any]
     history: dict[str, Any]
     uncertainty: dict[str, Any]
+    skipped: dict[str, int]
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
-    # One series, none skipped: what a model card reads of every fitted model (``fitted_card``).
-    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
-
-    @property
-    def scalers(self) -> dict[str, Standardizer]:
-        return {ONE_SERIES: self.scaler}
 
 
 def check_options(given: Iterable[str]) -> None:
@@ -67,37 +67,35 @@ def check_options(given: Iterable[str]) -> None:
     Raises:
         UsageError: naming them and what it takes.
     """
-    foreign = [name for name in given if name not in (*TAKES, "model")]
+    foreign = [name for name in given if name not in (*TAKES, "model", "ensemble")]  # `ensemble.check_ensemble` says why not
     if foreign:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in foreign).replace("--learning-rate", "--lr")
         raise UsageError(f"{flags}: not an option of --model pretrained, whose network is fixed; "
                          "it takes --horizon, --season, --epochs, --patience, --lr, --batch-size, --validation-fraction, --seed and --fallback.")
 
 
-def fit_pretrained(series: TimeSeries, config: TrainConfig, given: Sequence[str] = (), on_epoch=None) -> FittedPretrained:
-    """Fine-tune the shipped network on ``series`` and keep, of it and the shipped weights, the one
-    with the lower validation MAE (``metrics["pretrained"]`` has both).
+def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), on_epoch=None) -> FittedPretrained:
+    """Fine-tune the shipped network on the series of ``data`` (one, or many at once) and keep, of it
+    and the shipped weights, the one with the lower validation MAE (``metrics["pretrained"]`` has both).
+    Of many series, those too short for a training window and a validation tail are set aside.
 
     Raises:
         UsageError: a horizon beyond the network's.
-        DataError: a series too short for a training window and a validation tail.
+        DataError: a series (of many: every series) too short for a training window and a validation tail.
     """
     from rnncast.fitloop import start
 
-    spec = load_spec()
-    name = series.source.rsplit("/", 1)[-1]
-    values = series.frame[list(series.targets)].to_numpy(dtype=np.float64)
-    n = len(values)
-    check([name], [values[:, 0]], config.horizon)
-    season = config.season or infer_season(series.freq) or 1
-    train_end = n - validation_rows(n, config.horizon, config.validation_fraction)
-    if train_end <= MIN_CONTEXT:
-        needed = MIN_CONTEXT + 1 + config.horizon
-        while needed - validation_rows(needed, config.horizon, config.validation_fraction) <= MIN_CONTEXT:
-            needed += 1
-        raise DataError(f"{name}: has {n} rows; fine-tuning the pretrained model with --horizon {config.horizon} needs at least "
-                        f"{needed} (training windows and a validation tail); forecast it zero-shot with `rnncast forecast --data`.")
-    window = min(spec.context, n)
+    spec, horizon = load_spec(), config.horizon
+    check([], [], horizon)
+    name = os.path.basename(data.source)
+    values = {key: one.frame[list(data.targets)].to_numpy(dtype=np.float64) for key, one in data.series.items()}
+    ends = {key: len(v) - validation_rows(len(v), horizon, config.validation_fraction) for key, v in values.items()}
+    skipped = {key: len(values[key]) for key, end in ends.items() if end <= MIN_CONTEXT}
+    if skipped:
+        _refuse_short(name, data.many, skipped, len(values), config)
+    values = {key: v for key, v in values.items() if key not in skipped}
+    season = config.season or infer_season(data.freq) or 1
+    window = min(spec.context, max(len(v) for v in values.values()))
     config = dataclasses.replace(config, model="pretrained", strategy="direct", window=window, season=season, preprocess="none")
     settings = {key: getattr(config, key) if key in given else default
                 for key, default in (("learning_rate", LEARNING_RATE), ("epochs", EPOCHS), ("patience", PATIENCE))}
@@ -106,42 +104,76 @@ def fit_pretrained(series: TimeSeries, config: TrainConfig, given: Sequence[str]
     shipped = keras.models.clone_model(network)
     shipped.set_weights(network.get_weights())
     started = time.perf_counter()
-    fit = _windows(values, season, range(MIN_CONTEXT, train_end), train_end, config.horizon, spec)
-    held = _windows(values, season, range(train_end, n), n, config.horizon, spec)
+    fit_on = _stacked(_windows(v, season, range(MIN_CONTEXT, ends[key]), ends[key], horizon, spec) for key, v in values.items())
+    held = _stacked(_windows(v, season, range(ends[key], len(v)), len(v), horizon, spec) for key, v in values.items())
     network.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"], clipnorm=1.0), loss=pinball(spec.quantiles))
     callbacks = [keras.callbacks.EarlyStopping(patience=settings["patience"], restore_best_weights=True),
                  keras.callbacks.TerminateOnNaN()]
     if on_epoch is not None:
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, settings["epochs"], logs)))
-    trained = network.fit(*fit, validation_data=held, epochs=settings["epochs"], batch_size=config.batch_size, callbacks=callbacks,
+    trained = network.fit(*fit_on, validation_data=held, epochs=settings["epochs"], batch_size=config.batch_size, callbacks=callbacks,
                           verbose=0, shuffle=True)
     losses = trained.history["val_loss"]
     history = {"epochs": len(losses), "best_epoch": int(np.argmin(losses)) + 1, "seconds": round(time.perf_counter() - started, 2),
                "learning_rate": settings["learning_rate"]}
-    origins = np.arange(train_end, n - config.horizon + 1)[-MAX_VALIDATION_ORIGINS:]
-    actual = np.stack([values[origins[:, None] + np.arange(config.horizon), t] for t in range(values.shape[1])], axis=-1)
-    scored = {kind: _validation(one, values, origins, season, config.horizon, spec) for kind, one in (("zero_shot", shipped), ("fine_tuned", network))}
-    errors = {kind: _errors(median, actual, series.targets) for kind, (median, _) in scored.items()}
-    kept = min(errors, key=lambda kind: np.mean([e["mae"] for e in errors[kind].values()]))
-    metrics = {"windows": len(origins), "horizon": config.horizon, "model": errors[kept],
-               **_baselines(values, origins, season, config.horizon, actual, series.targets),
-               "pretrained": {"kept": kept.replace("_", "-"), **{kind.replace("_", "-"): e for kind, e in errors.items()}}}
-    scale = values[:train_end].std(axis=0)
-    baseline = better_baseline(metrics, np.where(scale > 0, scale, 1.0)) if config.fallback else None
-    fallen = _fall_back(series, baseline, config, metrics, history) if baseline is not None else None
+    limit = ORIGINS_PER_SERIES if data.many else MAX_VALIDATION_ORIGINS
+    origins = {key: np.arange(ends[key], len(v) - horizon + 1)[-limit:] for key, v in values.items()}
+    actual = {key: v[origins[key][:, None] + np.arange(horizon)] for key, v in values.items()}
+    scored = {kind: _validation(one, values, origins, season, horizon, spec) for kind, one in zip(KINDS, (shipped, network))}
+    per_series = {key: {"windows": len(origins[key]), **{kind: _errors(scored[kind][key][0], actual[key], data.targets) for kind in KINDS},
+                        **_baselines(v, origins[key], season, horizon, actual[key], data.targets)} for key, v in values.items()}
+    scalers = [Standardizer.fit(v[: ends[key]]) for key, v in values.items()]
+    kept = min(KINDS, key=lambda kind: np.mean([[e["mae"] / s for e, s in zip(one[kind].values(), scaler.scale)]
+                                                for one, scaler in zip(per_series.values(), scalers)]))
+    metrics = _metrics(per_series, kept, horizon, data.many)
+    columns = list(range(len(data.targets)))
+    baseline = better_baseline(_relative(metrics, scalers, columns), np.ones(len(columns))) if config.fallback else None
+    fallen = _fall_back(data, baseline, config, metrics, history) if baseline is not None else None
     if fallen is not None:
         return fallen
-    median, std = scored[kept]
-    calibration = fit_spread(median, std, actual, time_ordered=False)  # few, overlapping windows, as on a zero-shot tail
-    identity = Standardizer(np.zeros(len(series.columns)), np.ones(len(series.columns)))  # the network scales each window itself
-    return FittedPretrained(network if kept == "fine_tuned" else shipped, config, identity, metrics, history, calibration.to_dict())
+    median, std = (np.concatenate([scored[kept][key][i] for key in values]) for i in (0, 1))
+    calibration = fit_spread(median, std, np.concatenate(list(actual.values())), time_ordered=False)  # few, overlapping windows per series
+    identity = Standardizer(np.zeros(len(data.columns)), np.ones(len(data.columns)))
+    return FittedPretrained(network if kept == "fine_tuned" else shipped, config, {key: identity for key in values}, metrics, history,
+                            calibration.to_dict(), skipped)
 
 
-def _fall_back(series: TimeSeries, baseline: str, config: TrainConfig, metrics: dict[str, Any], history: dict[str, Any]):
+def _refuse_short(name: str, many: bool, short: dict[str, int], count: int, config: TrainConfig) -> None:
+    """Refuse a series (of many: every series) too short to fine-tune on; else warn of those set aside."""
+    needed = MIN_CONTEXT + 1 + config.horizon
+    while needed - validation_rows(needed, config.horizon, config.validation_fraction) <= MIN_CONTEXT:
+        needed += 1
+    advice = f"fine-tuning the pretrained model with --horizon {config.horizon} needs at least {needed} (training windows and a validation tail)"
+    if not many:
+        raise DataError(f"{name}: has {short[next(iter(short))]} rows; {advice}; forecast it zero-shot with `rnncast forecast --data`.")
+    if len(short) == count:
+        raise DataError(f"{name}: every series is too short: the longest has {max(short.values())} rows; {advice}; "
+                        "forecast them zero-shot with `rnncast forecast --data`.")
+    log.warning("%s: skipping %d of %d series with fewer than the %d rows fine-tuning needs (training windows and a validation tail): %s.",
+                name, len(short), count, needed, first_few(f"{k} ({n} rows)" for k, n in short.items()))
+
+
+def _metrics(per_series: dict[str, dict[str, Any]], kept: str, horizon: int, many: bool) -> dict[str, Any]:
+    """The card's validation of the ``kept`` network beside the baselines: of one series, or the means
+    over series with each one's own under ``series``; the choice of network under ``pretrained``."""
+    baselines = [key for key in ("naive", "seasonal_naive") if all(key in one for one in per_series.values())]
+    mean = {kind: {t: {m: float(np.mean([one[kind][t][m] for one in per_series.values()])) for m in ("mae", "rmse")}
+                   for t in next(iter(per_series.values()))[kind]}
+            for kind in (*KINDS, *baselines)}
+    metrics = {"windows": sum(one["windows"] for one in per_series.values()), "horizon": horizon, "model": mean[kept],
+               **{key: mean[key] for key in baselines},
+               "pretrained": {"kept": kept.replace("_", "-"), **{kind.replace("_", "-"): mean[kind] for kind in KINDS}}}
+    if many:
+        metrics["series"] = {key: {"windows": one["windows"], "model": one[kept], **{b: one[b] for b in ("naive", "seasonal_naive") if b in one}}
+                             for key, one in per_series.items()}
+    return metrics
+
+
+def _fall_back(data: Panel, baseline: str, config: TrainConfig, metrics: dict[str, Any], history: dict[str, Any]):
     """``baseline`` fitted as a zoo model, with the pretrained model's validation kept under ``metrics["fallback"]``;
-    None where the series is too short for the baseline's own window and validation tail."""
+    None where the series are too short for the baseline's own window and validation tail."""
     try:
-        fitted = fit(series, dataclasses.replace(config, model=baseline, window=None, preprocess="none"))
+        fitted = fit(data, dataclasses.replace(config, model=baseline, window=None, preprocess="none"))
     except DataError:
         return None
     kind = metrics["pretrained"]["kept"]
@@ -167,22 +199,24 @@ def pinball(levels: Sequence[float]):
     return loss
 
 
-def saved_forecast(predict: Callable[[np.ndarray], np.ndarray], recent: np.ndarray, targets: list[str], target_index: list[int],
-                   season: int, horizon: int, uncertainty: dict[str, Any] | None, interval: float | None,
+def saved_forecast(predict: Callable[[np.ndarray], np.ndarray], histories: Sequence[np.ndarray], names: Sequence[str], targets: list[str],
+                   target_index: list[int], season: int, horizon: int, uncertainty: dict[str, Any] | None, interval: float | None,
                    calibrate: bool = True) -> dict[str, np.ndarray]:
-    """A saved pretrained model's forecast after ``recent [rows, columns]``: per target its median and,
-    with ``interval``, ``_std``, ``_lower`` and ``_upper``, calibrated as on validation."""
-    check(["the data"], [recent[:, target_index[0]]], horizon)
-    histories = [recent[:, t] for t in target_index]
-    median, std = median_std(quantiles(histories, np.full(len(histories), season), horizon, predict), load_spec())
+    """A saved pretrained model's forecast after each of ``histories [rows, columns]`` (``names``
+    label them in messages): per target its median ``[series, horizon]`` and, with ``interval``,
+    ``_std``, ``_lower`` and ``_upper``, calibrated as on validation."""
+    check(names, [h[:, target_index[0]] for h in histories], horizon)
+    flat = [h[:, t] for h in histories for t in target_index]
+    median, std = (block.reshape(len(histories), len(targets), horizon)
+                   for block in median_std(quantiles(flat, np.full(len(flat), season), horizon, predict), load_spec()))
     columns = {}
     factors = None
     if interval is not None and calibrate and uncertainty is not None:
         factors = widened(*Calibration.from_dict(uncertainty).factor(interval, horizon))
     for t, name in enumerate(targets):
-        columns[name] = median[t]
+        columns[name] = median[:, t]
         if interval is not None:
-            one = bounds(median[t], std[t], interval, None if factors is None else (factors[0][:, t], factors[1][:, t]))
+            one = bounds(median[:, t], std[:, t], interval, None if factors is None else (factors[0][:, t], factors[1][:, t]))
             columns.update({f"{name}_{key}": one[key] for key in ("std", "lower", "upper")})
     return columns
 
@@ -200,13 +234,25 @@ def _windows(values: np.ndarray, season: int, origins: Iterable[int], end: int, 
     return inputs, np.stack([target, weight], axis=-1).astype(np.float32)
 
 
-def _validation(network, values: np.ndarray, origins: np.ndarray, season: int, horizon: int, spec) -> tuple[np.ndarray, np.ndarray]:
-    """Median and std ``[origins, horizon, targets]`` of ``network``'s forecasts from each origin."""
-    histories = [values[:o, t] for t in range(values.shape[1]) for o in origins]
+def _stacked(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    inputs, targets = zip(*pairs)
+    return np.concatenate(inputs), np.concatenate(targets)
+
+
+def _validation(network, values: dict[str, np.ndarray], origins: dict[str, np.ndarray], season: int, horizon: int,
+                spec) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per series, median and std ``[origins, horizon, targets]`` of ``network``'s forecasts from each
+    of its origins, in one batched pass over every series."""
+    histories = [v[:o, t] for key, v in values.items() for t in range(v.shape[1]) for o in origins[key]]
     predict = lambda inputs: network.predict(inputs, batch_size=1024, verbose=0)  # noqa: E731
     median, std = median_std(quantiles(histories, np.full(len(histories), season), horizon, predict), spec)
-    shape = (values.shape[1], len(origins), horizon)
-    return median.reshape(shape).transpose(1, 2, 0), std.reshape(shape).transpose(1, 2, 0)
+    out, done = {}, 0
+    for key, v in values.items():
+        shape = (v.shape[1], len(origins[key]), horizon)
+        block = slice(done, done + shape[0] * shape[1])
+        out[key] = median[block].reshape(shape).transpose(1, 2, 0), std[block].reshape(shape).transpose(1, 2, 0)
+        done = block.stop
+    return out
 
 
 def _baselines(values: np.ndarray, origins: np.ndarray, season: int, horizon: int, actual: np.ndarray, targets) -> dict[str, Any]:

@@ -44,10 +44,12 @@ def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | N
                                     index=past_index(known[key]["last_time"], card.freq, window, card.time_column)) for key in wanted}
         last = {key: known[key]["last_time"] for key in wanted}
     else:
-        recent, last = _recent_rows(data, options, card, wanted, window)
+        recent, last = _recent_rows(data, options, card, wanted, window, padded=card.config["model"] != "pretrained")
         # A series' --static attributes are the model's, not the update's.
         static = {c: card.columns.index(c) for c in card.columns if c.startswith(STATIC)}
         recent = {key: frame.assign(**{c: known[key]["last_window"][-1][i] for c, i in static.items()}) for key, frame in recent.items()}
+    if card.config["model"] == "pretrained":  # fine-tuned by `train --model pretrained`: it reads each series' own rows, unpadded
+        return _frame(card, wanted, last, horizon, _pretrained_columns(card, members, recent, wanted, horizon, mc, data is None))
     scalers = [Standardizer.from_dict(known[key]["scaler"]) for key in wanted]
     after = None
     if needs_future(options):
@@ -64,11 +66,29 @@ def forecast_panel(card, members, horizon: int, data: str | os.PathLike[str] | N
         scaled = median_forecast(members, windows, horizon, target_index, after)
         point = np.stack([scaler.inverse(block, target_index) for scaler, block in zip(scalers, scaled)])
         columns = {name: point[..., t] for t, name in enumerate(card.targets)}
+    return _frame(card, wanted, last, horizon, columns)
+
+
+def _frame(card, wanted: list[str], last: dict[str, Any], horizon: int, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The long-format forecast of ``columns`` (each ``[series, horizon]``), indexed by (id, time)."""
     frames = []
     for i, key in enumerate(wanted):
         index = future_index(last[key], card.freq, horizon, card.time_column)
         frames.append(pd.DataFrame({name: values[i] for name, values in columns.items()}, index=index))
     return pd.concat(frames, keys=wanted, names=[card.id_column, index.name])
+
+
+def _pretrained_columns(card, members, recent: dict[str, pd.DataFrame], wanted: list[str], horizon: int, mc,
+                        saved: bool) -> dict[str, np.ndarray]:
+    """The forecast columns of a fine-tuned pretrained model: from each series' saved window without
+    the padding of a short series (``saved``), or from the rows of an update."""
+    from rnncast.finetune import saved_forecast
+
+    rows = {key: card.series[key]["rows"] if saved else len(recent[key]) for key in wanted}
+    histories = [recent[key].to_numpy(dtype=np.float64)[-rows[key] :] for key in wanted]
+    return saved_forecast(members[0].engine.deterministic, histories, [f"{card.id_column} {key}" for key in wanted], list(card.targets),
+                          [card.columns.index(t) for t in card.targets], card.config["season"], horizon, card.uncertainty,
+                          mc and mc.interval, not mc or mc.calibrate)
 
 
 def _check_ids(wanted: list[str], card) -> None:
@@ -80,8 +100,10 @@ def _check_ids(wanted: list[str], card) -> None:
             raise UsageError(f"`--id` {key} is not a series of this model. Series: {first_few(known)}.")
 
 
-def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Each wanted series' last ``window`` rows of the file's columns, and its last time stamp."""
+def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: int,
+                 padded: bool = True) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Each wanted series' last ``window`` rows of the file's columns (``padded``: a shorter series
+    left-padded to ``window``), and its last time stamp."""
     name = os.path.basename(os.fspath(data))
     loaded = load_data(data, options)
     if not loaded.many:
@@ -97,6 +119,6 @@ def _recent_rows(data, options: DataOptions, card, wanted: list[str], window: in
         if key not in loaded.series:
             raise DataError(f"{name}: has no rows for {card.id_column} {key}; pass --id for the series it has.")
         # A series shorter than the window is padded as training padded the short ones.
-        frame = left_padded(loaded.series[key], window, loaded.freq).frame[columns]
+        frame = (left_padded(loaded.series[key], window, loaded.freq) if padded else loaded.series[key]).frame[columns]
         recent[key], last[key] = frame.iloc[-window:], time_to_json(frame.index[-1])
     return recent, last
