@@ -22,6 +22,7 @@ the coverage of rnncast's 90% interval (series it forecast), skipped series and 
     nice -n 10 python benchmarks/global_competitions.py --limit 100 --epochs 5 --cache /tmp/peers
     nice -n 10 python benchmarks/global_competitions.py --sets "M1 yearly" --cache /tmp/peers
     nice -n 10 python benchmarks/global_competitions.py --quick    # 20 series per set, 2 epochs
+    nice -n 10 python benchmarks/global_competitions.py --model pretrained --cache /tmp/peers   # the shipped network fine-tuned
 
 ``--limit N`` takes zero_shot.py's seeded sample (seed 0) so the two share ``--cache`` files of
 the statistical forecasts, which do not depend on rnncast.
@@ -70,8 +71,8 @@ def rnncast_forecasts(series: list, args: argparse.Namespace) -> tuple[dict[str,
         pd.concat([pd.DataFrame({"unique_id": s.sn, "ds": np.arange(s.n), "y": np.asarray(s.x, float)}) for s in series]).to_csv(train, index=False)
         started = time.perf_counter()
         epochs = ["--epochs", str(args.epochs)] if args.epochs else []
-        cli("train", str(train), "--horizon", str(horizon), "--season", str(season), "--seed", str(args.seed),
-                      "--quiet", "--model-dir", str(model), *epochs)
+        cli("train", str(train), "--model", args.model, "--horizon", str(horizon), "--season", str(season), "--seed", str(args.seed),
+            "--quiet", "--model-dir", str(model), *epochs)
         output = cli("forecast", "--model-dir", str(model), "--mc-samples", "100", "--seed", str(args.seed),
                      "--format", "csv", "--quiet").stdout
         seconds = time.perf_counter() - started
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
     parser.add_argument("--limit", type=int, help="zero_shot.py's seeded random sample of this many series per set (default: all).")
     parser.add_argument("--seed", type=int, default=0, help="rnncast's --seed for training and MC samples (default 0).")
+    parser.add_argument("--model", default="gru", help="rnncast's --model (default gru, its own; pretrained: the shipped network fine-tuned).")
     parser.add_argument("--epochs", type=int, help="rnncast's --epochs (default: rnncast's own, with early stopping).")
     parser.add_argument("--cache", type=Path, help="Folder keeping the statistical forecasts between runs.")
     parser.add_argument("--quick", action="store_true", help="Smoke run: 20 series per set, 2 epochs.")
@@ -156,7 +158,7 @@ def main() -> None:
     lines["all"] = summary(table)
     result = pd.DataFrame(lines).T
     result["seconds"] = [f"{runs[name]['seconds']:.0f}" for name in args.sets] + [f"{sum(r['seconds'] for r in runs.values()):.0f}"]
-    settings = f"rnncast --seed {args.seed}" + (f" --epochs {args.epochs}" if args.epochs else "") + (f", {args.limit} series per set" if args.limit else "")
+    settings = f"rnncast --model {args.model} --seed {args.seed}" + (f" --epochs {args.epochs}" if args.epochs else "") + (f", {args.limit} series per set" if args.limit else "")
     print(f"mean sMAPE (%), {settings}; skipped: series rnncast skipped as too short, scored with the naive forecast\n")
     print(markdown(result[["series", "skipped", *[f"{m} sMAPE" for m in METHODS]]].rename(columns=lambda c: c.removesuffix(" sMAPE"))))
     print("\ngeometric mean of MASE relative to seasonal-naive\n")

@@ -77,7 +77,9 @@ def check_options(given: Iterable[str]) -> None:
 def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), on_epoch=None) -> FittedPretrained:
     """Fine-tune the shipped network on the series of ``data`` (one, or many at once) and keep, of it
     and the shipped weights, the one with the lower validation MAE (``metrics["pretrained"]`` has both).
-    Of many series, those too short for a training window and a validation tail are set aside.
+    Of many series, those too short for a training window and a validation tail add no windows to
+    fine-tune on but are forecast (and validated where a full horizon follows ``MIN_CONTEXT`` rows);
+    only those shorter than ``MIN_CONTEXT`` are set aside.
 
     Raises:
         UsageError: a horizon beyond the network's.
@@ -90,10 +92,14 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     name = os.path.basename(data.source)
     values = {key: one.frame[list(data.targets)].to_numpy(dtype=np.float64) for key, one in data.series.items()}
     ends = {key: len(v) - validation_rows(len(v), horizon, config.validation_fraction) for key, v in values.items()}
-    skipped = {key: len(values[key]) for key, end in ends.items() if end <= MIN_CONTEXT}
-    if skipped:
-        _refuse_short(name, data.many, skipped, len(values), config)
+    trainable = [key for key, end in ends.items() if end > MIN_CONTEXT]
+    if not trainable:
+        _refuse_short(name, data.many, values, config)
+    skipped = {key: len(v) for key, v in values.items() if len(v) < MIN_CONTEXT}
+    _warn_short(name, len(values), skipped, {key: len(v) for key, v in values.items() if key not in skipped and key not in trainable}, config)
     values = {key: v for key, v in values.items() if key not in skipped}
+    # A series too short to train on is validated from the first origin the network can read.
+    first = {key: max(ends[key], MIN_CONTEXT) for key in values}
     season = config.season or infer_season(data.freq) or 1
     window = min(spec.context, max(len(v) for v in values.values()))
     config = dataclasses.replace(config, model="pretrained", strategy="direct", window=window, season=season, preprocess="none")
@@ -104,8 +110,8 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     shipped = keras.models.clone_model(network)
     shipped.set_weights(network.get_weights())
     started = time.perf_counter()
-    fit_on = _stacked(_windows(v, season, range(MIN_CONTEXT, ends[key]), ends[key], horizon, spec) for key, v in values.items())
-    held = _stacked(_windows(v, season, range(ends[key], len(v)), len(v), horizon, spec) for key, v in values.items())
+    fit_on = _stacked(_windows(values[key], season, range(MIN_CONTEXT, ends[key]), ends[key], horizon, spec) for key in trainable)
+    held = _stacked(_windows(v, season, range(first[key], len(v)), len(v), horizon, spec) for key, v in values.items() if first[key] < len(v))
     network.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"], clipnorm=1.0), loss=pinball(spec.quantiles))
     callbacks = [keras.callbacks.EarlyStopping(patience=settings["patience"], restore_best_weights=True),
                  keras.callbacks.TerminateOnNaN()]
@@ -117,12 +123,13 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     history = {"epochs": len(losses), "best_epoch": int(np.argmin(losses)) + 1, "seconds": round(time.perf_counter() - started, 2),
                "learning_rate": settings["learning_rate"]}
     limit = ORIGINS_PER_SERIES if data.many else MAX_VALIDATION_ORIGINS
-    origins = {key: np.arange(ends[key], len(v) - horizon + 1)[-limit:] for key, v in values.items()}
-    actual = {key: v[origins[key][:, None] + np.arange(horizon)] for key, v in values.items()}
-    scored = {kind: _validation(one, values, origins, season, horizon, spec) for kind, one in zip(KINDS, (shipped, network))}
+    origins = {key: np.arange(first[key], len(v) - horizon + 1)[-limit:] for key, v in values.items()}
+    validated = {key: v for key, v in values.items() if len(origins[key])}
+    actual = {key: v[origins[key][:, None] + np.arange(horizon)] for key, v in validated.items()}
+    scored = {kind: _validation(one, validated, origins, season, horizon, spec) for kind, one in zip(KINDS, (shipped, network))}
     per_series = {key: {"windows": len(origins[key]), **{kind: _errors(scored[kind][key][0], actual[key], data.targets) for kind in KINDS},
-                        **_baselines(v, origins[key], season, horizon, actual[key], data.targets)} for key, v in values.items()}
-    scalers = [Standardizer.fit(v[: ends[key]]) for key, v in values.items()]
+                        **_baselines(v, origins[key], season, horizon, actual[key], data.targets)} for key, v in validated.items()}
+    scalers = [Standardizer.fit(v[: first[key]]) for key, v in validated.items()]
     kept = min(KINDS, key=lambda kind: np.mean([[e["mae"] / s for e, s in zip(one[kind].values(), scaler.scale)]
                                                 for one, scaler in zip(per_series.values(), scalers)]))
     metrics = _metrics(per_series, kept, horizon, data.many)
@@ -131,26 +138,39 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     fallen = _fall_back(data, baseline, config, metrics, history) if baseline is not None else None
     if fallen is not None:
         return fallen
-    median, std = (np.concatenate([scored[kept][key][i] for key in values]) for i in (0, 1))
+    median, std = (np.concatenate([scored[kept][key][i] for key in validated]) for i in (0, 1))
     calibration = fit_spread(median, std, np.concatenate(list(actual.values())), time_ordered=False)  # few, overlapping windows per series
     identity = Standardizer(np.zeros(len(data.columns)), np.ones(len(data.columns)))
     return FittedPretrained(network if kept == "fine_tuned" else shipped, config, {key: identity for key in values}, metrics, history,
                             calibration.to_dict(), skipped)
 
 
-def _refuse_short(name: str, many: bool, short: dict[str, int], count: int, config: TrainConfig) -> None:
-    """Refuse a series (of many: every series) too short to fine-tune on; else warn of those set aside."""
+def _least_rows(config: TrainConfig) -> int:
+    """The fewest rows of a series with a training window and a validation tail."""
     needed = MIN_CONTEXT + 1 + config.horizon
     while needed - validation_rows(needed, config.horizon, config.validation_fraction) <= MIN_CONTEXT:
         needed += 1
-    advice = f"fine-tuning the pretrained model with --horizon {config.horizon} needs at least {needed} (training windows and a validation tail)"
+    return needed
+
+
+def _refuse_short(name: str, many: bool, values: dict[str, np.ndarray], config: TrainConfig) -> None:
+    """Refuse a series (of many: series of which none) long enough to fine-tune on."""
+    advice = f"fine-tuning the pretrained model with --horizon {config.horizon} needs at least {_least_rows(config)} (training windows and a validation tail)"
     if not many:
-        raise DataError(f"{name}: has {short[next(iter(short))]} rows; {advice}; forecast it zero-shot with `rnncast forecast --data`.")
-    if len(short) == count:
-        raise DataError(f"{name}: every series is too short: the longest has {max(short.values())} rows; {advice}; "
-                        "forecast them zero-shot with `rnncast forecast --data`.")
-    log.warning("%s: skipping %d of %d series with fewer than the %d rows fine-tuning needs (training windows and a validation tail): %s.",
-                name, len(short), count, needed, first_few(f"{k} ({n} rows)" for k, n in short.items()))
+        raise DataError(f"{name}: has {len(next(iter(values.values())))} rows; {advice}; forecast it zero-shot with `rnncast forecast --data`.")
+    raise DataError(f"{name}: every series is too short: the longest has {max(len(v) for v in values.values())} rows; {advice}; "
+                    "forecast them zero-shot with `rnncast forecast --data`.")
+
+
+def _warn_short(name: str, count: int, skipped: dict[str, int], untrained: dict[str, int], config: TrainConfig) -> None:
+    """Name the series of many set aside (shorter than the network reads) and those it forecasts without training on them."""
+    if skipped:
+        log.warning("%s: skipping %d of %d series with fewer than the %d rows the pretrained model reads: %s.", name, len(skipped), count,
+                    MIN_CONTEXT, first_few(f"{k} ({n} rows)" for k, n in skipped.items()))
+    if untrained:
+        log.warning("%s: %d of %d series have fewer than the %d rows of a training window and a validation tail; the network is "
+                    "fine-tuned on the others and forecasts them too: %s.", name, len(untrained), count, _least_rows(config),
+                    first_few(f"{k} ({n} rows)" for k, n in untrained.items()))
 
 
 def _metrics(per_series: dict[str, dict[str, Any]], kept: str, horizon: int, many: bool) -> dict[str, Any]:

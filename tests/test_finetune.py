@@ -106,10 +106,10 @@ def test_a_series_too_short_to_fine_tune_is_bad_data(cli, write_csv):
 
 
 def many_frame() -> pd.DataFrame:
-    """Three monthly series on scales a thousand apart, and one too short to fine-tune on."""
+    """Three monthly series on scales a thousand apart, one too short to fine-tune on and one too short to read."""
     parts = [monthly_frame(60).assign(sales=lambda f, s=scale: (f["sales"] * s).round(1), store=name)
              for name, scale in (("a", 1.0), ("b", 100.0), ("c", 0.1))]
-    return pd.concat([*parts, monthly_frame(9).assign(store="brief")]).rename(columns={"store": "unique_id"})
+    return pd.concat([*parts, monthly_frame(9).assign(store="brief"), monthly_frame(5).assign(store="tiny")]).rename(columns={"store": "unique_id"})
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +121,12 @@ def tuned_many(tmp_path_factory) -> tuple[Path, Path, str]:
 def test_many_series_are_fine_tuned_together_and_scored_per_series(tuned_many):
     _, model_dir, err = tuned_many
     card = load_card(model_dir)
-    assert card.config["model"] == "pretrained" and sorted(card.series) == ["a", "b", "c"] and card.skipped == {"brief": 9}
-    assert "skipping 1 of 4 series with fewer than the 13 rows fine-tuning needs (training windows and a validation tail): brief (9 rows)." in err
+    assert card.config["model"] == "pretrained" and sorted(card.series) == ["a", "b", "brief", "c"] and card.skipped == {"tiny": 5}
+    assert "skipping 1 of 5 series with fewer than the 6 rows the pretrained model reads: tiny (5 rows)." in err
+    assert ("1 of 5 series have fewer than the 13 rows of a training window and a validation tail; the network is fine-tuned on the "
+            "others and forecasts them too: brief (9 rows).") in err
     per = card.metrics["series"]
+    assert sorted(per) == ["a", "b", "c"]  # brief has no full horizon after the 6 rows the network reads first
     assert card.metrics["windows"] == sum(one["windows"] for one in per.values()) == 3 * 7
     for kind in ("model", "naive", "seasonal_naive"):
         assert card.metrics[kind]["sales"]["mae"] == pytest.approx(np.mean([per[k][kind]["sales"]["mae"] for k in per]))
@@ -135,14 +138,15 @@ def test_many_series_are_fine_tuned_together_and_scored_per_series(tuned_many):
 def test_a_fine_tuned_model_of_many_series_forecasts_each_from_its_window_or_an_update(cli, tuned_many):
     csv, model_dir, _ = tuned_many
     saved = pd.read_csv(io.StringIO(cli("forecast", "-d", model_dir, "--mc-samples", "2").out))
-    assert saved["unique_id"].tolist() == ["a"] * 6 + ["b"] * 6 + ["c"] * 6
+    assert saved["unique_id"].tolist() == ["a"] * 6 + ["b"] * 6 + ["brief"] * 6 + ["c"] * 6
     assert saved["date"].iloc[0] == "2020-01-01" and (saved["sales_lower"] <= saved["sales"]).all()
     level = saved.groupby("unique_id")["sales"].mean()
     assert 50 < level["b"] / level["a"] < 200 and 0.05 < level["c"] / level["a"] < 0.2
     updated = pd.read_csv(io.StringIO(cli("forecast", "-d", model_dir, "--data", csv, "--mc-samples", "2").out))
     pd.testing.assert_frame_equal(updated, saved)
-    brief = cli("forecast", "-d", model_dir, "--id", "brief")
-    assert brief.code == ExitStatus.USAGE and "brief: the series was skipped in training (9 rows" in brief.err
+    assert saved[saved["unique_id"] == "brief"]["date"].iloc[0] == "2015-10-01"
+    tiny = cli("forecast", "-d", model_dir, "--id", "tiny")
+    assert tiny.code == ExitStatus.USAGE and "tiny: the series was skipped in training (5 rows" in tiny.err
 
 
 def test_an_ensemble_of_the_pretrained_model_is_refused_for_why(cli, write_csv):
