@@ -71,12 +71,11 @@ def train(
 
     # Refused before pandas and TensorFlow load, so that a mistyped option answers at once.
     if config.model == "pretrained":
-        from rnncast.finetune import check_options
+        from rnncast.finetune import KNOWN_INPUTS, check_options
 
         check_options(given or ())
         if needs_future(data_options):
-            raise UsageError("the pretrained model reads each target's own history only; --known, --calendar, --holidays and --static "
-                             "need a network trained on them, e.g. --model gru.")
+            raise UsageError(KNOWN_INPUTS)
     elif config.model != "auto":
         configure(config, given)
     check_ensemble(config)

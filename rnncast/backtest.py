@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import statistics
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -13,11 +15,15 @@ from rnncast.config import TrainConfig
 from rnncast.dataset import Panel
 from rnncast.ensemble import fit_ensemble, fitted_member
 from rnncast.errors import UsageError
+from rnncast.finetune import fit_pretrained, saved_forecast
 from rnncast.members import median_forecast, pooled_paths
-from rnncast.metrics import interval_metrics, point_metrics
+from rnncast.metrics import INTERVAL, interval_metrics, point_metrics
+from rnncast.models import ZOO
 from rnncast.training import fit
 
 BASELINES = ("naive", "seasonal-naive", "linear")
+# What a backtest can fit: the zoo, and the shipped network fine-tuned (``finetune``).
+MODELS = (*ZOO, "pretrained")
 SCHEMA_VERSION = 1
 METRICS = ("mae", "rmse", "mase", "smape", "coverage", "width")
 
@@ -158,6 +164,42 @@ def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
                 return Forecast(point)
             paths = pooled_paths(members, windows, config.horizon, target_index, mc_samples, config.seed, after)
             return Forecast(point, inverse(paths).transpose(1, 0, 2, 3))
+
+        return forecast
+
+    return fit_on
+
+
+def fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
+    """The fitter of ``config.model``: ``pretrained_fitter`` for the shipped network, else ``zoo_fitter``."""
+    return (pretrained_fitter if config.model == "pretrained" else zoo_fitter)(config, mc_samples)
+
+
+def pretrained_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
+    """Fine-tune the shipped network (``finetune.fit_pretrained``, which may keep it as shipped) and
+    forecast its median quantile. Its error bars are a distribution, not MC samples: with
+    ``mc_samples``, that many of its quantiles, evenly spaced and calibrated as a saved model's,
+    stand for samples, so that interval coverage and width are scored as for any model."""
+
+    def fit_on(data: Panel) -> Forecaster:
+        fitted = fit_pretrained(data, config)
+        targets = list(data.targets)
+        target_index = [data.columns.index(t) for t in targets]
+        predict = lambda inputs: fitted.network.predict(inputs, batch_size=1024, verbose=0)  # noqa: E731
+
+        def forecast(keys: list[str], histories: list[np.ndarray], known: list[np.ndarray]) -> Forecast:
+            names = [f"{os.path.basename(data.source)} ({data.id_column} {key})" if data.many else os.path.basename(data.source) for key in keys]
+            columns = saved_forecast(predict, histories, names, targets,
+                                     target_index, fitted.config.season, config.horizon, fitted.uncertainty,
+                                     INTERVAL if mc_samples else None)
+            point = np.stack([columns[t] for t in targets], axis=-1)
+            if not mc_samples:
+                return Forecast(point)
+            lower, upper = (np.stack([columns[f"{t}_{side}"] for t in targets], axis=-1) for side in ("lower", "upper"))
+            normal = statistics.NormalDist()
+            z = np.array([normal.inv_cdf((i + 0.5) / mc_samples) for i in range(mc_samples)])[:, None, None, None]
+            edge = normal.inv_cdf((1 + INTERVAL) / 2)
+            return Forecast(point, point + z * np.where(z < 0, point - lower, upper - point) / edge)
 
         return forecast
 

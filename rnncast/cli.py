@@ -180,7 +180,7 @@ def _backtest(command: str, data: Path, names: list[str], base: Optional[TrainCo
 @takes(*BACKTEST, *DATA, **BACKTEST_HELP)
 def evaluate(
     data: Annotated[Path, typer.Argument(help="CSV file to backtest on.", show_default=False)],
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Zoo model to backtest; repeat for several.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Zoo model (or pretrained) to backtest; repeat for several.")] = None,
     model_dir: Annotated[Optional[Path], typer.Option("--model-dir", "-d", help="Backtest the settings of this saved model (refitted, so it never sees the tail).", show_default=DEFAULT_MODEL_DIR)] = None,
     output: Output = None,
     output_format: Format = OutputFormat.table,
@@ -204,7 +204,7 @@ def evaluate(
 @takes(*BACKTEST, *DATA, **BACKTEST_HELP)
 def compare(
     data: Annotated[Path, typer.Argument(help="CSV file to backtest on.", show_default=False)],
-    models: Annotated[str, typer.Option("--models", "-m", help="Comma-separated zoo models; the baselines are always added.")] = "naive,seasonal-naive,linear,gru",
+    models: Annotated[str, typer.Option("--models", "-m", help="Comma-separated zoo models (or pretrained); the baselines are always added.")] = "naive,seasonal-naive,linear,gru",
     output: Output = None,
     output_format: Format = OutputFormat.table,
     quiet: Quiet = False,

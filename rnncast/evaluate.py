@@ -24,14 +24,15 @@ import numpy as np
 from rnncast._keras import import_keras
 from rnncast.backtest import (
     BASELINES,
+    MODELS,
     SCHEMA_VERSION,
     BacktestOptions,
     model_config,
     backtest_origins,
     backtest_settings_json,
     run_backtest,
+    fitter,
     score_forecast,
-    zoo_fitter,
 )
 from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import TimeSeries, infer_season
@@ -184,7 +185,7 @@ def backtest(
 
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
-        models: zoo names; the baselines naive, seasonal-naive and linear are always added.
+        models: zoo names or "pretrained" (``backtest.MODELS``); the baselines naive, seasonal-naive and linear are always added.
         config: settings shared by every model (the model name in it is ignored); ``ensemble``
             applies to the trained models asked for, the others being single models.
         options: folds, stride and whether to refit at each origin.
@@ -197,15 +198,16 @@ def backtest(
         UsageError: an unknown model name, an option no model takes, or an ensemble of models with nothing to train.
         DataError: too few rows for the folds, window and horizon.
     """
-    unknown = [name for name in models if name not in ZOO]
+    unknown = [name for name in models if name not in MODELS]
     if unknown:
-        raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ZOO)} (see `rnncast models`).")
-    check_options(list(dict.fromkeys([*models, *BASELINES])), given)
+        raise UsageError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)} (see `rnncast models`).")
+    check_options([name for name in dict.fromkeys([*models, *BASELINES]) if name in ZOO], given)
     from rnncast.card import ONE_SERIES
     from rnncast.dataset import Panel, load_data, with_known_inputs
 
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
-    ensembles = [name for name in models if ZOO[name].trainable]
+    # The pretrained model's seeds would all start from the same weights (``ensemble.check_ensemble``).
+    ensembles = [name for name in models if name in ZOO and ZOO[name].trainable]
     if config.ensemble > 1 and not ensembles:
         raise UsageError(
             f"`--ensemble {config.ensemble}` fits seeds of the models asked for, and {', '.join(models)} "
@@ -240,7 +242,7 @@ def backtest(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecast = run_backtest(data, zoo_fitter(candidate, options.mc_samples), {ONE_SERIES: origins}, options.retrain)[ONE_SERIES]
+        forecast = run_backtest(data, fitter(candidate, options.mc_samples), {ONE_SERIES: origins}, options.retrain)[ONE_SERIES]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = rank_results(results, series.targets)

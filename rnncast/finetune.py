@@ -44,6 +44,8 @@ LEARNING_RATE = 2e-4
 EPOCHS = 20
 PATIENCE = 3
 KINDS = ("zero_shot", "fine_tuned")
+KNOWN_INPUTS = ("the pretrained model reads each target's own history only; --known, --calendar, --holidays and --static "
+                "need a network trained on them, e.g. --model gru.")
 
 
 @dataclasses.dataclass
@@ -82,11 +84,13 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     only those shorter than ``MIN_CONTEXT`` are set aside.
 
     Raises:
-        UsageError: a horizon beyond the network's.
+        UsageError: a horizon beyond the network's, or known-future inputs.
         DataError: a series (of many: every series) too short for a training window and a validation tail.
     """
     from rnncast.fitloop import start
 
+    if data.first.known:
+        raise UsageError(KNOWN_INPUTS)
     spec, horizon = load_spec(), config.horizon
     check([], [], horizon)
     name = os.path.basename(data.source)

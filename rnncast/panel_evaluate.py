@@ -28,8 +28,8 @@ from rnncast.backtest import (
     backtest_origins,
     backtest_settings_json,
     run_backtest,
+    fitter,
     score_forecast,
-    zoo_fitter,
 )
 from rnncast.config import TrainConfig
 from rnncast.data import infer_season
@@ -206,7 +206,7 @@ def backtest_panel(
         log.warning("seasonal-naive is left out: the data's frequency gives no season; pass --season N to include it.")
         names.remove("seasonal-naive")
     # Seeds of a model with nothing to train all forecast alike, so only trained models get them.
-    configs = [model_config(config if ZOO[name].trainable else dataclasses.replace(config, ensemble=1), name) for name in names]
+    configs = [model_config(config if name in ZOO and ZOO[name].trainable else dataclasses.replace(config, ensemble=1), name) for name in names]
     panel, skipped = _long_enough(panel, configs, span, options)
 
     target_index = [panel.columns.index(t) for t in panel.targets]
@@ -219,7 +219,7 @@ def backtest_panel(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecasts = run_backtest(panel, zoo_fitter(candidate, options.mc_samples), origins, options.retrain)
+        forecasts = run_backtest(panel, fitter(candidate, options.mc_samples), origins, options.retrain)
         seconds = round(time.perf_counter() - started, 2)
         scores = {key: score_forecast(forecasts[key], actual[key], scale[key], panel.targets) for key in values}
         results.append(PanelResult(candidate.model, candidate, seconds, scores))

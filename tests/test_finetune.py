@@ -153,3 +153,24 @@ def test_an_ensemble_of_the_pretrained_model_is_refused_for_why(cli, write_csv):
     result = cli("train", write_csv(monthly_frame()), "--model", "pretrained", "--ensemble", "2", "-q")
     assert result.code == ExitStatus.USAGE
     assert result.err.startswith("rnncast: error: `--ensemble 2` trains seeds of a model, and every seed of --model pretrained starts")
+
+
+def test_backtests_fine_tune_the_pretrained_model_at_each_fit_and_score_its_intervals(cli, write_csv):
+    one = cli("evaluate", write_csv(monthly_frame()), "--model", "pretrained", "-H", "6", "--folds", "2", "--epochs", "1",
+              "--mc-samples", "40", "--seed", "1", "-f", "json", "-q")
+    assert one.code == 0, one.err
+    scores = {m["model"]: m["targets"]["sales"]["overall"] for m in json.loads(one.out)["models"]}
+    assert scores.keys() == {"pretrained", "naive", "seasonal-naive", "linear"}
+    assert np.isfinite(scores["pretrained"]["mase"]) and 0 <= scores["pretrained"]["coverage"] <= 1 and scores["pretrained"]["width"] > 0
+    assert scores["pretrained"]["mase"] < scores["naive"]["mase"]  # a trending seasonal series: the network reads both
+    many = cli("compare", write_csv(many_frame(), "stores.csv"), "--models", "pretrained", "-H", "6", "--folds", "2", "--seed", "1",
+               "-f", "json", "-q")
+    assert many.code == 0, many.err
+    pretrained = next(m for m in json.loads(many.out)["models"] if m["model"] == "pretrained")
+    assert sorted(pretrained["series"]) == ["a", "b", "c"] and all(np.isfinite(s["sales"]["mase"]) for s in pretrained["series"].values())
+
+
+def test_known_inputs_are_refused_by_the_pretrained_model_in_a_backtest_too(cli, write_csv):
+    frame = monthly_frame().assign(promo=np.arange(96) % 5 == 0)
+    result = cli("evaluate", write_csv(frame.assign(promo=frame["promo"].astype(int))), "--model", "pretrained", "--known", "promo", "-q")
+    assert result.code == ExitStatus.USAGE and result.err.startswith("rnncast: error: the pretrained model reads each target's own history only")
