@@ -41,13 +41,13 @@ def train(
     """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
 
     A long-format CSV (``data_options.id_column``, or a ``unique_id`` column) trains one global
-    model on all its series (``panel.py``). With ``config.distribute`` "multi-worker", only the
+    model on all its series. With ``config.distribute`` "multi-worker", only the
     chief saves to ``model_dir``; the other workers' cards describe models that were discarded.
 
     Args:
         data: path of the CSV, or a ``TimeSeries`` from ``load_csv`` or a ``Panel`` from ``load_data``.
         config: model and training settings; model "auto" backtests the candidates of
-            ``models.AUTO_CANDIDATES``, with preprocessing variants (``selection.rank_models``), on the
+            ``selection.AUTO_MODELS``, with preprocessing variants (``selection.rank_models``), on the
             validation part and keeps the best (``metrics["selection"]``);
             ``ensemble`` K above 1 trains K seeds of the model, or the best K candidates of "auto",
             and forecasts their median (``rnncast.ensemble``).
@@ -99,7 +99,7 @@ def train(
             if config.model == "auto":
                 from rnncast.selection import select_model
 
-                config, selection = select_model(series, config)
+                config, selection = select_model(series, config, given=given or ())
             if config.model == "pretrained":
                 from rnncast.finetune import fit_pretrained
 

@@ -170,19 +170,22 @@ def zoo_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
     return fit_on
 
 
-def fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
-    """The fitter of ``config.model``: ``pretrained_fitter`` for the shipped network, else ``zoo_fitter``."""
-    return (pretrained_fitter if config.model == "pretrained" else zoo_fitter)(config, mc_samples)
+def fitter(config: TrainConfig, mc_samples: int | None = None, given: Sequence[str] = ()) -> Fitter:
+    """The fitter of ``config.model``: ``pretrained_fitter`` for the shipped network (``given``: the
+    fields the user set, which override its fine-tuning defaults), else ``zoo_fitter``."""
+    if config.model == "pretrained":
+        return pretrained_fitter(config, mc_samples, given)
+    return zoo_fitter(config, mc_samples)
 
 
-def pretrained_fitter(config: TrainConfig, mc_samples: int | None = None) -> Fitter:
+def pretrained_fitter(config: TrainConfig, mc_samples: int | None = None, given: Sequence[str] = ()) -> Fitter:
     """Fine-tune the shipped network (``finetune.fit_pretrained``, which may keep it as shipped) and
     forecast its median quantile. Its error bars are a distribution, not MC samples: with
     ``mc_samples``, that many of its quantiles, evenly spaced and calibrated as a saved model's,
     stand for samples, so that interval coverage and width are scored as for any model."""
 
     def fit_on(data: Panel) -> Forecaster:
-        fitted = fit_pretrained(data, config)
+        fitted = fit_pretrained(data, config, given)
         targets = list(data.targets)
         target_index = [data.columns.index(t) for t in targets]
         predict = lambda inputs: fitted.network.predict(inputs, batch_size=1024, verbose=0)  # noqa: E731

@@ -147,7 +147,8 @@ def fit_ensemble(series: "Panel | TimeSeries", config: TrainConfig, on_epoch: "E
         if rank is None:
             raise ValueError("`rank` is needed to choose the members of an ensemble of `--model auto`. Received: None.")
         ranked, selection = rank(series, dataclasses.replace(config, ensemble=1))
-        configs = ranked[:count]
+        # Members are zoo networks, MC-sampled and pooled alike; the pretrained one's quantile head is not.
+        configs = [c for c in ranked if c.model != "pretrained"][:count]
     else:
         configs = [config] * count
     # Each member is the model it names: a baseline kept in place of a seed would not be a seed of it.

@@ -218,7 +218,7 @@ def backtest(
     if series.many:
         from rnncast.panel_evaluate import backtest_panel
 
-        return backtest_panel(series, models, config, options, on_fit)
+        return backtest_panel(series, models, config, options, on_fit, given)
     data, series = series, series.first
     season = config.season or infer_season(series.freq)
     origins = backtest_origins(len(series), config.horizon, options)
@@ -242,7 +242,7 @@ def backtest(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecast = run_backtest(data, fitter(candidate, options.mc_samples), {ONE_SERIES: origins}, options.retrain)[ONE_SERIES]
+        forecast = run_backtest(data, fitter(candidate, options.mc_samples, given), {ONE_SERIES: origins}, options.retrain)[ONE_SERIES]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     best_baseline = rank_results(results, series.targets)

@@ -189,8 +189,10 @@ def backtest_panel(
     config: TrainConfig,
     options: BacktestOptions,
     on_fit: Callable[[str, int, int], None] | None = None,
+    given: Sequence[str] = (),
 ) -> PanelReport:
-    """Backtest global ``models`` and the baselines on the tail of every series long enough.
+    """Backtest global ``models`` and the baselines on the tail of every series long enough
+    (``given``: the settings the user chose, as ``evaluate.backtest`` takes them).
 
     Raises:
         DataError: no series is long enough for the folds, window and horizon.
@@ -219,7 +221,7 @@ def backtest_panel(
         if on_fit is not None:
             on_fit(candidate.model, done, len(configs))
         started = time.perf_counter()
-        forecasts = run_backtest(panel, fitter(candidate, options.mc_samples), origins, options.retrain)
+        forecasts = run_backtest(panel, fitter(candidate, options.mc_samples, given), origins, options.retrain)
         seconds = round(time.perf_counter() - started, 2)
         scores = {key: score_forecast(forecasts[key], actual[key], scale[key], panel.targets) for key in values}
         results.append(PanelResult(candidate.model, candidate, seconds, scores))

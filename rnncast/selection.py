@@ -18,8 +18,8 @@ from rnncast.backtest import (
     model_config,
     backtest_origins,
     run_backtest,
+    fitter,
     score_forecast,
-    zoo_fitter,
 )
 from rnncast.config import TrainConfig
 from rnncast.data import TimeSeries
@@ -29,12 +29,15 @@ from rnncast.errors import DataError
 from rnncast.jsonable import json_safe
 from rnncast.metrics import ratio, seasonal_scale
 from rnncast.models import AUTO_CANDIDATES, ZOO
+from rnncast.pretrained import load_spec
 from rnncast.windows import minimum_rows, validation_rows
 
 # `--model auto` tries these models with the AUTO_PREPROCESSING preprocessing methods that the ridge
 # ranks best, the other trainable candidates with its first choice only: a bounded number of fits.
 AUTO_VARIED = ("gru",)
 AUTO_PREPROCESSING = 3
+# The candidates: the zoo's, and the shipped network fine-tuned where it can take the data.
+AUTO_MODELS = (*AUTO_CANDIDATES, "pretrained")
 
 
 @dataclasses.dataclass
@@ -92,15 +95,19 @@ def rank_results(results: list[ModelResult], targets: Sequence[str]) -> str | No
     return best.model if best else None
 
 
-def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[TrainConfig, dict[str, Any]]:
+def select_model(series: TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None,
+                 given: Sequence[str] = ()) -> tuple[TrainConfig, dict[str, Any]]:
     """The best of ``rank_models``: its config and the summary for the model card."""
-    ranked, summary = rank_models(series, config, candidates)
+    ranked, summary = rank_models(series, config, candidates, given)
     return ranked[0], summary
 
 
-def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None) -> tuple[list[TrainConfig], dict[str, Any]]:
-    """Backtest ``candidates`` (default ``AUTO_CANDIDATES``) and the baselines on the validation
-    tail of ``series`` and rank them by mean MASE.
+def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Sequence[str] | None = None,
+                given: Sequence[str] = ()) -> tuple[list[TrainConfig], dict[str, Any]]:
+    """Backtest ``candidates`` (default ``AUTO_MODELS``, without the pretrained network where the
+    data has known-future inputs or the horizon is beyond its own) and the baselines on the
+    validation tail of ``series`` and rank them by mean MASE; ``given``: the settings the user chose,
+    which override the pretrained network's fine-tuning defaults.
 
     The origins tile the validation part (``config.validation_fraction`` of the rows) every
     ``horizon`` steps; every candidate is fitted once on the rows before it. Trainable candidates
@@ -114,19 +121,22 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     from rnncast.training import rank_preprocessing, resolve
 
     data = series if isinstance(series, Panel) else Panel.of(series)
+    if candidates is None:
+        fits = not data.first.known and config.horizon <= load_spec().horizon
+        candidates = [name for name in AUTO_MODELS if name != "pretrained" or fits]
     if data.many:
-        return _rank_global_models(data, config, candidates)
+        return _rank_global_models(data, config, candidates, given)
     config, _, _ = resolve(data, config)
     series = data.first
     held_out = validation_rows(len(series), config.horizon, config.validation_fraction)
     options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
     origins = backtest_origins(len(series), config.horizon, options)
-    names = [n for n in dict.fromkeys([*(candidates or AUTO_CANDIDATES), *BASELINES]) if n != "seasonal-naive" or config.season]
+    names = [n for n in dict.fromkeys([*candidates, *BASELINES]) if n != "seasonal-naive" or config.season]
     check_length(series, [model_config(config, name) for name in names], options, origins)
     methods = rank_preprocessing(rows_before(data, {ONE_SERIES: int(origins[0])}), config)
     configs = []
     for name in names:
-        tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if ZOO[name].trainable else ["none"]
+        tries = (methods[:AUTO_PREPROCESSING] if name in AUTO_VARIED else methods[:1]) if _varies(name) else ["none"]
         configs += [dataclasses.replace(model_config(config, name), preprocess=method) for method in tries]
 
     values = series.frame.to_numpy(dtype=np.float64)
@@ -136,7 +146,7 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     results = []
     for candidate in configs:
         started = time.perf_counter()
-        forecast = run_backtest(data, zoo_fitter(candidate), {ONE_SERIES: origins}, retrain=False)[ONE_SERIES]
+        forecast = run_backtest(data, fitter(candidate, given=given), {ONE_SERIES: origins}, retrain=False)[ONE_SERIES]
         seconds = round(time.perf_counter() - started, 2)
         results.append(ModelResult(candidate.model, candidate, seconds, score_forecast(forecast, actual, scale, series.targets)))
     rank_results(results, series.targets)
@@ -145,7 +155,7 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
         "chosen": best.model,
         "preprocess": best.config.preprocess,
         "candidates": [r.model for r in results],
-        "fits": sum(ZOO[r.model].trainable for r in results),
+        "fits": sum(_fits(r.model) for r in results),
         "folds": options.folds,
         "horizon": config.horizon,
         "season": config.season,
@@ -159,7 +169,16 @@ def rank_models(series: Panel | TimeSeries, config: TrainConfig, candidates: Seq
     return [dataclasses.replace(r.config, fallback=config.fallback) for r in results], json_safe(summary)
 
 
-def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str] | None) -> tuple[list[TrainConfig], dict[str, Any]]:
+def _varies(name: str) -> bool:
+    """Whether model ``name`` learns on preprocessed data (the pretrained network reads raw windows)."""
+    return name in ZOO and ZOO[name].trainable
+
+
+def _fits(name: str) -> bool:
+    return name == "pretrained" or ZOO[name].trainable
+
+
+def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str], given: Sequence[str]) -> tuple[list[TrainConfig], dict[str, Any]]:
     """``rank_models`` of many series: one global model per candidate, backtested on the validation
     tail of every series and ranked by MASE averaged over series (``panel_evaluate.backtest_panel``);
     each fit chooses its preprocessing on all series."""
@@ -170,8 +189,8 @@ def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str] | 
     median = int(np.median([len(one) for one in usable.series.values()]))
     held_out = validation_rows(median, config.horizon, config.validation_fraction)
     options = BacktestOptions(folds=(held_out - config.horizon) // config.horizon + 1)
-    names = [n for n in (candidates or AUTO_CANDIDATES) if n != "seasonal-naive" or config.season]
-    report = backtest_panel(usable, names, dataclasses.replace(config, fallback=False), options)
+    names = [n for n in candidates if n != "seasonal-naive" or config.season]
+    report = backtest_panel(usable, names, dataclasses.replace(config, fallback=False), options, given=given)
     results = [r for r in report.models if r.model in names]
 
     def mean(result, metric: str) -> float:
@@ -181,7 +200,7 @@ def _rank_global_models(panel, config: TrainConfig, candidates: Sequence[str] | 
         "chosen": results[0].model,
         "preprocess": results[0].config.preprocess,
         "candidates": [r.model for r in results],
-        "fits": sum(ZOO[r.model].trainable for r in results),
+        "fits": sum(_fits(r.model) for r in results),
         "folds": options.folds,
         "horizon": config.horizon,
         "season": config.season,

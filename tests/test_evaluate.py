@@ -229,7 +229,7 @@ def test_train_auto_keeps_the_best_and_records_the_choice(cli, daily_csv, tmp_pa
     from rnncast.data import load_csv
     from rnncast.training import rank_preprocessing
 
-    monkeypatch.setattr("rnncast.selection.AUTO_CANDIDATES", ("naive", "seasonal-naive", "linear"))
+    monkeypatch.setattr("rnncast.selection.AUTO_MODELS", ("naive", "seasonal-naive", "linear"))
     monkeypatch.setattr("rnncast.selection.AUTO_VARIED", ("linear",))
     monkeypatch.setattr("rnncast.selection.AUTO_PREPROCESSING", 2)
     model_dir = tmp_path / "auto"

@@ -174,3 +174,17 @@ def test_known_inputs_are_refused_by_the_pretrained_model_in_a_backtest_too(cli,
     frame = monthly_frame().assign(promo=np.arange(96) % 5 == 0)
     result = cli("evaluate", write_csv(frame.assign(promo=frame["promo"].astype(int))), "--model", "pretrained", "--known", "promo", "-q")
     assert result.code == ExitStatus.USAGE and result.err.startswith("rnncast: error: the pretrained model reads each target's own history only")
+
+
+def test_auto_backtests_the_pretrained_model_beside_the_zoo_unless_known_inputs_rule_it_out(cli, write_csv, tmp_path, monkeypatch):
+    monkeypatch.setattr("rnncast.selection.AUTO_MODELS", ("naive", "linear", "pretrained"))
+    frame = monthly_frame()
+    chosen = cli("train", write_csv(frame), "--model", "auto", "-H", "6", "--epochs", "1", "--seed", "1", "-q", "-d", tmp_path / "a")
+    assert chosen.code == 0, chosen.err
+    selection = load_card(tmp_path / "a").metrics["selection"]
+    assert sorted(selection["candidates"]) == ["linear", "naive", "pretrained", "seasonal-naive"] and selection["fits"] == 2
+    assert load_card(tmp_path / "a").config["model"] == selection["chosen"]
+    known = cli("train", write_csv(frame.assign(promo=np.arange(96) % 7 == 0).astype({"promo": int}), "promo.csv"), "--known", "promo",
+                "--model", "auto", "-H", "6", "--epochs", "1", "--seed", "1", "-q", "-d", tmp_path / "k")
+    assert known.code == 0, known.err
+    assert "pretrained" not in load_card(tmp_path / "k").metrics["selection"]["candidates"]
