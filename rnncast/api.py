@@ -16,7 +16,7 @@ from rnncast.errors import DataError, UsageError
 from rnncast.jsonable import time_to_json
 from rnncast.known import needs_future
 from rnncast.rollout import MCOptions
-from rnncast.store import CARD_NAME, DEFAULT_MODEL_DIR, ModelCard, load, save, training_lock
+from rnncast.store import CARD_NAME, DEFAULT_MODEL_DIR, ModelCard, load, load_network, save, training_lock
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +37,7 @@ def train(
     on_epoch=None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     given: Sequence[str] | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> ModelCard:
     """Train a model on a CSV (or a loaded series) and save it to ``model_dir``.
 
@@ -57,6 +58,8 @@ def train(
         lock_timeout: seconds to wait for another training into ``model_dir`` to finish.
         given: the ``config`` fields the caller set explicitly; one that ``config.model`` does not
             take is refused (``models.configure``), before the data is read.
+        init: a model directory whose network training starts from, with its settings and data
+            options (``finetune.continued``); "pretrained" is ``config.model`` "pretrained".
 
     Returns:
         The card of the saved model, with its validation metrics.
@@ -69,6 +72,11 @@ def train(
     from rnncast.ensemble import check_ensemble
     from rnncast.models import configure
 
+    saved = None
+    if init is not None:
+        from rnncast.finetune import continued
+
+        config, data_options, saved = continued(init, config, data_options, given or ())
     # Refused before pandas and TensorFlow load, so that a mistyped option answers at once.
     if config.model == "pretrained":
         from rnncast.finetune import KNOWN_INPUTS, check_options
@@ -87,7 +95,11 @@ def train(
 
     series = data if isinstance(data, Panel) else Panel.of(data) if isinstance(data, TimeSeries) else load_data(data, data_options)
     series = with_known_inputs(series, data_options, config.output_steps)
+    if saved is not None and list(series.columns) != saved.columns:
+        raise DataError(f"{os.path.basename(series.source)}: has the columns {', '.join(series.columns)}; the model in {init} was trained "
+                        f"on {', '.join(saved.columns)}.")
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
+        initial = None if saved is None else load_network(init, saved)
         selection = summary = None
         if config.ensemble > 1:
             from rnncast.ensemble import fit_ensemble
@@ -103,10 +115,12 @@ def train(
             if config.model == "pretrained":
                 from rnncast.finetune import fit_pretrained
 
-                fitted = fit_pretrained(series, config, given or (), on_epoch)
+                fitted = fit_pretrained(series, config, given or (), on_epoch, initial)
             else:
-                fitted = fit(series, config, on_epoch)
+                fitted = fit(series, config, on_epoch, initial=initial)
             networks = fitted.network
+        if saved is not None:
+            fitted.metrics.setdefault("init", {})["from"] = os.path.abspath(init)
         return save(model_dir, networks, model_card(series, fitted, data_options, selection, summary))
 
 

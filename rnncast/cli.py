@@ -46,7 +46,8 @@ def _records(rows: list[dict[str, Any]], output_format: OutputFormat) -> None:
 @takes(*DATA, *TRAINING)
 def train(
     data: Annotated[Path, typer.Argument(help="CSV file with a time column and numeric columns.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model from `rnncast models`, or auto: the best of several on the validation part.")] = TrainConfig.model,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model from `rnncast models`, or auto: the best of several on the validation part.", show_default=TrainConfig.model)] = None,
+    init: Annotated[Optional[str], typer.Option("--init", help="Train on from the network saved in this model directory (e.g. last night's), with its settings; keeps it as it was if that validates better. pretrained: --model pretrained.")] = None,
     model_dir: ModelDir = DEFAULT_DIR,
     lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait while another rnncast trains into the same --model-dir.")] = 60.0,
     output_format: Format = OutputFormat.table,
@@ -60,11 +61,11 @@ def train(
     from rnncast.render import epoch_progress, say
     from rnncast.report import train_summary, validation_rows
 
-    given = {"model": model, **config_given(options)}
+    given = {**({"model": model} if model is not None else {}), **config_given(options)}
     config, reading = TrainConfig(**given), data_options(options)
     with epoch_progress(sys.stderr.isatty() and not quiet) as on_epoch:
         card = train_model(data, config, data_options=reading, model_dir=model_dir, on_epoch=on_epoch, lock_timeout=lock_timeout,
-                           given=list(given))
+                           given=list(given), init=init)
     if not quiet:
         say(train_summary(card, model_dir))
     _records(validation_rows(card.metrics), output_format)

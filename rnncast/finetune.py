@@ -1,6 +1,6 @@
 """`rnncast train DATA.csv --model pretrained`: the shipped forecaster fine-tuned on one series or
 on many at once, and the choice, on the validation tails, between it, the shipped weights as they
-are and the baselines.
+are and the baselines; and `train --init MODEL_DIR`, which continues a saved network the same way.
 
 The network's windows are cut from each series itself, as in pretraining (``pretrained.training_pairs``):
 every origin of a series' training part with at least ``MIN_CONTEXT`` rows before it, its future cut
@@ -23,11 +23,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from rnncast.config import TrainConfig
+from rnncast.config import DataOptions, TrainConfig
 from rnncast.data import infer_season
 from rnncast.dataset import Panel, first_few
 from rnncast.errors import DataError, UsageError
 from rnncast.preprocessing import Preprocessing, Standardizer
+from rnncast.store import ModelCard, load_card
 from rnncast.pretrained import KERAS_FILE, MIN_CONTEXT, WEIGHTS, left_padded, load_spec, training_pairs
 from rnncast.uncertainty import Calibration, bounds, fit_spread
 from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
@@ -44,6 +45,8 @@ LEARNING_RATE = 2e-4
 EPOCHS = 20
 PATIENCE = 3
 KINDS = ("zero_shot", "fine_tuned")
+# What `train --init MODEL_DIR` takes besides the saved settings: how long and how to train further.
+CONTINUES = ("epochs", "patience", "learning_rate", "batch_size", "validation_fraction", "seed", "fallback")
 KNOWN_INPUTS = ("the pretrained model reads each target's own history only; --known, --calendar, --holidays and --static "
                 "need a network trained on them, e.g. --model gru.")
 
@@ -71,14 +74,42 @@ def check_options(given: Iterable[str]) -> None:
     """
     foreign = [name for name in given if name not in (*TAKES, "model", "ensemble")]  # `ensemble.check_ensemble` says why not
     if foreign:
-        flags = ", ".join(f"--{name.replace('_', '-')}" for name in foreign).replace("--learning-rate", "--lr")
-        raise UsageError(f"{flags}: not an option of --model pretrained, whose network is fixed; "
+        raise UsageError(f"{_flags(foreign)}: not an option of --model pretrained, whose network is fixed; "
                          "it takes --horizon, --season, --epochs, --patience, --lr, --batch-size, --validation-fraction, --seed and --fallback.")
 
 
-def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), on_epoch=None) -> FittedPretrained:
-    """Fine-tune the shipped network on the series of ``data`` (one, or many at once) and keep, of it
-    and the shipped weights, the one with the lower validation MAE (``metrics["pretrained"]`` has both).
+def continued(init: str | os.PathLike[str], config: TrainConfig, data_options: DataOptions, given: Sequence[str],
+              ) -> tuple[TrainConfig, DataOptions, ModelCard | None]:
+    """The settings `train --init` trains with: ``init`` "pretrained" is `--model pretrained`; a model
+    directory gives its saved settings and data options, with the options of ``CONTINUES`` the user
+    set (``given``) and the data options set in ``data_options`` over them, and its card (None for
+    "pretrained"), whose network ``training.fit`` or ``fit_pretrained`` then starts from.
+
+    Raises:
+        UsageError: ``--model`` or a setting of the network besides ``init``, or an ensemble or a baseline in ``init``.
+        ModelFileError: no readable model in ``init``.
+    """
+    if "model" in given:
+        raise UsageError("`--init` and `--model` exclude each other: --init continues the model in a directory with its own settings, "
+                         "and --init pretrained is --model pretrained.")
+    if os.fspath(init) == "pretrained":
+        return dataclasses.replace(config, model="pretrained"), data_options, None
+    card = load_card(init)
+    saved = TrainConfig.from_dict(card.config)
+    if card.ensemble is not None or saved.model in ("naive", "seasonal-naive"):
+        what = f"an ensemble of {len(card.ensemble['members'])}" if card.ensemble is not None else f"{saved.model}, with nothing trained"
+        raise UsageError(f"`--init {init}`: holds {what}; --init continues one trained network. Train anew with --model.")
+    foreign = [name for name in given if name not in CONTINUES]
+    if foreign:
+        raise UsageError(f"{_flags(foreign)}: --init continues the network in {init} with its own settings ({saved.model}, window {saved.window}, "
+                         f"horizon {saved.horizon}); it takes --epochs, --patience, --lr, --batch-size, --validation-fraction, --seed and --fallback.")
+    return dataclasses.replace(saved, ensemble=1, **{name: getattr(config, name) for name in given}), data_options.over(card.data_options), card
+
+
+def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), on_epoch=None, initial=None) -> FittedPretrained:
+    """Fine-tune the shipped network (``initial``: a saved fine-tuned one) on the series of ``data``
+    (one, or many at once) and keep, of it and the weights it started from, the one with the lower
+    validation MAE (``metrics["pretrained"]`` has both; with ``initial``, ``metrics["init"]``, as saved and continued).
     Of many series, those too short for a training window and a validation tail add no windows to
     fine-tune on but are forecast (and validated where a full horizon follows ``MIN_CONTEXT`` rows);
     only those shorter than ``MIN_CONTEXT`` are set aside.
@@ -110,7 +141,7 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     settings = {key: getattr(config, key) if key in given else default
                 for key, default in (("learning_rate", LEARNING_RATE), ("epochs", EPOCHS), ("patience", PATIENCE))}
     keras = start(config)
-    network = keras.models.load_model(WEIGHTS / KERAS_FILE, compile=False)
+    network = initial if initial is not None else keras.models.load_model(WEIGHTS / KERAS_FILE, compile=False)
     shipped = keras.models.clone_model(network)
     shipped.set_weights(network.get_weights())
     started = time.perf_counter()
@@ -136,7 +167,7 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     scalers = [Standardizer.fit(v[: first[key]]) for key, v in validated.items()]
     kept = min(KINDS, key=lambda kind: np.mean([[e["mae"] / s for e, s in zip(one[kind].values(), scaler.scale)]
                                                 for one, scaler in zip(per_series.values(), scalers)]))
-    metrics = _metrics(per_series, kept, horizon, data.many)
+    metrics = _metrics(per_series, kept, horizon, data.many, initial is not None)
     columns = list(range(len(data.targets)))
     baseline = better_baseline(_relative(metrics, scalers, columns), np.ones(len(columns))) if config.fallback else None
     fallen = _fall_back(data, baseline, config, metrics, history) if baseline is not None else None
@@ -147,6 +178,10 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     identity = Standardizer(np.zeros(len(data.columns)), np.ones(len(data.columns)))
     return FittedPretrained(network if kept == "fine_tuned" else shipped, config, {key: identity for key in values}, metrics, history,
                             calibration.to_dict(), skipped)
+
+
+def _flags(names: Iterable[str]) -> str:
+    return ", ".join(f"--{name.replace('_', '-')}" for name in names).replace("--learning-rate", "--lr")
 
 
 def _least_rows(config: TrainConfig) -> int:
@@ -177,16 +212,18 @@ def _warn_short(name: str, count: int, skipped: dict[str, int], untrained: dict[
                     first_few(f"{k} ({n} rows)" for k, n in untrained.items()))
 
 
-def _metrics(per_series: dict[str, dict[str, Any]], kept: str, horizon: int, many: bool) -> dict[str, Any]:
+def _metrics(per_series: dict[str, dict[str, Any]], kept: str, horizon: int, many: bool, continued: bool) -> dict[str, Any]:
     """The card's validation of the ``kept`` network beside the baselines: of one series, or the means
-    over series with each one's own under ``series``; the choice of network under ``pretrained``."""
+    over series with each one's own under ``series``; the choice of network under ``pretrained``
+    (``continued``: under ``init``, the network a saved model started from being "saved")."""
+    choice, labels = ("init", ("saved", "continued")) if continued else ("pretrained", ("zero-shot", "fine-tuned"))
     baselines = [key for key in ("naive", "seasonal_naive") if all(key in one for one in per_series.values())]
     mean = {kind: {t: {m: float(np.mean([one[kind][t][m] for one in per_series.values()])) for m in ("mae", "rmse")}
                    for t in next(iter(per_series.values()))[kind]}
             for kind in (*KINDS, *baselines)}
     metrics = {"windows": sum(one["windows"] for one in per_series.values()), "horizon": horizon, "model": mean[kept],
                **{key: mean[key] for key in baselines},
-               "pretrained": {"kept": kept.replace("_", "-"), **{kind.replace("_", "-"): mean[kind] for kind in KINDS}}}
+               choice: {"kept": labels[KINDS.index(kept)], **{label: mean[kind] for kind, label in zip(KINDS, labels)}}}
     if many:
         metrics["series"] = {key: {"windows": one["windows"], "model": one[kept], **{b: one[b] for b in ("naive", "seasonal_naive") if b in one}}
                              for key, one in per_series.items()}
@@ -200,11 +237,11 @@ def _fall_back(data: Panel, baseline: str, config: TrainConfig, metrics: dict[st
         fitted = fit(data, dataclasses.replace(config, model=baseline, window=None, preprocess="none"))
     except DataError:
         return None
-    kind = metrics["pretrained"]["kept"]
+    choice = next(key for key in ("pretrained", "init") if key in metrics)
     fitted.metrics["fallback"] = {
-        "kept": baseline, "reason": f"its validation MAE is lower than the pretrained model's ({kind})",
+        "kept": baseline, "reason": f"its validation MAE is lower than the pretrained model's ({metrics[choice]['kept']})",
         "network": {"model": "pretrained", "preprocess": "none", "validation": metrics["model"], "training": history,
-                    "pretrained": metrics["pretrained"]},
+                    choice: metrics[choice]},
     }
     return fitted
 

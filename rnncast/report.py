@@ -83,15 +83,18 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
     if "preprocessing" in metrics:
         lines.append(f"preprocessing: {preprocessing_fact(config, metrics['preprocessing'])}.")
     if "pretrained" in metrics:
-        lines.append(f"pretrained: {pretrained_fact(metrics['pretrained'])}.")
+        lines.append(f"pretrained: {kept_fact(metrics['pretrained'], ('zero-shot', 'fine-tuned'))}.")
+    if "init" in metrics:
+        choice = metrics["init"]
+        lines.append(f"init: from {choice['from']}" + (f", {kept_fact(choice, ('saved', 'continued'))}." if "kept" in choice else "."))
     if "fallback" in metrics:
         lines.append(f"fallback: {fallback_fact(metrics['fallback'])}; --no-fallback keeps the network.")
     return lines
 
 
-def pretrained_fact(choice: dict[str, Any]) -> str:
-    """Which of the shipped and the fine-tuned network `train --model pretrained` kept, and why."""
-    maes = "; ".join(f"{kind} " + ", ".join(f"{t} {e['mae']:.4g}" for t, e in choice[kind].items()) for kind in ("zero-shot", "fine-tuned"))
+def kept_fact(choice: dict[str, Any], kinds: tuple[str, str]) -> str:
+    """Which of a network as it started and as trained further (`train --model pretrained`, `--init`) was kept, and why."""
+    maes = "; ".join(f"{kind} " + ", ".join(f"{t} {e['mae']:.4g}" for t, e in choice[kind].items()) for kind in kinds)
     return f"kept the {choice['kept']} network, the lower validation MAE ({maes})"
 
 

@@ -105,7 +105,7 @@ def resolve(data: Panel, config: TrainConfig, whole: bool = False) -> tuple[Trai
 
 
 def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback | None = None, held_out: Panel | None = None,
-        scale: str = "series") -> FittedModel:
+        scale: str = "series", initial=None) -> FittedModel:
     """Train ``config.model`` on the windows of every series long enough, each standardised on its
     own training part, and score it on each one's chronological validation tail.
 
@@ -113,6 +113,9 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     series' scale does not swamp the others; preprocessing "auto" is chosen on the windows of all
     series. With ``config.fallback``, the baseline whose validation MAE (relative to each series'
     scale, averaged over series) beats the network's is kept instead.
+
+    ``initial``: a saved network of the same settings (``train --init``) to train on from; of it as it
+    was and as trained further, the better on validation is kept (``metrics["init"]``).
 
     ``held_out``: series set apart for validation, as the chapter sets 2,000 of its 10,000 apart:
     the series of ``data`` then train whole, and the network is validated, scored and calibrated on
@@ -152,6 +155,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
                          lead_columns(columns, config.output_steps))
     with distribute.strategy(config.distribute).scope():
         network = build_model(shape, config)
+        if initial is not None:
+            network.set_weights(initial.get_weights())
         history: dict[str, Any] = {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
         if trainable:
             cuts = [(preprocessing.series(v), end - preprocessing.dropped) for v, end in zip(scaled, train_ends)]
@@ -170,6 +175,10 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     predict = preprocessing.wrap(keras_predictor(network), outputs)
     metrics = score(lambda windows, after: rollout(predict, windows, config.horizon, target_index, outputs, after), tails,
                     tail_scalers, config, target_index, data.targets, ids, limit)
+    if initial is not None:
+        _keep_better(network, initial, metrics, score(lambda windows, after: rollout(preprocessing.wrap(keras_predictor(initial), outputs), windows,
+                     config.horizon, target_index, outputs, after), tails, tail_scalers, config, target_index, data.targets, ids, limit),
+                     tail_scalers, target_index)
     if selection is not None:
         metrics["preprocessing"] = selection
     fallbacks = config.fallback and trainable
@@ -201,6 +210,20 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
     calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index)
     return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)
+
+
+def _keep_better(network, initial, metrics: dict[str, Any], saved: dict[str, Any], scalers: list[Standardizer], target_index: list[int]) -> None:
+    """Of ``network`` trained on from ``initial``'s weights (its validation in ``metrics``) and ``initial``
+    as it was (``saved``), keep the lower mean MAE relative to each series' scale, in ``network``
+    and ``metrics``; ``metrics["init"]`` records both."""
+    relative = {kind: np.mean([e["mae"] for e in _relative(one, scalers, target_index)["model"].values()])
+                for kind, one in (("continued", metrics), ("saved", saved))}
+    kept = min(relative, key=relative.get)
+    choice = {"kept": kept, "saved": saved["model"], "continued": metrics["model"]}
+    if kept == "saved":
+        network.set_weights(initial.get_weights())
+        metrics.update(saved)
+    metrics["init"] = choice
 
 
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names.

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import train_into
+from conftest import seasonal_frame, train_into
 from rnncast.errors import ExitStatus
 from rnncast.store import load_card
 
@@ -188,3 +188,47 @@ def test_auto_backtests_the_pretrained_model_beside_the_zoo_unless_known_inputs_
                 "--model", "auto", "-H", "6", "--epochs", "1", "--seed", "1", "-q", "-d", tmp_path / "k")
     assert known.code == 0, known.err
     assert "pretrained" not in load_card(tmp_path / "k").metrics["selection"]["candidates"]
+
+
+def test_init_trains_on_from_a_saved_network_with_its_settings(cli, write_csv, tmp_path):
+    csv = write_csv(seasonal_frame(), "daily.csv")
+    assert cli("train", csv, "--model", "lstm", "--window", "10", "-H", "3", "--units", "8", "--epochs", "3", "--seed", "1",
+               "--no-fallback", "-q", "-d", tmp_path / "base").code == 0
+    # A learning rate too small to move the weights: what is saved is, within round-off, the network it started from.
+    result = cli("train", csv, "--init", tmp_path / "base", "--lr", "1e-9", "--epochs", "1", "--seed", "2", "--no-fallback", "-d", tmp_path / "on")
+    assert result.code == 0, result.err
+    card = load_card(tmp_path / "on")
+    assert (card.config["model"], card.config["window"], card.config["units"], card.config["learning_rate"]) == ("lstm", 10, 8, 1e-9)
+    choice = card.metrics["init"]
+    assert choice["from"] == str(tmp_path / "base") and choice["kept"] in ("saved", "continued")
+    assert card.metrics["model"] == choice[choice["kept"]]
+    assert choice["saved"]["y"]["mae"] == pytest.approx(choice["continued"]["y"]["mae"], rel=1e-3)
+    assert f"init: from {tmp_path / 'base'}, kept the {choice['kept']} network" in result.err
+    before, after = (pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / name).out))["y"] for name in ("base", "on"))
+    np.testing.assert_allclose(after, before, rtol=1e-3)
+    shipped = cli("train", write_csv(monthly_frame(), "m.csv"), "--init", "pretrained", "-H", "6", "--epochs", "1", "-q", "-d", tmp_path / "pre")
+    assert shipped.code == 0 and load_card(tmp_path / "pre").config["model"] == "pretrained"
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (("--units", "4"), ExitStatus.USAGE, "--units: --init continues the network in {base} with its own settings (lstm, window 10, horizon 3)"),
+    (("--model", "gru"), ExitStatus.USAGE, "`--init` and `--model` exclude each other"),
+])
+def test_init_refuses_settings_of_the_network(cli, write_csv, tmp_path, args, code, message):
+    csv = write_csv(seasonal_frame(), "daily.csv")
+    assert cli("train", csv, "--model", "lstm", "--window", "10", "-H", "3", "--units", "4", "--epochs", "1", "--no-fallback", "-q", "-d",
+               tmp_path / "base").code == 0
+    result = cli("train", csv, "--init", tmp_path / "base", *args, "-q")
+    assert result.code == code and message.format(base=tmp_path / "base") in result.err
+
+
+def test_init_refuses_what_it_cannot_continue(cli, write_csv, tmp_path):
+    csv = write_csv(seasonal_frame(), "daily.csv")
+    assert cli("train", csv, "--model", "naive", "-H", "3", "-q", "-d", tmp_path / "naive").code == 0
+    naive = cli("train", csv, "--init", tmp_path / "naive", "-q")
+    assert naive.code == ExitStatus.USAGE and "holds naive, with nothing trained; --init continues one trained network" in naive.err
+    missing = cli("train", csv, "--init", tmp_path / "nowhere", "-q")
+    assert missing.code == ExitStatus.MODEL and missing.err.count("\n") == 1
+    assert cli("train", csv, "--model", "linear", "-H", "3", "--epochs", "1", "--no-fallback", "-q", "-d", tmp_path / "linear").code == 0
+    other = cli("train", write_csv(seasonal_frame(columns=("y", "z")), "two.csv"), "--init", tmp_path / "linear", "-q")
+    assert other.code == ExitStatus.BAD_DATA and "two.csv: has the columns y, z; the model in" in other.err
