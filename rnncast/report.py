@@ -48,6 +48,8 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
             + ", ".join(f"{name} {metrics[key][target][metric]:.4g}" for name, key in baselines) + ")"
             for metric in ("mae", "rmse")
         )
+    if "init" in metrics:
+        facts["init"] = init_fact(metrics["init"])
     if "fallback" in metrics:
         facts["fallback"] = fallback_fact(metrics["fallback"])
     if card.ensemble is not None:
@@ -85,11 +87,15 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
     if "pretrained" in metrics:
         lines.append(f"pretrained: {kept_fact(metrics['pretrained'], ('zero-shot', 'fine-tuned'))}.")
     if "init" in metrics:
-        choice = metrics["init"]
-        lines.append(f"init: from {choice['from']}" + (f", {kept_fact(choice, ('saved', 'continued'))}." if "kept" in choice else "."))
+        lines.append(f"init: {init_fact(metrics['init'])}.")
     if "fallback" in metrics:
         lines.append(f"fallback: {fallback_fact(metrics['fallback'])}; --no-fallback keeps the network.")
     return lines
+
+
+def init_fact(choice: dict[str, Any]) -> str:
+    """Where `train --init` started from, and whether the saved or the continued network was kept."""
+    return f"from {choice['from']}" + (f", {kept_fact(choice, ('saved', 'continued'))}" if "kept" in choice else "")
 
 
 def kept_fact(choice: dict[str, Any], kinds: tuple[str, str]) -> str:

@@ -204,6 +204,8 @@ def test_init_trains_on_from_a_saved_network_with_its_settings(cli, write_csv, t
     assert card.metrics["model"] == choice[choice["kept"]]
     assert choice["saved"]["y"]["mae"] == pytest.approx(choice["continued"]["y"]["mae"], rel=1e-3)
     assert f"init: from {tmp_path / 'base'}, kept the {choice['kept']} network" in result.err
+    facts = dict(pd.read_csv(io.StringIO(cli("info", "-d", tmp_path / "on", "-f", "csv").out)).to_numpy())
+    assert facts["init"].startswith(f"from {tmp_path / 'base'}, kept the {choice['kept']} network, the lower validation MAE (saved y ")
     before, after = (pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / name).out))["y"] for name in ("base", "on"))
     np.testing.assert_allclose(after, before, rtol=1e-3)
     shipped = cli("train", write_csv(monthly_frame(), "m.csv"), "--init", "pretrained", "-H", "6", "--epochs", "1", "-q", "-d", tmp_path / "pre")
