@@ -270,7 +270,12 @@ def saved_settings(model_dir: str | os.PathLike[str], data_options: DataOptions 
             f"{model_dir}: is an ensemble of the best {len(card.ensemble['members'])} models of --model auto, "
             f"which a backtest does not refit; compare them with `rnncast compare DATA.csv --models {names}`."
         )
-    return TrainConfig.from_dict(card.config), data_options.over(card.data_options)
+    config = TrainConfig.from_dict(card.config)
+    if config.model == "pretrained":
+        # Its window is the network's context, cut to the longest series it saw: no window the
+        # baselines should share, or that the rows before the first origin must hold.
+        config = dataclasses.replace(config, window=None)
+    return config, data_options.over(card.data_options)
 
 
 def _mean(values) -> float:

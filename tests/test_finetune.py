@@ -234,3 +234,13 @@ def test_init_refuses_what_it_cannot_continue(cli, write_csv, tmp_path):
     assert cli("train", csv, "--model", "linear", "-H", "3", "--epochs", "1", "--no-fallback", "-q", "-d", tmp_path / "linear").code == 0
     other = cli("train", write_csv(seasonal_frame(columns=("y", "z")), "two.csv"), "--init", tmp_path / "linear", "-q")
     assert other.code == ExitStatus.BAD_DATA and "two.csv: has the columns y, z; the model in" in other.err
+
+
+def test_evaluate_a_saved_pretrained_model_refits_it_with_the_baselines_own_window(cli, tuned_many):
+    csv, model_dir, _ = tuned_many
+    result = cli("evaluate", csv, "-d", model_dir, "--folds", "1", "--epochs", "1", "-f", "json", "-q")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    models = {m["model"]: m for m in document["models"]}
+    assert models.keys() == {"pretrained", "naive", "seasonal-naive", "linear"}
+    assert models["linear"]["config"]["window"] != load_card(model_dir).config["window"]
