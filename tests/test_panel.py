@@ -368,7 +368,7 @@ def test_auto_chooses_a_global_model_on_the_aggregate_of_the_series(cli, write_c
     card = load_card("rnncast-model")
     selection = card.metrics["selection"]
     assert card.config["model"] == selection["chosen"] == selection["scores"][0]["model"]
-    assert set(selection["candidates"]) == {"naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru"}
+    assert set(selection["candidates"]) == {"naive", "seasonal-naive", "linear", "simple-rnn", "lstm", "gru", "pretrained"}
     mase = [row["mase"] for row in selection["scores"]]
     assert mase == sorted(mase) and "auto chose" in result.err
     assert cli("forecast").code == 0
