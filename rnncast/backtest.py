@@ -211,7 +211,7 @@ def pretrained_fitter(config: TrainConfig, mc_samples: int | None = None, given:
 
 def model_config(config: TrainConfig, name: str) -> TrainConfig:
     """The settings of model ``name`` in a backtest that shares ``config``."""
-    # Seasonal-naive repeats the last season, so its window must hold one.
-    window = max(config.window, config.season) if name == "seasonal-naive" else config.window
+    # The seasonal baselines repeat or average whole seasons, so their window must hold one.
+    window = max(config.window, config.season) if name in ("seasonal-naive", "seasonal-mean") else config.window
     # A backtest measures the model it names, never a baseline kept in its place.
     return dataclasses.replace(config, model=name, window=window, fallback=False)

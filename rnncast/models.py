@@ -129,28 +129,36 @@ def _naive(shape: NetworkShape, config: TrainConfig):
     return keras.Model(inputs, LastValue(shape.steps, list(shape.outputs), name="forecast")(inputs), name="naive")
 
 
-def _seasonal_naive(shape: NetworkShape, config: TrainConfig):
-    from rnncast.layers import SeasonalNaive
-
+def _check_season(name: str, shape: NetworkShape, config: TrainConfig) -> None:
     if config.season is None:
-        raise UsageError("`seasonal-naive` needs a season: pass --season N (the data's frequency gave none).")
+        raise UsageError(f"`{name}` needs a season: pass --season N (the data's frequency gave none).")
     if config.season > shape.window:
-        raise UsageError(f"`--window` must be at least the season ({config.season}) for seasonal-naive. Received: {shape.window}.")
-    keras = import_keras()
-    inputs = _input(keras, shape)
-    repeated = SeasonalNaive(shape.steps, list(shape.outputs), config.season, name="network" if shape.leads else "forecast")(inputs)
-    if not shape.leads:
-        return keras.Model(inputs, repeated, name="seasonal_naive")
-    from rnncast.layers import StepInputs
+        raise UsageError(f"`--window` must be at least the season ({config.season}) for {name}. Received: {shape.window}.")
 
-    # With known inputs, seasonal-naive is a regression on them in seasonal differences: each step
-    # adds one weight per source times how its known value differs from the repeated row's
-    # (zero, plain seasonal-naive, until ``training`` fits the weights).
-    leads = StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
-    then = SeasonalNaive(shape.steps, list(shape.leads[0]), config.season, name="repeated_known")(inputs)
-    change = keras.layers.Subtract(name="known_change")([leads, then])
-    linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(change)
-    return keras.Model(inputs, keras.layers.Add(name="forecast")([repeated, linear]), name="seasonal_naive")
+
+def _seasonal(name: str, layer: str):
+    """A baseline repeating rows a whole number of seasons back (``layers``' ``layer``); with known
+    inputs, a regression on them in seasonal differences: each step adds one weight per source
+    times how its known value differs from the same rows' (zero until ``training`` fits them)."""
+
+    def build(shape: NetworkShape, config: TrainConfig):
+        from rnncast import layers
+
+        _check_season(name, shape, config)
+        keras = import_keras()
+        inputs = _input(keras, shape)
+        repeat = getattr(layers, layer)
+        repeated = repeat(shape.steps, list(shape.outputs), config.season, name="network" if shape.leads else "forecast")(inputs)
+        model_name = name.replace("-", "_")
+        if not shape.leads:
+            return keras.Model(inputs, repeated, name=model_name)
+        leads = layers.StepInputs([list(step) for step in shape.leads[1:]], name="leads")(inputs)
+        then = repeat(shape.steps, list(shape.leads[0]), config.season, name="repeated_known")(inputs)
+        change = keras.layers.Subtract(name="known_change")([leads, then])
+        linear = keras.layers.Dense(len(shape.outputs), use_bias=False, kernel_initializer="zeros", name="known_linear")(change)
+        return keras.Model(inputs, keras.layers.Add(name="forecast")([repeated, linear]), name=model_name)
+
+    return build
 
 
 def _linear(shape: NetworkShape, config: TrainConfig):
@@ -235,7 +243,10 @@ ZOO: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("naive", "Baseline: repeats the last observed value.", _naive, trainable=False),
-        ModelSpec("seasonal-naive", "Baseline: repeats the value one season earlier (--season).", _seasonal_naive, trainable=False),
+        ModelSpec("seasonal-naive", "Baseline: repeats the value one season earlier (--season).",
+                  _seasonal("seasonal-naive", "SeasonalNaive"), trainable=False),
+        ModelSpec("seasonal-mean", "Baseline: the mean of the window's values whole seasons earlier (--season).",
+                  _seasonal("seasonal-mean", "SeasonalMean"), trainable=False),
         ModelSpec("linear", "Flatten + Dense: a linear autoregression over the window.", _linear),
         ModelSpec("simple-rnn", "One SimpleRNN layer with a dense head.", _stacked("SimpleRNN", "simple_rnn", layers=1),
                   options=RECURRENT_OPTIONS - {"layers"}, sequence_times=_every_step),

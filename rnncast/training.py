@@ -21,7 +21,8 @@ from rnncast.fitloop import EpochCallback, fit_series, start
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
-from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, default_window, minimum_rows, origins, validation_rows, window_phrase
+from rnncast.windows import (MAX_VALIDATION_ORIGINS, cut_windows, default_window, minimum_rows, origins, seasonal_rows,
+                             validation_rows, window_phrase)
 
 log = logging.getLogger("rnncast")
 
@@ -165,8 +166,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
                 cuts += [(preprocessing.series(scaler.transform(v[end - config.window :])), shape.window)
                          for v, end, scaler in zip(scored[0], scored[1], scored[2].values())]
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
-        elif config.model == "seasonal-naive" and shape.leads:
-            fit_known_weights(network, training_rows, shape, config.season)
+        elif config.model in KNOWN_BASELINES and shape.leads:
+            fit_known_weights(network, training_rows, shape, config.season, config.model)
 
     tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
     tail_scalers = list(scored[2].values())
@@ -182,26 +183,29 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     if selection is not None:
         metrics["preprocessing"] = selection
     fallbacks = config.fallback and trainable
-    baseline = None  # (shape, network) of seasonal-naive with the known inputs
+    baselines = {}  # zoo name: (shape, network) of the seasonal baselines with the known inputs
     if fallbacks and shape.leads and "seasonal_naive" in metrics:
         # Plain seasonal-naive cannot know a holiday or promotion ahead; the network would be judged
-        # against a baseline that ignores what it was given. Seasonal-naive with the known inputs
-        # (a regression on them in seasonal differences, as AutoARIMA's with regressors) is the fair one.
+        # against a baseline that ignores what it was given. The seasonal baselines with the known
+        # inputs (a regression on them in seasonal differences, as AutoARIMA's with regressors) are fair.
         baseline_shape = dataclasses.replace(shape, window=config.window)
-        baseline = baseline_shape, build_model(baseline_shape, dataclasses.replace(config, model="seasonal-naive"))
-        fit_known_weights(baseline[1], training_rows, baseline_shape, config.season)
-        repeat = keras_predictor(baseline[1])
-        regressed = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after), tails,
-                          tail_scalers, config, target_index, data.targets, ids, limit)
-        metrics["seasonal_naive"] = regressed["model"]
-        for key, one in metrics.get("series", {}).items():
-            one["seasonal_naive"] = regressed["series"][key]["model"]
+        for name in KNOWN_BASELINES:
+            baseline = build_model(baseline_shape, dataclasses.replace(config, model=name))
+            fit_known_weights(baseline, training_rows, baseline_shape, config.season, name)
+            repeat = keras_predictor(baseline)
+            regressed = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after), tails,
+                              tail_scalers, config, target_index, data.targets, ids, limit)
+            key = next(k for k, zoo_name in FALLBACKS.items() if zoo_name == name)
+            metrics[key] = regressed["model"]
+            for series_key, one in metrics.get("series", {}).items():
+                one[key] = regressed["series"][series_key]["model"]
+            baselines[name] = baseline_shape, baseline
     kept = better_baseline(_relative(metrics, tail_scalers, target_index), np.ones(len(target_index))) if fallbacks else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
-        if kept == "seasonal-naive" and baseline is not None:
-            shape, network = baseline
+        if kept in baselines:
+            shape, network = baselines[kept]
         else:
             shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
             network = build_model(shape, config)
@@ -226,8 +230,11 @@ def _keep_better(network, initial, metrics: dict[str, Any], saved: dict[str, Any
     metrics["init"] = choice
 
 
-# Validation-metric keys of the baselines a trained network must beat, and their zoo names.
-FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive"}
+# Validation-metric keys of the baselines a trained network must beat, and their zoo names;
+# seasonal-mean only with known inputs (``KNOWN_BASELINES``), so networks without keep their bar.
+FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean"}
+# The baselines that take known inputs through weights fitted by least squares (``fit_known_weights``).
+KNOWN_BASELINES = ("seasonal-naive", "seasonal-mean")
 
 
 def better_baseline(metrics: dict[str, Any], scale: np.ndarray) -> str | None:
@@ -259,16 +266,17 @@ def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], histo
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
 
 
-def fit_known_weights(network, train: Sequence[np.ndarray], shape: NetworkShape, season: int) -> None:
-    """Least-squares weights of seasonal-naive's known inputs (``models``' ``known_linear``): what
-    the standardised training rows ``train`` of each series (pooled) say each
-    step's change in a known column, against the row seasonal-naive repeats, adds to the outputs'."""
+def fit_known_weights(network, train: Sequence[np.ndarray], shape: NetworkShape, season: int, model: str = "seasonal-naive") -> None:
+    """Least-squares weights of a seasonal baseline's known inputs (``models``' ``known_linear``):
+    what the standardised training rows ``train`` of each series (pooled) say each step's change
+    in a known column, against the rows ``model`` repeats or averages, adds to the outputs'."""
+    reference = seasonal_rows(shape.window, shape.steps, season, every=model == "seasonal-mean")
     changes, residuals = [], []
     for rows in train:
         starts = np.arange(len(rows) - shape.window - shape.steps + 1)
         windows = rows[starts[:, None] + np.arange(shape.window)]
         future = rows[starts[:, None] + shape.window + np.arange(shape.steps)][..., list(shape.outputs)]
-        repeated = windows[:, shape.window - season + np.arange(shape.steps) % season]
+        repeated = np.einsum("hw,nwc->nhc", reference, windows)
         changes.append((windows[:, -1][:, np.array(shape.leads[1:])] - repeated[..., list(shape.leads[0])]).reshape(-1, len(shape.leads[0])))
         residuals.append((future - repeated[..., list(shape.outputs)]).reshape(-1, len(shape.outputs)))
     weights = np.linalg.lstsq(np.concatenate(changes), np.concatenate(residuals), rcond=None)[0]

@@ -47,3 +47,15 @@ def cut_windows(tails: Sequence[np.ndarray], starts: Sequence[np.ndarray], scale
     steps = np.arange(window + horizon)
     rows = np.concatenate([scaler.transform(tail[first[:, None] + steps]) for tail, first, scaler in zip(tails, starts, scalers)])
     return rows[:, :window], rows[:, window:]
+
+
+def seasonal_rows(window: int, steps: int, season: int, every: bool = False) -> np.ndarray:
+    """The weights ``[steps, window]`` over a window's rows of the rows a whole number of seasons
+    before each future step (``season <= window``): 1 on the latest (seasonal-naive's repeat), or
+    with ``every`` equal weights on all that the window holds (seasonal-mean's)."""
+    weights = np.zeros((steps, window))
+    for step in range(steps):
+        # Future step ``step`` is row ``window + step``; m seasons before it is observed from m = ceil((step + 1) / season).
+        rows = window + step - season * np.arange(-(-(step + 1) // season), (window + step) // season + 1)
+        weights[step, rows if every else rows[:1]] = 1 / len(rows) if every else 1
+    return weights

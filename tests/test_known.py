@@ -15,6 +15,7 @@ from rnncast.errors import ExitStatus, UsageError
 from rnncast.known import LEAD, design, input_only, lead_columns
 from rnncast.models import NetworkShape, build_model
 from rnncast.rollout import rollout
+from rnncast.windows import seasonal_rows
 
 HORIZON = 7
 QUICK = ["--horizon", str(HORIZON), "--window", "14", "--epochs", "40", "--seed", "1", "--quiet"]
@@ -251,6 +252,25 @@ def test_seasonal_naive_with_known_inputs_adds_their_fitted_effect(cli, files, t
     np.testing.assert_allclose(forecast, expected, atol=6)
 
 
+def test_seasonal_rows_weigh_the_latest_or_every_row_whole_seasons_before_each_step():
+    latest, every = seasonal_rows(10, 6, 4), seasonal_rows(10, 6, 4, every=True)
+    # Step 0 is row 10: 4 and 8 rows before it are rows 6 and 2; step 4 (row 14) reaches back to rows 6 and 2 too (8 and 12 before).
+    assert [list(np.flatnonzero(row)) for row in every] == [[2, 6], [3, 7], [0, 4, 8], [1, 5, 9], [2, 6], [3, 7]]
+    np.testing.assert_allclose(every.sum(axis=1), 1.0)
+    assert list(latest.argmax(axis=1)) == [6, 7, 8, 9, 6, 7] and latest.sum() == 6
+
+
+def test_seasonal_mean_with_known_inputs_averages_the_window_s_weeks_and_adds_their_fitted_effect(cli, files, tmp_path):
+    baseline = [a for a in QUICK if a not in ("--epochs", "40")]
+    assert cli("train", files["train"], "--model", "seasonal-mean", "--known", "promo", "-d", tmp_path / "m", *baseline).code == 0
+    train, future = pd.read_csv(files["train"]), pd.read_csv(files["future"])
+    forecast = _forecast(cli, "-d", tmp_path / "m", "--future", files["future"])["sales"].to_numpy()
+    # The window's two weeks averaged, plus the promotion's lift of 40 times how the day's promo differs from theirs.
+    weeks = [train.iloc[-14:-7], train.iloc[-7:]]
+    mean = {column: np.mean([week[column].to_numpy() for week in weeks], axis=0) for column in ("sales", "promo")}
+    np.testing.assert_allclose(forecast, mean["sales"] + 40 * (future["promo"].to_numpy() - mean["promo"]), atol=5)
+
+
 def test_a_global_model_is_validated_against_seasonal_naive_with_the_known_inputs(cli, tmp_path):
     many = pd.concat([promo_frame(200, seed).assign(unique_id=key, sales=lambda f, s=seed: f["sales"] + 50 * s)
                       for seed, key in enumerate(("a", "b"))])
@@ -264,15 +284,18 @@ def test_a_global_model_is_validated_against_seasonal_naive_with_the_known_input
     assert metrics["seasonal_naive"]["sales"]["mae"] == pytest.approx(np.mean([s["seasonal_naive"]["sales"]["mae"] for s in metrics["series"].values()]))
 
 
-def test_the_fallback_keeps_seasonal_naive_with_the_known_inputs(cli, files, tmp_path):
-    # One epoch leaves the gru worse than seasonal-naive, which then takes the promotions too.
+def test_the_fallback_keeps_the_seasonal_baseline_with_the_known_inputs_that_validates_best(cli, files, tmp_path):
+    # One epoch leaves the gru worse than the seasonal baselines, which then take the promotions too.
     assert cli("train", files["train"], "--known", "promo", "-d", tmp_path / "m", *QUICK, "--epochs", "1").code == 0
     card = json.loads((tmp_path / "m" / "card.json").read_text())
-    assert card["metrics"]["fallback"]["kept"] == "seasonal-naive"
+    metrics = card["metrics"]
+    # On a noisy but fixed weekly cycle, the mean of the window's two weeks repeats half the noise one week does.
+    assert metrics["fallback"]["kept"] == "seasonal-mean" and card["config"]["model"] == "seasonal-mean"
+    assert metrics["model"] == metrics["seasonal_mean"] and metrics["seasonal_mean"]["sales"]["mae"] < 0.9 * metrics["seasonal_naive"]["sales"]["mae"]
     train = pd.read_csv(files["train"])
     repeated = np.abs(train["sales"].diff(7)).iloc[-60:].mean()
     # Validation error near the noise (sd 2), where plain seasonal-naive errs by the lifts it repeats or misses.
-    assert card["metrics"]["seasonal_naive"]["sales"]["mae"] < 0.3 * repeated
+    assert metrics["seasonal_naive"]["sales"]["mae"] < 0.3 * repeated
     for value, name in ((1, "all.csv"), (0, "none.csv")):
         pd.read_csv(files["future"]).assign(promo=value).to_csv(tmp_path / name, index=False)
     lifted = _forecast(cli, "-d", tmp_path / "m", "--future", tmp_path / "all.csv")["sales"]
