@@ -88,12 +88,13 @@ def train(
         configure(config, given)
     check_ensemble(config)
     from rnncast.data import TimeSeries
-    from rnncast.dataset import Panel, load_data, with_known_inputs
+    from rnncast.dataset import Panel, load_data, noticed_holidays, with_known_inputs
     from rnncast.distribute import writable_dir
     from rnncast.fitted_card import model_card
     from rnncast.training import fit
 
     series = data if isinstance(data, Panel) else Panel.of(data) if isinstance(data, TimeSeries) else load_data(data, data_options)
+    data_options = noticed_holidays(series, data_options, config.horizon, config.validation_fraction)
     series = with_known_inputs(series, data_options, config.output_steps)
     if saved is not None and list(series.columns) != saved.columns:
         raise DataError(f"{os.path.basename(series.source)}: has the columns {', '.join(series.columns)}; the model in {init} was trained "

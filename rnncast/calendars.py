@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -152,7 +153,7 @@ def _month_index(days: np.ndarray) -> np.ndarray:
     return np.floor(days).astype("int64").astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
 
 
-def holiday_features(stamps: Any, freq: str | int | None, country: str) -> dict[str, np.ndarray]:
+def holiday_features(stamps: Any, freq: str | int | None, country: str, left_out: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Public holidays of ``country`` (``US``, ``DE``, or a region such as ``US-CA``, ``DE-BY``) as inputs.
 
     Daily, business-daily and sub-daily series (by the day each stamp falls on): ``holiday``
@@ -161,6 +162,8 @@ def holiday_features(stamps: Any, freq: str | int | None, country: str) -> dict[
     quarterly series: ``holiday``, the number of public holidays in the period a stamp labels
     (pandas' convention: a week ``W-SUN`` ends on its stamp; a month or quarter is the one its
     stamp lies in, or begins with it for multiples such as ``3MS``).
+
+    ``left_out``: names of holidays that do not count (``unnoticed_holidays``).
 
     Raises:
         UsageError: an unknown country or region, or no dated sub-yearly time axis.
@@ -173,7 +176,7 @@ def holiday_features(stamps: Any, freq: str | int | None, country: str) -> dict[
     if not len(days):
         return {name: np.zeros(0) for name in holiday_columns(freq)}
     if daily:
-        dates = _holiday_dates(country, _year(days.min() - 1), _year(days.max() + 1))
+        dates = _holiday_dates(country, _year(days.min() - 1), _year(days.max() + 1), left_out)
         return {name: np.isin(days + shift, dates).astype(np.float64) for name, shift in zip(HOLIDAY_NAMES, (0, 1, -1))}
     if code in WEEKLY or code in SEMI_MONTHLY:
         length = 7 * multiple if code in WEEKLY else 15 * multiple  # half a month, close enough for a count
@@ -184,7 +187,7 @@ def holiday_features(stamps: Any, freq: str | int | None, country: str) -> dict[
         # MS, QS ... label the period they begin; ME, QE ... the one they end.
         first = month if code.endswith("S") else month - months + 1
         start, end = first.astype("datetime64[D]"), (first + months).astype("datetime64[D]")
-    dates = _holiday_dates(country, _year(start.min()), _year(end.max()))
+    dates = _holiday_dates(country, _year(start.min()), _year(end.max()), left_out)
     counts = np.searchsorted(dates, end) - np.searchsorted(dates, start)
     return {"holiday": counts.astype(np.float64)}
 
@@ -201,15 +204,63 @@ def _year(day: np.datetime64) -> int:
 
 # Kept per country and years: a panel asks for the same calendar once per series.
 @functools.lru_cache(maxsize=64)
-def _holiday_dates(country: str, first_year: int, last_year: int) -> np.ndarray:
-    """The sorted public holidays (observed days included) of ``country`` in ``first_year`` to ``last_year``."""
+def _holiday_dates(country: str, first_year: int, last_year: int, left_out: tuple[str, ...] = ()) -> np.ndarray:
+    """The sorted public holidays (observed days included) of ``country`` in ``first_year`` to
+    ``last_year``, but for those named in ``left_out``."""
+    names = _holiday_names(country, first_year, last_year)
+    dates = np.array(sorted(day for day, name in names.items() if name not in left_out), dtype="datetime64[D]")
+    dates.flags.writeable = False  # shared by every caller of the cache
+    return dates
+
+
+def _holiday_names(country: str, first_year: int, last_year: int) -> dict[np.datetime64, str]:
+    """Each public holiday's date and name, an observed day named as its holiday."""
     import holidays
 
     code, subdivision = _resolve(country)
     calendar = holidays.country_holidays(code, subdiv=subdivision, years=range(first_year, last_year + 1))
-    dates = np.array(sorted(calendar), dtype="datetime64[D]")
-    dates.flags.writeable = False  # shared by every caller of the cache
-    return dates
+    return {np.datetime64(day, "D"): name.replace(" (observed)", "") for day, name in calendar.items()}
+
+
+# A holiday is noticed when the median of its days' departures from the same weekday's level is
+# this many standard errors from zero (about a 5% chance for a day like any other). The median,
+# not the mean: a date such as 11/11/11 draws births of its own, which say nothing of Veterans Day.
+NOTICED_Z = 2.0
+# The standard error of the median of n normal values is this times the standard deviation / sqrt(n).
+MEDIAN_ERROR = np.sqrt(np.pi / 2)
+
+
+def unnoticed_holidays(stamps: Any, values: np.ndarray, freq: str | int | None, country: str) -> tuple[str, ...]:
+    """The names of ``country``'s holidays on which daily ``values`` ``[rows, columns]`` (dated by
+    ``stamps``) do not depart from the same weekday one and two weeks before and after: each
+    day's departure from the mean of those four, in standard deviations of all days' departures,
+    has a median over a holiday's occurrences within ``NOTICED_Z`` standard errors of zero in
+    every column. A holiday seen fewer than twice is kept (one day cannot tell), and so is every
+    holiday of a series whose rows are not single days."""
+    multiple, code = _parse(freq, "--holidays")
+    if code not in DAILY or multiple != 1:
+        return ()
+    season = DAILY[code]
+    days = np.floor(_days(stamps)).astype("int64").astype("datetime64[D]")
+    rows = np.arange(2 * season, len(values) - 2 * season)
+    if not len(rows):
+        return ()
+    names = _holiday_names(country, _year(days.min()), _year(days.max()))
+    on_holiday = np.isin(days, np.array(list(names), dtype="datetime64[D]"))
+    # Holidays are no reference for each other: New Year's Day is a week after Christmas.
+    plain = np.where(on_holiday[:, None], np.nan, np.asarray(values, dtype=np.float64))
+    around = np.stack([plain[rows + shift] for shift in (-2 * season, -season, season, 2 * season)])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a day whose four neighbours are all holidays has no reference
+        departure = values[rows] - np.nanmean(around, axis=0)
+    spread = np.nanstd(departure[~on_holiday[rows]], axis=0)
+    departure = departure / np.where(spread > 0, spread, 1.0)
+    by_name: dict[str, list[int]] = {}
+    for i, day in enumerate(days[rows]):
+        if day in names and np.isfinite(departure[i]).all():
+            by_name.setdefault(names[day], []).append(i)
+    return tuple(sorted(name for name, at in by_name.items()
+                        if len(at) > 1 and (np.abs(np.median(departure[at], axis=0)) * np.sqrt(len(at)) < NOTICED_Z * MEDIAN_ERROR).all()))
 
 
 def check_country(country: str) -> str:

@@ -43,6 +43,8 @@ class DataOptions:
     # Inputs rnncast computes for any time stamp: periodic calendar encodings, a country's holidays.
     calendar: bool = False
     holidays: str | None = None
+    # Holidays of --holidays that training found the data does not set apart (``calendars.unnoticed_holidays``).
+    holidays_left_out: tuple[str, ...] = ()
     # A CSV of per-series attributes (id column, numbers or categories) for many series (--static).
     static: str | None = None
 
@@ -70,7 +72,8 @@ class DataOptions:
             object.__setattr__(self, "holidays", check_country(self.holidays))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "targets": list(self.targets), "known": list(self.known)}
+        return {**dataclasses.asdict(self), "targets": list(self.targets), "known": list(self.known),
+                "holidays_left_out": list(self.holidays_left_out)}
 
     def over(self, saved: dict[str, Any]) -> "DataOptions":
         """The options a model was trained with (``saved``, from its card), with those set here
@@ -81,7 +84,8 @@ class DataOptions:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DataOptions":
-        return cls(**{**values, "targets": tuple(values.get("targets", ())), "known": tuple(values.get("known", ()))})
+        return cls(**{**values, "targets": tuple(values.get("targets", ())), "known": tuple(values.get("known", ())),
+                      "holidays_left_out": tuple(values.get("holidays_left_out", ()))})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -123,6 +123,23 @@ def with_known_inputs(data: Panel, options: DataOptions, steps: int) -> Panel:
     return dataclasses.replace(data, series=series)
 
 
+def noticed_holidays(data: Panel, options: DataOptions, horizon: int, fraction: float) -> DataOptions:
+    """``options`` with the holidays of ``--holidays`` that no series' targets set apart before
+    its validation tail left out (``calendars.unnoticed_holidays``), so that a day such as
+    Veterans Day, when births do not drop, is not taken for Christmas, when they do."""
+    if not options.holidays or options.holidays_left_out:
+        return options
+    from rnncast.calendars import unnoticed_holidays
+    from rnncast.windows import validation_rows
+
+    left_out: set[str] | None = None
+    for one in data.series.values():
+        train = one.frame.iloc[: len(one) - validation_rows(len(one), horizon, fraction)]
+        names = set(unnoticed_holidays(train.index, train[list(data.targets)].to_numpy(dtype=float), data.freq, options.holidays))
+        left_out = names if left_out is None else left_out & names
+    return dataclasses.replace(options, holidays_left_out=tuple(sorted(left_out or ())))
+
+
 def check_future(data: Panel, path: str | os.PathLike[str], options: DataOptions, horizon: int) -> None:
     """Raise what ``forecast --future`` would for the ``--future`` file at ``path`` after ``data``'s end."""
     from rnncast.future import load_future

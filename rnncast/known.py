@@ -99,7 +99,7 @@ def design(frame: pd.DataFrame, freq: Any, options: DataOptions, steps: int, nam
         added |= {CALENDAR + key: value for key, value in calendar_features(stamps, freq).items()}
     holidays = {}
     if options.holidays:
-        holidays = {HOLIDAYS + key: value for key, value in holiday_features(stamps, freq, options.holidays).items()}
+        holidays = {HOLIDAYS + key: value for key, value in holiday_features(stamps, freq, options.holidays, options.holidays_left_out).items()}
     columns = {**{c: frame[c].to_numpy() for c in frame.columns}, **added, **holidays}
     for source in [*options.known, *holidays]:
         values = pd.Series(columns[source])
@@ -196,7 +196,8 @@ def describe(options: DataOptions) -> str | None:
     if options.calendar:
         parts.append("calendar")
     if options.holidays:
-        parts.append(f"holidays {options.holidays}")
+        left_out = f" but {', '.join(options.holidays_left_out)} (the data does not set them apart)" if options.holidays_left_out else ""
+        parts.append(f"holidays {options.holidays}{left_out}")
     if options.static:
         parts.append(f"static attributes from {os.path.basename(options.static)}")
     if not parts:

@@ -22,6 +22,7 @@ from rnncast.calendars import (
     holiday_columns,
     holiday_features,
     holidays_version,
+    unnoticed_holidays,
 )
 from rnncast.errors import ExitStatus, UsageError
 
@@ -189,6 +190,22 @@ def test_neighbours_cross_the_year_and_the_data_edges():
     np.testing.assert_array_equal(features["holiday"], [0, 0])
     np.testing.assert_array_equal(features["holiday_eve"], [1, 0])
     np.testing.assert_array_equal(features["holiday_after"], [0, 1])
+
+
+def test_holidays_the_series_does_not_set_apart_are_named_and_left_out():
+    stamps = days("2015-01-01", 6 * 365)
+    christmas = np.isin(stamps, np.array([f"{year}-12-25" for year in range(2015, 2021)], dtype="datetime64[D]"))
+    rng = np.random.default_rng(1)
+    # A weekly cycle and noise; only Christmas Day drops (by 20 noise deviations), every other holiday is a day like any other.
+    values = (100 + 10 * np.sin(2 * np.pi * np.arange(len(stamps)) / 7) + rng.normal(0, 2, len(stamps)) - 40 * christmas)[:, None]
+    left_out = unnoticed_holidays(stamps, values, "D", "US")
+    # New Year's Day too, though the week before it (Christmas) is no reference.
+    assert left_out == ("Columbus Day", "Independence Day", "Labor Day", "Martin Luther King Jr. Day", "Memorial Day",
+                        "New Year's Day", "Thanksgiving Day", "Veterans Day", "Washington's Birthday")
+    kept = stamps[holiday_features(stamps, "D", "US", left_out)["holiday"] == 1]
+    assert {str(day)[5:] for day in kept} == {"12-25", "12-26"} and len(kept) == 7  # 26 December 2016: Christmas observed
+    # Weekly rows hold no single day to compare with its neighbours: nothing is left out.
+    assert unnoticed_holidays(stamps[::7], values[::7], "W-SUN", "US") == ()
 
 
 def test_a_region_has_its_own_holidays():

@@ -116,6 +116,24 @@ def test_calendar_and_holidays_need_no_file_and_are_recorded(cli, files, tmp_pat
     assert "calendar; holidays US" in facts and "calendar:dow_sin" not in facts
 
 
+def test_holidays_the_training_data_does_not_set_apart_are_left_out_and_recorded(cli, tmp_path):
+    dates = pd.date_range("2021-01-01", "2023-12-31", freq="D")
+    christmas = np.isin(dates.strftime("%m-%d"), ["12-25"])
+    rng = np.random.default_rng(1)
+    sales = 100 + 10 * np.sin(2 * np.pi * np.arange(len(dates)) / 7) + rng.normal(0, 1, len(dates)) - 40 * christmas
+    pd.DataFrame({"date": dates, "sales": sales.round(2)}).to_csv(tmp_path / "sales.csv", index=False)
+    assert cli("train", tmp_path / "sales.csv", "--holidays", "US", "-d", tmp_path / "m", *QUICK, "--epochs", "1").code == 0
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    left_out = card["data_options"]["holidays_left_out"]
+    assert "Veterans Day" in left_out and "Thanksgiving Day" in left_out and "Christmas Day" not in left_out
+    facts = cli("info", "-d", tmp_path / "m", "--format", "csv").out
+    assert f"holidays US but {', '.join(left_out)} (the data does not set them apart)" in facts
+    # The forecast computes the holidays of its horizon the same way: a week of Christmas, none of Thanksgiving.
+    assert len(_forecast(cli, "-d", tmp_path / "m", "--horizon", "7")) == 7
+    last = design(pd.DataFrame({"sales": sales}, index=dates), "D", DataOptions(holidays="US", holidays_left_out=tuple(left_out)), 1, "x")
+    assert last.loc["2023-11-23", "holidays:holiday"] == 0 and last.loc["2023-12-25", "holidays:holiday"] == 1
+
+
 def test_unknown_holiday_country_is_refused_before_reading(cli, tmp_path):
     result = cli("train", tmp_path / "absent.csv", "--holidays", "Germany")
     assert result.code == ExitStatus.USAGE and "DE" in result.err
