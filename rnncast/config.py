@@ -43,8 +43,9 @@ class DataOptions:
     # Inputs rnncast computes for any time stamp: periodic calendar encodings, a country's holidays.
     calendar: bool = False
     holidays: str | None = None
-    # Holidays of --holidays that training found the data does not set apart (``calendars.unnoticed_holidays``).
-    holidays_left_out: tuple[str, ...] = ()
+    # Holidays of --holidays that training found the data does not set apart (``calendars.unnoticed_holidays``):
+    # learned, not an option, so no command declares it.
+    holidays_left_out: tuple[str, ...] = dataclasses.field(default=(), metadata={"learned": True})
     # A CSV of per-series attributes (id column, numbers or categories) for many series (--static).
     static: str | None = None
 

@@ -21,11 +21,13 @@ import numpy as np
 
 from rnncast.config import DataOptions
 from rnncast.errors import UsageError
+from rnncast.windows import seasonal_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from rnncast.data import TimeSeries
+    from rnncast.models import NetworkShape
 
 LEAD = "@+"
 CALENDAR = "calendar:"
@@ -257,3 +259,20 @@ def future_rows(window: pd.DataFrame, last_time: Any, card: Any, options: DataOp
     steps = card.config["horizon"] if card.config["strategy"] == "direct" else 1
     index = future_index(last_time, card.freq, horizon, card.time_column)
     return extend(window, values, index, card.columns, card.freq, options, steps, os.path.basename(card.source["path"]))
+
+
+def known_weights(network, train: Sequence[np.ndarray], shape: "NetworkShape", season: int, model: str) -> None:
+    """Least-squares weights of a seasonal baseline's known inputs (``models``' ``known_linear``):
+    what the standardised training rows ``train`` of each series (pooled) say each step's change
+    in a known column, against the rows ``model`` repeats or averages, adds to the outputs'."""
+    reference = seasonal_rows(shape.window, shape.steps, season, every=model == "seasonal-mean")
+    changes, residuals = [], []
+    for rows in train:
+        starts = np.arange(len(rows) - shape.window - shape.steps + 1)
+        windows = rows[starts[:, None] + np.arange(shape.window)]
+        future = rows[starts[:, None] + shape.window + np.arange(shape.steps)][..., list(shape.outputs)]
+        repeated = np.einsum("hw,nwc->nhc", reference, windows)
+        changes.append((windows[:, -1][:, np.array(shape.leads[1:])] - repeated[..., list(shape.leads[0])]).reshape(-1, len(shape.leads[0])))
+        residuals.append((future - repeated[..., list(shape.outputs)]).reshape(-1, len(shape.outputs)))
+    weights = np.linalg.lstsq(np.concatenate(changes), np.concatenate(residuals), rcond=None)[0]
+    network.get_layer("known_linear").set_weights([weights.astype(np.float32)])

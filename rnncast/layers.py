@@ -52,26 +52,15 @@ class SeasonalNaive(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnncast")
-class SeasonalMean(keras.layers.Layer):
+class SeasonalMean(SeasonalNaive):
     """Seasonal-mean forecast: step h is the mean of the values a whole number of seasons before it
     that the window holds, so one season's noise is not repeated as seasonal-naive repeats it."""
-
-    def __init__(self, steps: int, columns: list[int], season: int, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive("steps", steps)
-        _check_positive("season", season)
-        self.steps = steps
-        self.columns = list(columns)
-        self.season = season
 
     def build(self, input_shape):
         self.rows = seasonal_rows(input_shape[1], self.steps, self.season, every=True).astype("float32")
 
     def call(self, inputs):
         return keras.ops.einsum("hw,bwc->bhc", self.rows, keras.ops.take(inputs, self.columns, axis=-1))
-
-    def get_config(self):
-        return {**super().get_config(), "steps": self.steps, "columns": self.columns, "season": self.season}
 
 
 @keras.saving.register_keras_serializable(package="rnncast")

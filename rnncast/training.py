@@ -16,13 +16,12 @@ from rnncast.data import TimeSeries, infer_season
 from rnncast.card import ONE_SERIES
 from rnncast.dataset import Panel, first_few, left_padded
 from rnncast.errors import DataError
-from rnncast.known import STATIC, lead_columns, network_outputs
+from rnncast.known import STATIC, known_weights, lead_columns, network_outputs
 from rnncast.fitloop import EpochCallback, fit_series, start
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
-from rnncast.windows import (MAX_VALIDATION_ORIGINS, cut_windows, default_window, minimum_rows, origins, seasonal_rows,
-                             validation_rows, window_phrase)
+from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, default_window, minimum_rows, origins, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
 
@@ -167,7 +166,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
                          for v, end, scaler in zip(scored[0], scored[1], scored[2].values())]
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
         elif config.model in KNOWN_BASELINES and shape.leads:
-            fit_known_weights(network, training_rows, shape, config.season, config.model)
+            known_weights(network, training_rows, shape, config.season, config.model)
 
     tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
     tail_scalers = list(scored[2].values())
@@ -193,7 +192,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         baseline_shape = dataclasses.replace(shape, window=config.window)
         for name in KNOWN_BASELINES:
             baseline = build_model(baseline_shape, dataclasses.replace(config, model=name))
-            fit_known_weights(baseline, training_rows, baseline_shape, config.season, name)
+            known_weights(baseline, training_rows, baseline_shape, config.season, name)
             repeat = keras_predictor(baseline)
             regressed = score(lambda windows, after: rollout(repeat, windows, config.horizon, target_index, outputs, after), tails,
                               tail_scalers, config, target_index, data.targets, ids, limit)
@@ -211,10 +210,16 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         else:
             shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
             network = build_model(shape, config)
+    # A baseline learns nothing from the training rows (known inputs: a few least-squares weights), so
+    # every window of a series is out of sample for it: its intervals are calibrated on the whole history,
+    # not on a short series' few, overlapping validation windows. A padded series keeps its validation tail.
+    whole = not get_spec(config.model).trainable and held_out is None
+    if whole:
+        tails = [tail if one.padded else v for tail, v, one in zip(tails, values, data.series.values())]
     from rnncast.uncertainty import calibrate, network_forecasts
 
     forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
-    calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index)
+    calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index, whole)
     return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)
 
 
@@ -235,7 +240,7 @@ def _keep_better(network, initial, metrics: dict[str, Any], saved: dict[str, Any
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names;
 # seasonal-mean only with known inputs (``KNOWN_BASELINES``), so networks without keep their bar.
 FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean"}
-# The baselines that take known inputs through weights fitted by least squares (``fit_known_weights``).
+# The baselines that take known inputs through weights fitted by least squares (``known.known_weights``).
 KNOWN_BASELINES = ("seasonal-naive", "seasonal-mean")
 
 
@@ -266,23 +271,6 @@ def fall_back(baseline: str, config: TrainConfig, metrics: dict[str, Any], histo
         metrics["series"] = {k: {**one, "model": one[key]} for k, one in metrics["series"].items()}
     config = dataclasses.replace(config, model=baseline, preprocess="none")
     return config, metrics, {"epochs": 0, "best_epoch": 0, "seconds": 0.0}
-
-
-def fit_known_weights(network, train: Sequence[np.ndarray], shape: NetworkShape, season: int, model: str) -> None:
-    """Least-squares weights of a seasonal baseline's known inputs (``models``' ``known_linear``):
-    what the standardised training rows ``train`` of each series (pooled) say each step's change
-    in a known column, against the rows ``model`` repeats or averages, adds to the outputs'."""
-    reference = seasonal_rows(shape.window, shape.steps, season, every=model == "seasonal-mean")
-    changes, residuals = [], []
-    for rows in train:
-        starts = np.arange(len(rows) - shape.window - shape.steps + 1)
-        windows = rows[starts[:, None] + np.arange(shape.window)]
-        future = rows[starts[:, None] + shape.window + np.arange(shape.steps)][..., list(shape.outputs)]
-        repeated = np.einsum("hw,nwc->nhc", reference, windows)
-        changes.append((windows[:, -1][:, np.array(shape.leads[1:])] - repeated[..., list(shape.leads[0])]).reshape(-1, len(shape.leads[0])))
-        residuals.append((future - repeated[..., list(shape.outputs)]).reshape(-1, len(shape.outputs)))
-    weights = np.linalg.lstsq(np.concatenate(changes), np.concatenate(residuals), rcond=None)[0]
-    network.get_layer("known_linear").set_weights([weights.astype(np.float32)])
 
 
 def _split(data: Panel, config: TrainConfig, tail: int | None = None, pooled: bool = False, shared: Standardizer | None = None,

@@ -61,6 +61,7 @@ class Calibration:
     ``mean - lower[l, h, t]·z·std`` to ``mean + upper[l, h, t]·z·std``. ``raw_coverage[l]`` is the
     share of validation values the raw interval held. ``scale`` ``[steps, targets]``, for a model
     without dropout, is the RMS validation error that stands in for the MC std (None: MC Dropout).
+    ``history``: the windows span each series' whole history, not its validation tail (a baseline).
     """
 
     levels: tuple[float, ...]
@@ -72,6 +73,7 @@ class Calibration:
     scale: np.ndarray | None = None
     # Whether ``scale`` is in each series' standardised units (a global model of many series).
     standardised: bool = False
+    history: bool = False
 
     def factor(self, level: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper factors ``[steps, targets]`` for ``level``: between the stored levels each
@@ -94,7 +96,7 @@ class Calibration:
         residual = {} if self.scale is None else {"scale": self.scale.tolist(), **({"scale_units": "standardised"} if self.standardised else {})}
         return {
             "method": ("mc-dropout, split-conformal on signed error / MC std per horizon step" if self.scale is None
-                       else "validation residuals, split-conformal on signed error / RMS error per horizon step"),
+                       else f"{'history' if self.history else 'validation'} residuals, split-conformal on signed error / RMS error per horizon step"),
             **residual,
             "samples": self.samples,
             "windows": self.windows,
@@ -118,6 +120,7 @@ class Calibration:
             windows=values["windows"],
             scale=np.asarray(values["scale"], dtype=np.float64) if "scale" in values else None,
             standardised=values.get("scale_units") == "standardised",
+            history=values.get("method", "").startswith("history"),
         )
 
 
@@ -207,7 +210,7 @@ def network_forecasts(network, wrap: Callable[[Predictor], Predictor], horizon: 
 
 def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.ndarray, int], np.ndarray] | None,
               tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], window: int, horizon: int,
-              target_index: list[int]) -> Calibration:
+              target_index: list[int], history: bool = False) -> Calibration:
     """Fit the intervals' calibration on the validation windows of every series: a model with
     dropout is MC-sampled on up to ``CALIBRATION_WINDOWS`` of them; one without forecasts the windows
     ``training.score`` uses, once each, for its residuals.
@@ -221,6 +224,7 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
             units; one series' windows are weighted by recency, many series' windows alike, and
             their residual scale is in each series' standardised units (``Calibration.standardised``).
         scalers: each series' scaler.
+        history: ``tails`` are whole series, for a model without weights (``Calibration.history``).
     """
     sampled = paths is not None
     limit = max(1, (CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS) // len(tails))
@@ -242,7 +246,7 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
 
     if not sampled:
         calibration = fit_residuals(inverse(point(windows, after)), actual, time_ordered=not many)
-        return dataclasses.replace(calibration, standardised=many)
+        return dataclasses.replace(calibration, standardised=many, history=history)
     return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES, after)), actual, time_ordered=not many)
 
 
@@ -302,7 +306,9 @@ def describe(card: "ModelCard") -> str:
     calibration = Calibration.from_dict(card.uncertainty)
     i = calibration.levels.index(0.9)
     factors = [*calibration.lower[i].ravel(), *calibration.upper[i].ravel()]
-    rescale = (f"{calibration.windows} validation windows, so forecasts rescale each side by a per-step factor "
+    # A baseline learned nothing from its series: every window of the history tells its errors.
+    kind = "history" if calibration.history else "validation"
+    rescale = (f"{calibration.windows} {'windows of the whole history' if calibration.history else 'validation windows'}, so forecasts rescale each side by a per-step factor "
                f"{min(factors):.2f}..{max(factors):.2f} (calibrated by default; --no-calibrate for the raw interval)")
     if card.config["model"] == "pretrained":
         widest = max(1.0, *factors)  # its forecasts only widen the head's spread (zeroshot.widened)
@@ -314,5 +320,5 @@ def describe(card: "ModelCard") -> str:
     fallback = card.metrics.get("fallback")
     why = (f"the {card.config['model']} baseline kept by the fallback instead of the trained {fallback['network']['model']}"
            if fallback else f"this {card.config['model']} model") + " has no dropout"
-    return (f"validation residuals ({why}; --mc-samples N gives them for any N); raw 90% intervals "
-            f"(the validation RMS error per step as std) covered {calibration.raw_coverage[i]:.0%} of {rescale}")
+    return (f"{kind} residuals ({why}; --mc-samples N gives them for any N); raw 90% intervals "
+            f"(the {kind} RMS error per step as std) covered {calibration.raw_coverage[i]:.0%} of {rescale}")

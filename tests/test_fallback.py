@@ -53,15 +53,20 @@ def test_a_network_worse_than_seasonal_naive_on_validation_gives_way_to_it(cli, 
     assert "kept seasonal-naive, not the trained gru" in info.out and "(naive " in info.out and ", seasonal-naive " in info.out
 
 
-def test_a_kept_baseline_gives_intervals_from_its_validation_residuals_on_both_engines(cli, kept, tmp_path):
-    """The cron job's `--mc-samples 200` keeps working on the night the fallback keeps seasonal-naive."""
+def test_a_kept_baseline_gives_intervals_from_its_residuals_over_the_whole_history_on_both_engines(cli, kept, tmp_path):
+    """The cron job's `--mc-samples 200` keeps working on the night the fallback keeps seasonal-naive;
+    a baseline learned nothing from the series, so every window of it, not only validation's, tells its errors."""
     from rnncast.uncertainty import Calibration, z_value
 
     daily_csv, model_dir, _ = kept
     card = load_card(model_dir)
     assert card.config["model"] == "seasonal-naive"
     calibration = Calibration.from_dict(card.uncertainty)
-    assert calibration.scale.shape == (3, 1) and calibration.windows == 22  # every validation window, once each
+    y = pd.read_csv(daily_csv)["y"].to_numpy()
+    # Every window of 8 rows and the 3 after it in the 120 rows, once each: seasonal-naive's RMS error per step.
+    assert calibration.history and calibration.windows == 110
+    steps = np.arange(110)[:, None] + 8 + np.arange(3)
+    np.testing.assert_allclose(calibration.scale[:, 0], np.sqrt(((y[steps] - y[steps - 7]) ** 2).mean(axis=0)), rtol=1e-6)
 
     frames = {}
     for engine, samples in (("onnx", "200"), ("keras", "2")):
@@ -71,15 +76,15 @@ def test_a_kept_baseline_gives_intervals_from_its_validation_residuals_on_both_e
     frame = frames["onnx"]
     assert list(frame.columns) == list(frames["keras"].columns) == ["y", "y_std", "y_lower", "y_upper"]
     np.testing.assert_allclose(frame.to_numpy(), frames["keras"].to_numpy(), rtol=1e-5)  # N does not matter
-    y = pd.read_csv(daily_csv)["y"].to_numpy()
     np.testing.assert_allclose(frame["y"], y[-7:-4], rtol=1e-5)  # the point forecast, not a mean of passes
-    np.testing.assert_allclose(frame["y_std"], calibration.scale[:, 0], rtol=1e-5)  # the RMS validation error per step
+    np.testing.assert_allclose(frame["y_std"], calibration.scale[:, 0], rtol=1e-5)  # the RMS error per step
     lower, upper = calibration.factor(0.9, 3)
     np.testing.assert_allclose(frame["y_upper"] - frame["y"], upper[:, 0] * z_value(0.9) * frame["y_std"], rtol=1e-4)
     np.testing.assert_allclose(frame["y"] - frame["y_lower"], lower[:, 0] * z_value(0.9) * frame["y_std"], rtol=1e-4)
     info = cli("info", "-d", model_dir, "--format", "csv").out
-    assert ("validation residuals (the seasonal-naive baseline kept by the fallback instead of the trained gru has no dropout; "
-            "--mc-samples N gives them for any N); raw 90% intervals (the validation RMS error per step as std) covered ") in info
+    assert ("history residuals (the seasonal-naive baseline kept by the fallback instead of the trained gru has no dropout; "
+            "--mc-samples N gives them for any N); raw 90% intervals (the history RMS error per step as std) covered ") in info
+    assert " of 110 windows of the whole history, so forecasts rescale" in info
 
     # A card saved before residual calibration keeps the old refusal, and info says why.
     model_dir = shutil.copytree(model_dir, tmp_path / "old")
