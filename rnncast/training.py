@@ -216,10 +216,20 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     whole = not get_spec(config.model).trainable and held_out is None
     if whole:
         tails = [tail if one.padded else v for tail, v, one in zip(tails, values, data.series.values())]
-    from rnncast.uncertainty import calibrate, network_forecasts
+    from rnncast.uncertainty import FEW_WINDOWS, calibrate, network_forecasts, through_baseline
 
-    forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
-    calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index, whole)
+    if (get_spec(config.model).trainable and held_out is None and not checked.many and not data.first.padded
+            and len(origins(len(tails[0]), config.window, config.horizon)) < FEW_WINDOWS):
+        # Seasonal-naive where the window holds a season, as MASE scales: naive's errors dip every season.
+        key = "seasonal_naive" if "seasonal_naive" in metrics else "naive"
+        name = FALLBACKS[key]
+        reference = keras_predictor(baselines[name][1] if name in baselines else build_model(
+            NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs)), dataclasses.replace(config, model=name)))
+        calibration = through_baseline(lambda windows, after: rollout(reference, windows, config.horizon, target_index, outputs, after), name,
+                                       metrics, key, values[0], tail_scalers[0], config.window, config.horizon, target_index)
+    else:
+        forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
+        calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index, whole)
     return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)
 
 

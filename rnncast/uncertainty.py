@@ -16,6 +16,8 @@ A model without dropout (a baseline kept by the fallback, ``linear``, ``--dropou
 spread; its intervals come from its validation residuals instead, calibrated the same way with the
 root mean square of the validation errors per step and target (``Calibration.scale``) in place
 of the MC std: the interval is the point forecast plus calibrated quantiles of those errors.
+A baseline's errors are measured over its whole history, and a network's on a short series are
+a baseline's, rescaled (``through_baseline``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ CALIBRATION_WINDOWS = 200
 # validation part, it lifted the coverage of the 90% interval from 83.5% to 86.9% (a quarter:
 # 87.6%, a half: 86.0%), where daily_sales went from 91.7% to 94.0% (a quarter: 94.7%).
 RECENCY_HALF_LIFE = 1 / 3
+# Below this many validation windows the 90% bounds (5% of the weight each side) are the most
+# extreme score (``_conformal``): a short series' validation part is too small to calibrate a
+# network's intervals on, and a baseline's errors over the whole history stand in (``through_baseline``).
+FEW_WINDOWS = 19
 
 
 def z_value(level: float) -> float:
@@ -62,6 +68,7 @@ class Calibration:
     share of validation values the raw interval held. ``scale`` ``[steps, targets]``, for a model
     without dropout, is the RMS validation error that stands in for the MC std (None: MC Dropout).
     ``history``: the windows span each series' whole history, not its validation tail (a baseline).
+    ``reference``: the baseline whose history errors, rescaled, calibrate a network (``through_baseline``).
     """
 
     levels: tuple[float, ...]
@@ -74,6 +81,7 @@ class Calibration:
     # Whether ``scale`` is in each series' standardised units (a global model of many series).
     standardised: bool = False
     history: bool = False
+    reference: str | None = None
 
     def factor(self, level: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper factors ``[steps, targets]`` for ``level``: between the stored levels each
@@ -98,6 +106,7 @@ class Calibration:
             "method": ("mc-dropout, split-conformal on signed error / MC std per horizon step" if self.scale is None
                        else f"{'history' if self.history else 'validation'} residuals, split-conformal on signed error / RMS error per horizon step"),
             **residual,
+            **({"reference": self.reference} if self.reference else {}),
             "samples": self.samples,
             "windows": self.windows,
             "levels": list(self.levels),
@@ -121,6 +130,7 @@ class Calibration:
             scale=np.asarray(values["scale"], dtype=np.float64) if "scale" in values else None,
             standardised=values.get("scale_units") == "standardised",
             history=values.get("method", "").startswith("history"),
+            reference=values.get("reference"),
         )
 
 
@@ -210,7 +220,7 @@ def network_forecasts(network, wrap: Callable[[Predictor], Predictor], horizon: 
 
 def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.ndarray, int], np.ndarray] | None,
               tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], window: int, horizon: int,
-              target_index: list[int], history: bool = False) -> Calibration:
+              target_index: list[int], history: bool = False, centred: bool = False) -> Calibration:
     """Fit the intervals' calibration on the validation windows of every series: a model with
     dropout is MC-sampled on up to ``CALIBRATION_WINDOWS`` of them; one without forecasts the windows
     ``training.score`` uses, once each, for its residuals.
@@ -225,6 +235,7 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
             their residual scale is in each series' standardised units (``Calibration.standardised``).
         scalers: each series' scaler.
         history: ``tails`` are whole series, for a model without weights (``Calibration.history``).
+        centred: calibrate the errors around their mean per step and target (``through_baseline``).
     """
     sampled = paths is not None
     limit = max(1, (CALIBRATION_WINDOWS if sampled else MAX_VALIDATION_ORIGINS) // len(tails))
@@ -245,9 +256,26 @@ def calibrate(point: Callable[[np.ndarray], np.ndarray], paths: Callable[[np.nda
         return np.concatenate(parts)
 
     if not sampled:
-        calibration = fit_residuals(inverse(point(windows, after)), actual, time_ordered=not many)
+        predicted = inverse(point(windows, after))
+        if centred:
+            predicted = predicted + (actual - predicted).mean(axis=0)
+        calibration = fit_residuals(predicted, actual, time_ordered=not many)
         return dataclasses.replace(calibration, standardised=many, history=history)
     return fit_calibration(inverse(paths(windows, CALIBRATION_SAMPLES, after)), actual, time_ordered=not many)
+
+
+def through_baseline(baseline: Callable[[np.ndarray, np.ndarray], np.ndarray], name: str, metrics: dict[str, Any], key: str,
+                     series: np.ndarray, scaler: Standardizer, window: int, horizon: int, target_index: list[int]) -> Calibration:
+    """The residual calibration of a network trained on a short series (fewer than ``FEW_WINDOWS``
+    validation windows): the ``baseline`` point forecaster's (zoo ``name``) errors over every window of
+    the whole ``series`` give the per-step scale and the conformal factors, and the scale is
+    multiplied per target by the network's RMS validation error over the baseline's (``metrics``,
+    the baseline under ``key``), measured on the same validation windows. The few validation windows
+    then fit one ratio per target, not a quantile of each step's errors. The baseline's errors are
+    taken around their mean: its bias (seasonal-naive lags a trend) is not the network's."""
+    ratio = np.array([one["rmse"] / max(metrics[key][target]["rmse"], 1e-12) for target, one in metrics["model"].items()])
+    history = calibrate(baseline, None, [series], [scaler], window, horizon, target_index, history=True, centred=True)
+    return dataclasses.replace(history, scale=history.scale * ratio, reference=name)
 
 
 def mc_forecast_columns(members: Sequence[Member], card: "ModelCard", scalers: Sequence[Standardizer], recent: np.ndarray,
@@ -317,6 +345,10 @@ def describe(card: "ModelCard") -> str:
                 f"forecasts widen each side by a per-step factor 1..{widest:.2f} (calibrated by default; --no-calibrate for the raw spread)")
     if calibration.scale is None:
         return f"MC Dropout; raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {rescale}"
+    if calibration.reference:
+        return (f"history residuals of the {calibration.reference} baseline, rescaled by this {card.config['model']}'s validation "
+                f"error relative to it (a validation part of under {FEW_WINDOWS} windows is too few to calibrate on; --mc-samples N "
+                f"gives them for any N); the baseline's raw 90% intervals covered {calibration.raw_coverage[i]:.0%} of {rescale}")
     fallback = card.metrics.get("fallback")
     why = (f"the {card.config['model']} baseline kept by the fallback instead of the trained {fallback['network']['model']}"
            if fallback else f"this {card.config['model']} model") + " has no dropout"

@@ -109,3 +109,27 @@ def test_fallback_picks_the_baseline_only_when_it_beats_the_model():
     assert better_baseline(metrics, np.array([1.0, 10.0])) is None  # model 1.5 vs naive 2.0, seasonal-naive 2.1 (scaled MAE)
     assert better_baseline(metrics, np.array([1.0, 100.0])) == "naive"  # model 1.05 vs naive 0.65
     assert better_baseline({k: v for k, v in metrics.items() if k != "naive"}, np.array([1.0, 100.0])) is None
+
+
+def test_a_network_on_a_short_series_takes_its_intervals_from_seasonal_naive_over_the_history(cli, tmp_path):
+    """40 rows and --horizon 3 leave 8 validation rows, 6 windows: too few to calibrate a network on.
+    Seasonal-naive's errors over every window of the history, around their mean per step, set the
+    shape and the factors; the network's RMS validation error over seasonal-naive's sets the size."""
+    from rnncast.uncertainty import Calibration
+
+    data = tmp_path / "short.csv"
+    seasonal_frame(rows=40).to_csv(data, index=False)
+    assert cli("train", data, "-d", tmp_path / "m", *TINY).code == 0
+    card = load_card(tmp_path / "m")
+    calibration = Calibration.from_dict(card.uncertainty)
+    assert (card.config["model"], card.metrics["windows"], calibration.reference) == ("gru", 6, "seasonal-naive")
+    y = pd.read_csv(data)["y"].to_numpy()
+    steps = np.arange(40 - 8 - 3 + 1)[:, None] + 8 + np.arange(3)
+    errors = y[steps] - y[steps - 7]
+    ratio = card.metrics["model"]["y"]["rmse"] / card.metrics["seasonal_naive"]["y"]["rmse"]
+    assert calibration.windows == len(steps)
+    np.testing.assert_allclose(calibration.scale[:, 0], ratio * errors.std(axis=0), rtol=1e-5)
+
+    frame = pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / "m", "--mc-samples", "50").out), index_col=0)
+    np.testing.assert_allclose(frame["y_std"], calibration.scale[:, 0], rtol=1e-5)
+    assert "history residuals of the seasonal-naive baseline, rescaled by this gru's validation error" in cli("info", "-d", tmp_path / "m").out
