@@ -271,9 +271,15 @@ def through_baseline(baseline: Callable[[np.ndarray, np.ndarray], np.ndarray], n
     the whole ``series`` give the per-step scale and the conformal factors, and the scale is
     multiplied per target by the network's RMS validation error over the baseline's (``metrics``,
     the baseline under ``key``), measured on the same validation windows. The few validation windows
-    then fit one ratio per target, not a quantile of each step's errors. The baseline's errors are
-    taken around their mean: its bias (seasonal-naive lags a trend) is not the network's."""
-    ratio = np.array([one["rmse"] / max(metrics[key][target]["rmse"], 1e-12) for target, one in metrics["model"].items()])
+    then fit one ratio per target, not a quantile of each step's errors, and even that is shrunk
+    towards 1 (the baseline's own error) as if the windows validation lacks short of
+    ``FEW_WINDOWS`` had shown the two alike: unshrunk, a network that beat the baseline on one or
+    two windows got intervals too narrow for its test (benchmarks/README.md, zero_shot.py). The
+    baseline's errors are taken around their mean: its bias (seasonal-naive lags a trend) is not
+    the network's."""
+    squared = np.array([(one["rmse"] / max(metrics[key][target]["rmse"], 1e-12)) ** 2 for target, one in metrics["model"].items()])
+    windows = min(metrics["windows"], FEW_WINDOWS)
+    ratio = np.sqrt((windows * squared + FEW_WINDOWS - windows) / FEW_WINDOWS)
     history = calibrate(baseline, None, [series], [scaler], window, horizon, target_index, history=True, centred=True)
     return dataclasses.replace(history, scale=history.scale * ratio, reference=name)
 
