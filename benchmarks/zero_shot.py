@@ -72,7 +72,8 @@ def load_set(name: str, limit: int | None, seed: int = 0) -> list:
 
 
 def peer_forecasts(series: list) -> dict[str, np.ndarray]:
-    """Statistical forecasts (n_series, horizon) per method, one statsforecast run per set."""
+    """Statistical forecasts (n_series, horizon) per method, one statsforecast run per set, and
+    their 90% prediction intervals (``<method> lo``, ``<method> hi``)."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
@@ -80,10 +81,11 @@ def peer_forecasts(series: list) -> dict[str, np.ndarray]:
     frame = pd.concat([pd.DataFrame({"unique_id": i, "ds": np.arange(s.n), "y": np.asarray(s.x, float)}) for i, s in enumerate(series)])
     models = [SeasonalNaive(season), AutoETS(season_length=season), AutoARIMA(season_length=season), AutoTheta(season_length=season)]
     # Short series defeat some automatic models; seasonal-naive stands in for a failed fit.
-    result = StatsForecast(models=models, freq=1, n_jobs=1, fallback_model=SeasonalNaive(season)).forecast(df=frame, h=horizon)
+    result = StatsForecast(models=models, freq=1, n_jobs=1, fallback_model=SeasonalNaive(season)).forecast(df=frame, h=horizon, level=[90])
     result = result.sort_values(["unique_id", "ds"])
-    out = {name: result[column].to_numpy().reshape(len(series), horizon)
-           for name, column in (("seasonal-naive", "SeasonalNaive"), ("AutoETS", "AutoETS"), ("AutoARIMA", "AutoARIMA"), ("AutoTheta", "AutoTheta"))}
+    out = {f"{name}{suffix}": result[f"{column}{tail}"].to_numpy().reshape(len(series), horizon)
+           for name, column in (("seasonal-naive", "SeasonalNaive"), ("AutoETS", "AutoETS"), ("AutoARIMA", "AutoARIMA"), ("AutoTheta", "AutoTheta"))
+           for suffix, tail in (("", ""), (" lo", "-lo-90"), (" hi", "-hi-90"))}
     out["ensemble"] = np.median(np.stack([out["AutoETS"], out["AutoARIMA"], out["AutoTheta"]]), axis=0)
     return out
 
@@ -180,20 +182,22 @@ def main() -> None:
     args = parser.parse_args()
     networks = [path.name for path in args.model]
     methods = networks + [f"{n}+stats" for n in networks] + PEERS
-    rows, coverage = [], {}
+    rows, coverage, points = [], {}, {}
     for name in args.sets:
         series = load_set(name, args.limit)
         cached = args.cache / f"{name.replace(' ', '-')}-{args.limit}.npz" if args.cache else None
         started = time.perf_counter()
-        if cached is not None and cached.exists():
-            forecasts = dict(np.load(cached))
-        else:
+        forecasts = dict(np.load(cached)) if cached is not None and cached.exists() else {}
+        if "AutoETS lo" not in forecasts:  # none cached, or cached before the intervals were kept
             forecasts = peer_forecasts(series)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 np.savez(cached, **forecasts)
         print(f"{name}: {len(series)} series, statistical forecasts in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         actual = np.stack([np.asarray(s.xx, float) for s in series])
+        points[name] = actual.size
+        for peer in PEERS[:-1]:
+            coverage.setdefault(peer, {})[name] = float(((forecasts[f"{peer} lo"] <= actual) & (actual <= forecasts[f"{peer} hi"])).mean())
         for path in args.model:
             forecasts[path.name], (low, high) = network_forecasts(path, series)
             coverage.setdefault(path.name, {})[name] = float(((low <= actual) & (actual <= high)).mean())
@@ -211,8 +215,11 @@ def main() -> None:
     result = pd.DataFrame(lines).T
     print("mean MASE\n" + markdown(result[["series", *[f"{m} MASE" for m in methods]]].rename(columns=lambda c: c.removesuffix(" MASE"))))
     print("\ngeometric mean of MASE relative to seasonal-naive\n" + markdown(result[["series", *[f"{m} rel" for m in methods]]].rename(columns=lambda c: c.removesuffix(" rel"))))
-    for network, shares in coverage.items():
-        print(f"\n{network}: share of actuals inside the 5-95% quantiles (pretrained, fine-tuned: their calibrated 90% interval): " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))
+    print("\nshare of actuals inside the 90% interval (a pretrain/train.py network: its 5-95% quantiles; pretrained, "
+          "fine-tuned, trained: rnncast's calibrated interval; the peers: statsforecast's level=[90])")
+    shares = pd.DataFrame(coverage)
+    shares.loc["all"] = shares.mul(pd.Series(points), axis=0).sum() / sum(points.values())  # over every held-out point
+    print(markdown(shares.map(lambda v: f"{v:.2f}")))
 
 
 if __name__ == "__main__":
