@@ -4,7 +4,7 @@
     python benchmarks/perf.py --quick    # fewer repeats, no 5-million-row run
 
 Each command runs as its own process; figures are the median wall seconds and peak RSS
-(from wait4) over the repeats. Training speed compares rnncast with the chapter's plain
+(from wait4, forked from a small launcher: ``LAUNCHER``) over the repeats. Training speed compares rnncast with the chapter's plain
 Keras code on the same GRU, data, windows and batch size, in the same run: a generated
 series long enough for the chapter's 7,000 training windows, so that the figure is the
 cost of training and not of Keras's per-epoch bookkeeping.
@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +29,32 @@ RNNCAST = [sys.executable, "-m", "rnncast"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
+# Runs a command and reports its wall seconds, peak RSS (KB) and exit code. A forked child's
+# ru_maxrss keeps the high-water mark of the process it was copied from, so the command is forked
+# from this small interpreter (python -S, a few MB), not from the benchmark's own, which holds
+# pandas and NumPy and would set every command's figure to its own size.
+LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def measure(command: list[str], repeats: int) -> tuple[float, float]:
     """Median wall seconds and median peak RSS (MB) of ``command`` over ``repeats`` runs."""
     seconds, peaks = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds.append(time.perf_counter() - started)
-        peaks.append(usage.ru_maxrss / 1024)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
+        result = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *command], env=ENV, capture_output=True, text=True)
+        wall, rss, code = result.stdout.split()
+        if int(code) != 0:
+            raise SystemExit(f"{' '.join(command)} failed: {result.stderr}")
+        seconds.append(float(wall))
+        peaks.append(int(rss) / 1024)
     return statistics.median(seconds), statistics.median(peaks)
 
 
