@@ -213,13 +213,13 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     # A baseline learns nothing from the training rows (known inputs: a few least-squares weights), so
     # every window of a series is out of sample for it: its intervals are calibrated on the whole history,
     # not on a short series' few, overlapping validation windows. A padded series keeps its validation tail.
-    whole = not get_spec(config.model).trainable and held_out is None
+    network_kept = get_spec(config.model).trainable
+    whole = not network_kept and held_out is None
     if whole:
         tails = [tail if one.padded else v for tail, v, one in zip(tails, values, data.series.values())]
     from rnncast.uncertainty import FEW_WINDOWS, calibrate, network_forecasts, through_baseline
 
-    if (get_spec(config.model).trainable and held_out is None and not checked.many and not data.first.padded
-            and len(origins(len(tails[0]), config.window, config.horizon)) < FEW_WINDOWS):
+    if network_kept and held_out is None and not checked.many and not data.first.padded and metrics["windows"] < FEW_WINDOWS:
         # Seasonal-naive where the window holds a season, as MASE scales: naive's errors dip every season.
         key = "seasonal_naive" if "seasonal_naive" in metrics else "naive"
         name = FALLBACKS[key]
