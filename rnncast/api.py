@@ -99,6 +99,15 @@ def train(
     if saved is not None and list(series.columns) != saved.columns:
         raise DataError(f"{os.path.basename(series.source)}: has the columns {', '.join(series.columns)}; the model in {init} was trained "
                         f"on {', '.join(saved.columns)}.")
+    short = None
+    if saved is None and init is None:
+        from rnncast.finetune import short_series
+
+        short = short_series(series, config, given or ())
+        if short is not None:
+            log.info("%s: %d validation windows, fewer than a gru trained from scratch needs: fine-tuning the pretrained network "
+                     "(--model gru trains one anyway).", os.path.basename(series.source), short)
+            config = dataclasses.replace(config, model="pretrained")
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         initial = None if saved is None else load_network(init, saved)
         selection = summary = None
@@ -122,6 +131,8 @@ def train(
             networks = fitted.network
         if saved is not None:
             fitted.metrics.setdefault("init", {})["from"] = os.path.abspath(init)
+        if short is not None:
+            fitted.metrics["short_series"] = {"windows": short, "instead_of": "gru"}
         return save(model_dir, networks, model_card(series, fitted, data_options, selection, summary))
 
 

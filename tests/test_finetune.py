@@ -88,6 +88,36 @@ def test_a_series_a_baseline_forecasts_exactly_falls_back(cli, write_csv, tmp_pa
     assert kept.code == 0 and load_card(tmp_path / "n").config["model"] == "pretrained"
 
 
+def test_a_baseline_falls_back_with_a_window_of_its_season_on_a_series_shorter_than_five_seasons(cli, write_csv, tmp_path):
+    # 48 rows: the default window, a fifth of the rows (9), is shorter than the season seasonal-naive repeats.
+    pattern = np.tile([10.0, 30.0, 20.0, 50.0, 40.0, 60.0, 10.0, 0.0, 5.0, 15.0, 25.0, 35.0], 4)
+    data = write_csv(pd.DataFrame({"date": pd.date_range("2015-01-01", periods=48, freq="MS").strftime("%Y-%m-%d"), "y": pattern}))
+    assert cli("train", data, "--model", "pretrained", "-H", "12", "--epochs", "1", "-q", "-d", tmp_path / "m").code == 0
+    card = load_card(tmp_path / "m")
+    assert (card.config["model"], card.config["window"]) == ("seasonal-naive", 12)
+    assert card.metrics["model"]["y"]["mae"] == pytest.approx(0, abs=1e-4)
+
+
+@pytest.mark.parametrize(("rows", "args", "short"), [
+    (96, (), 9),                            # a validation tail of 20 rows holds 9 windows of 12 steps
+    (96, ("--model", "gru"), None),         # asked for by name
+    (96, ("--units", "8"), None),           # an option of the gru
+    (240, (), None),                        # 48 rows hold 37 windows
+])
+def test_train_with_its_defaults_fine_tunes_the_pretrained_network_on_a_short_series(cli, write_csv, tmp_path, rows, args, short):
+    result = cli("train", write_csv(monthly_frame(rows), "sales.csv"), "-H", "12", "--epochs", "1", "--no-fallback", *args, "-d", tmp_path / "m")
+    assert result.code == 0
+    card = load_card(tmp_path / "m")
+    if short is None:
+        assert card.config["model"] == "gru" and "short_series" not in card.metrics
+        return
+    assert card.config["model"] == "pretrained" and card.metrics["short_series"] == {"windows": short, "instead_of": "gru"}
+    assert (f"short series: {short} validation windows, too few for a gru trained from scratch: the pretrained network was "
+            "fine-tuned instead (--model gru trains one anyway).") in result.err
+    facts = dict(pd.read_csv(io.StringIO(cli("info", "-d", tmp_path / "m", "-f", "csv").out)).to_numpy())
+    assert facts["short series"].startswith(f"{short} validation windows")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("--units", "8"), "--units: not an option of --model pretrained, whose network is fixed; it takes --horizon, --season"),
     (("--horizon", "49"), "`--horizon` 49 is beyond the pretrained model's 48 steps"),
