@@ -57,7 +57,9 @@ def train(
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
         lock_timeout: seconds to wait for another training into ``model_dir`` to finish.
         given: the ``config`` fields the caller set explicitly; one that ``config.model`` does not
-            take is refused (``models.configure``), before the data is read.
+            take is refused (``models.configure``), before the data is read. Without "model" (or
+            an option of the gru) in it, the default gru gives way to the fine-tuned pretrained
+            network on a short series (``finetune.short_series``).
         init: a model directory whose network training starts from, with its settings and data
             options (``finetune.continued``); "pretrained" is ``config.model`` "pretrained".
 
