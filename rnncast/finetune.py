@@ -30,7 +30,7 @@ from rnncast.errors import DataError, UsageError
 from rnncast.preprocessing import Preprocessing, Standardizer
 from rnncast.store import ModelCard, load_card
 from rnncast.pretrained import KERAS_FILE, MIN_CONTEXT, WEIGHTS, left_padded, load_spec, training_pairs
-from rnncast.uncertainty import FEW_WINDOWS, Calibration, bounds, fit_spread
+from rnncast.uncertainty import Calibration, bounds, fit_spread
 from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
 from rnncast.training import ORIGINS_PER_SERIES, _errors, _relative, better_baseline, fit
 from rnncast.zeroshot import check, median_std, quantiles, widened
@@ -64,27 +64,6 @@ class FittedPretrained:
     uncertainty: dict[str, Any]
     skipped: dict[str, int]
     preprocessing: Preprocessing = dataclasses.field(default_factory=Preprocessing)
-
-
-def short_series(data: Panel, config: TrainConfig, given: Sequence[str]) -> int | None:
-    """The validation windows of one short series that `train` with its default model fine-tunes
-    the pretrained network on instead of training a gru from scratch; None where it trains the gru.
-
-    A series whose validation part holds fewer than ``uncertainty.FEW_WINDOWS`` windows is short: a
-    gru trained on it from scratch forecast worse than the fine-tuned pretrained network on 48 M1
-    and tourism series (geometric mean of MASE relative to seasonal-naive 1.090 against 0.913)
-    and on the short real series of ``benchmarks/real_world.py``, and validation on so few windows
-    cannot tell the two apart (keeping the better on validation: 0.990). Only a single-column series
-    under the default settings switches: an explicit ``--model``, an option of the gru (``--units``,
-    ``--window``...), an ensemble, another column, or known-future inputs keep the gru.
-    """
-    if config.model != "gru" or config.ensemble > 1 or data.many or len(data.columns) > 1 or data.first.known:
-        return None
-    if "model" in given or any(name not in TAKES for name in given) or config.horizon > load_spec().horizon:
-        return None
-    rows = len(data.first.frame)
-    windows = validation_rows(rows, config.horizon, config.validation_fraction) - config.horizon + 1
-    return windows if windows < FEW_WINDOWS and rows >= _least_rows(config) else None
 
 
 def check_options(given: Iterable[str]) -> None:

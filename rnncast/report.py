@@ -51,8 +51,6 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
         )
     if "init" in metrics:
         facts["init"] = init_fact(metrics["init"])
-    if "short_series" in metrics:
-        facts["short series"] = short_fact(metrics["short_series"])
     if "fallback" in metrics:
         facts["fallback"] = fallback_fact(metrics["fallback"])
     if card.ensemble is not None:
@@ -87,8 +85,6 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
         lines.append(f"auto chose {chose} ({selection['fits']} fits); backtest MASE on validation: {scores}.")
     if "preprocessing" in metrics:
         lines.append(f"preprocessing: {preprocessing_fact(config, metrics['preprocessing'])}.")
-    if "short_series" in metrics:
-        lines.append(f"short series: {short_fact(metrics['short_series'])}.")
     if "pretrained" in metrics:
         lines.append(f"pretrained: {kept_fact(metrics['pretrained'], ('zero-shot', 'fine-tuned'))}.")
     if "init" in metrics:
@@ -96,12 +92,6 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
     if "fallback" in metrics:
         lines.append(f"fallback: {fallback_fact(metrics['fallback'])}; --no-fallback keeps the network.")
     return lines
-
-
-def short_fact(short: dict[str, Any]) -> str:
-    """Why `train` with its default model fine-tuned the pretrained network (``finetune.short_series``)."""
-    return (f"{short['windows']} validation windows, too few for a {short['instead_of']} trained from scratch: the pretrained network "
-            f"was fine-tuned instead (--model {short['instead_of']} trains one anyway)")
 
 
 def init_fact(choice: dict[str, Any]) -> str:

@@ -98,26 +98,6 @@ def test_a_baseline_falls_back_with_a_window_of_its_season_on_a_series_shorter_t
     assert card.metrics["model"]["y"]["mae"] == pytest.approx(0, abs=1e-4)
 
 
-@pytest.mark.parametrize(("rows", "args", "short"), [
-    (96, (), 9),                            # a validation tail of 20 rows holds 9 windows of 12 steps
-    (96, ("--model", "gru"), None),         # asked for by name
-    (96, ("--units", "8"), None),           # an option of the gru
-    (240, (), None),                        # 48 rows hold 37 windows
-])
-def test_train_with_its_defaults_fine_tunes_the_pretrained_network_on_a_short_series(cli, write_csv, tmp_path, rows, args, short):
-    result = cli("train", write_csv(monthly_frame(rows), "sales.csv"), "-H", "12", "--epochs", "1", "--no-fallback", *args, "-d", tmp_path / "m")
-    assert result.code == 0
-    card = load_card(tmp_path / "m")
-    if short is None:
-        assert card.config["model"] == "gru" and "short_series" not in card.metrics
-        return
-    assert card.config["model"] == "pretrained" and card.metrics["short_series"] == {"windows": short, "instead_of": "gru"}
-    assert (f"short series: {short} validation windows, too few for a gru trained from scratch: the pretrained network was "
-            "fine-tuned instead (--model gru trains one anyway).") in result.err
-    facts = dict(pd.read_csv(io.StringIO(cli("info", "-d", tmp_path / "m", "-f", "csv").out)).to_numpy())
-    assert facts["short series"].startswith(f"{short} validation windows")
-
-
 @pytest.mark.parametrize(("args", "message"), [
     (("--units", "8"), "--units: not an option of --model pretrained, whose network is fixed; it takes --horizon, --season"),
     (("--horizon", "49"), "`--horizon` 49 is beyond the pretrained model's 48 steps"),
