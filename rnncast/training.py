@@ -76,7 +76,7 @@ def resolve(data: Panel, config: TrainConfig, whole: bool = False) -> tuple[Trai
     """
     season = config.season or infer_season(data.freq)
     lengths = {key: len(one) for key, one in data.series.items()}
-    window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))))
+    window = config.window or default_window(season, config.horizon, int(np.median(list(lengths.values()))), config.validation_fraction)
     given_window, config = config.window, dataclasses.replace(config, season=season, window=window)
     if config.preprocess != "auto":
         check_window(config.preprocess, season, window)

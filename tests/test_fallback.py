@@ -135,3 +135,19 @@ def test_a_network_on_a_short_series_takes_its_intervals_from_seasonal_naive_ove
     frame = pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / "m", "--mc-samples", "50").out), index_col=0)
     np.testing.assert_allclose(frame["y_std"], calibration.scale[:, 0], rtol=1e-5)
     assert "history residuals of the seasonal-naive baseline, rescaled by this gru's validation error" in cli("info", "-d", tmp_path / "m").out
+
+
+@pytest.mark.parametrize(("rows", "window"), [(48, 12), (30, 6)])
+def test_the_default_window_holds_a_season_where_the_rows_allow_so_seasonal_naive_can_be_kept(cli, tmp_path, rows, window):
+    """Four years of monthly data and --horizon 12: a fifth of the rows (9) would hide part of the
+    year from the network and leave seasonal-naive out of the fallback. 30 rows hold no window of 12
+    besides a validation tail and the horizon: the window stays a fifth of the rows."""
+    pattern = np.tile([10.0, 30.0, 20.0, 50.0, 40.0, 60.0, 10.0, 0.0, 5.0, 15.0, 25.0, 35.0], 4)[:rows]
+    data = tmp_path / "monthly.csv"
+    pd.DataFrame({"date": pd.date_range("2015-01-01", periods=rows, freq="MS").strftime("%Y-%m-%d"), "y": pattern}).to_csv(data, index=False)
+    assert cli("train", data, "-d", tmp_path / "m", "-H", "12", "--epochs", "1", "-q").code == 0
+    card = load_card(tmp_path / "m")
+    assert card.config["window"] == window
+    assert ("seasonal_naive" in card.metrics) == (rows == 48)
+    if rows == 48:
+        assert card.config["model"] == "seasonal-naive" and card.metrics["model"]["y"]["mae"] == pytest.approx(0, abs=1e-4)
