@@ -234,7 +234,7 @@ def _fall_back(data: Panel, baseline: str, config: TrainConfig, metrics: dict[st
     """``baseline`` fitted as a zoo model, with the pretrained model's validation kept under ``metrics["fallback"]``;
     None where the series are too short for the baseline's own window and validation tail."""
     try:
-        # The default window shrinks to a fifth of a short series, which may be less than the season seasonal-naive repeats.
+        # Seasonal-naive needs a season of rows; where the series holds no window of one, this is too short and None keeps the network.
         window = config.season if baseline == "seasonal-naive" else None
         fitted = fit(data, dataclasses.replace(config, model=baseline, window=window, preprocess="none"))
     except DataError:
