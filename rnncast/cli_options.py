@@ -69,7 +69,7 @@ OPTIONS = {p.name: p for p in [
     _option("seed", _int, "--seed", help="Seed for reproducible training on CPU."),
     _option("distribute", _str, "--distribute", help="none, mirrored (every local GPU, or the CPU) or multi-worker (the cluster in TF_CONFIG; see docs/distributed.md)."),
     _option("preprocess", _str, "--preprocess", help="What the network learns: none (levels), difference, seasonal-difference, window-relative (each window minus its last value), seasonal-residual (the error of seasonal-naive, from the window minus its last value), or auto: the best on validation."),
-    _option("fallback", _bool, "--fallback/--no-fallback", help="Keep naive, seasonal-naive or drift (with known inputs, also seasonal-mean) instead of the network when it forecasts the validation part better (single models).", show_default="fallback"),
+    _option("fallback", _bool, "--fallback/--no-fallback", help="Keep naive or seasonal-naive (with known inputs, also seasonal-mean) instead of the network when it forecasts the validation part better (single models).", show_default="fallback"),
     _option("ensemble", _int, "--ensemble", help="Train K members and forecast their median: K seeds of --model (--seed, --seed+1, ...), or the best K of --model auto; MC error bars pool their samples."),
     # How to backtest: the fields of backtest.BacktestOptions.
     _option("folds", int, "--folds", help="Forecast origins on the tail of the data.", default=5),

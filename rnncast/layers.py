@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rnncast._keras import import_keras
-from rnncast.windows import drift_rows, seasonal_rows
+from rnncast.windows import seasonal_rows
 
 keras = import_keras()
 
@@ -58,18 +58,6 @@ class SeasonalMean(SeasonalNaive):
 
     def build(self, input_shape):
         self.rows = seasonal_rows(input_shape[1], self.steps, self.season, every=True).astype("float32")
-
-    def call(self, inputs):
-        return keras.ops.einsum("hw,bwc->bhc", self.rows, keras.ops.take(inputs, self.columns, axis=-1))
-
-
-@keras.saving.register_keras_serializable(package="rnncast")
-class SeasonalDrift(SeasonalNaive):
-    """Seasonal-naive (season 1: naive) plus the window's average change per step, so that a
-    trending series' baseline follows the trend instead of repeating a level it has left."""
-
-    def build(self, input_shape):
-        self.rows = drift_rows(input_shape[1], self.steps, self.season).astype("float32")
 
     def call(self, inputs):
         return keras.ops.einsum("hw,bwc->bhc", self.rows, keras.ops.take(inputs, self.columns, axis=-1))

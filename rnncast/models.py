@@ -129,16 +129,6 @@ def _naive(shape: NetworkShape, config: TrainConfig):
     return keras.Model(inputs, LastValue(shape.steps, list(shape.outputs), name="forecast")(inputs), name="naive")
 
 
-def _drift(shape: NetworkShape, config: TrainConfig):
-    from rnncast.layers import SeasonalDrift
-
-    keras = import_keras()
-    inputs = _input(keras, shape)
-    # Without a season the window holds, the plain drift of naive.
-    season = config.season if config.season and config.season <= shape.window else 1
-    return keras.Model(inputs, SeasonalDrift(shape.steps, list(shape.outputs), season, name="forecast")(inputs), name="drift")
-
-
 def _check_season(name: str, shape: NetworkShape, config: TrainConfig) -> None:
     if config.season is None:
         raise UsageError(f"`{name}` needs a season: pass --season N (the data's frequency gave none).")
@@ -257,7 +247,6 @@ ZOO: dict[str, ModelSpec] = {
                   _seasonal("seasonal-naive", "SeasonalNaive"), trainable=False),
         ModelSpec("seasonal-mean", "Baseline: the mean of the window's values whole seasons earlier (--season).",
                   _seasonal("seasonal-mean", "SeasonalMean"), trainable=False),
-        ModelSpec("drift", "Baseline: seasonal-naive (naive without a season) plus the window's average change per step.", _drift, trainable=False),
         ModelSpec("linear", "Flatten + Dense: a linear autoregression over the window.", _linear),
         ModelSpec("simple-rnn", "One SimpleRNN layer with a dense head.", _stacked("SimpleRNN", "simple_rnn", layers=1),
                   options=RECURRENT_OPTIONS - {"layers"}, sequence_times=_every_step),

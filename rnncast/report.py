@@ -41,7 +41,7 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
         "training": training_fact(card.training),
         "created": f"{card.created} by rnncast {card.rnncast_version}",
     }
-    baselines = [(name, key) for name, key in (("naive", "naive"), ("seasonal-naive", "seasonal_naive"), ("seasonal-mean", "seasonal_mean"), ("drift", "drift"))
+    baselines = [(name, key) for name, key in (("naive", "naive"), ("seasonal-naive", "seasonal_naive"), ("seasonal-mean", "seasonal_mean"))
                  if key in metrics]
     for target, errors in metrics["model"].items():
         facts[f"validation {target}"] = ", ".join(

@@ -201,16 +201,6 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
             for series_key, one in metrics.get("series", {}).items():
                 one[key] = regressed["series"][series_key]["model"]
             baselines[name] = baseline_shape, baseline
-    if fallbacks:
-        # Every other baseline repeats a level; on a short trending series (austres, Johnson & Johnson
-        # in benchmarks/real_world.py) it falls behind and the network extrapolates the trend too timidly.
-        drift = keras_predictor(build_model(NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs)),
-                                            dataclasses.replace(config, model="drift")))
-        drifted = score(lambda windows, after: rollout(drift, windows, config.horizon, target_index, outputs, after), tails,
-                        tail_scalers, config, target_index, data.targets, ids, limit)
-        metrics["drift"] = drifted["model"]
-        for series_key, one in metrics.get("series", {}).items():
-            one["drift"] = drifted["series"][series_key]["model"]
     kept = better_baseline(_relative(metrics, tail_scalers, target_index), np.ones(len(target_index))) if fallbacks else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
@@ -259,7 +249,7 @@ def _keep_better(network, initial, metrics: dict[str, Any], saved: dict[str, Any
 
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names;
 # seasonal-mean only with known inputs (``KNOWN_BASELINES``), so networks without keep their bar.
-FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean", "drift": "drift"}
+FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean"}
 # The baselines that take known inputs through weights fitted by least squares (``known.known_weights``).
 KNOWN_BASELINES = ("seasonal-naive", "seasonal-mean")
 

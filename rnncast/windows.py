@@ -57,20 +57,6 @@ def cut_windows(tails: Sequence[np.ndarray], starts: Sequence[np.ndarray], scale
     return rows[:, :window], rows[:, window:]
 
 
-def drift_rows(window: int, steps: int, season: int) -> np.ndarray:
-    """Seasonal-naive's weights ``[steps, window]`` (``seasonal_rows``; season 1: naive's) plus the
-    window's average change per step, carried over the seasons each step repeats: the mean of the
-    last season's rows less the first season's, over the ``window - season`` steps between them
-    (none where the window holds a single season)."""
-    weights = seasonal_rows(window, steps, season)
-    if window > season:
-        change = np.zeros(window)
-        change[-season:], change[:season] = 1 / season, -1 / season
-        ahead = season * -(-(np.arange(steps) + 1) // season)  # the steps from each repeated row to its forecast
-        weights += ahead[:, None] * change / (window - season)
-    return weights
-
-
 def seasonal_rows(window: int, steps: int, season: int, every: bool = False) -> np.ndarray:
     """The weights ``[steps, window]`` over a window's rows of the rows a whole number of seasons
     before each future step (``season <= window``): 1 on the latest (seasonal-naive's repeat), or

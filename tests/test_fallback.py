@@ -151,29 +151,3 @@ def test_the_default_window_holds_a_season_where_the_rows_allow_so_seasonal_naiv
     assert ("seasonal_naive" in card.metrics) == (rows == 48)
     if rows == 48:
         assert card.config["model"] == "seasonal-naive" and card.metrics["model"]["y"]["mae"] == pytest.approx(0, abs=1e-4)
-
-
-def test_drift_repeats_the_season_and_adds_the_windows_change_per_step():
-    from rnncast.windows import drift_rows
-
-    seasons = np.array([0.0, 10.0, 0.0, 10.0, 4.0, 14.0, 4.0, 14.0])  # a level rising by 4 a season
-    np.testing.assert_allclose(drift_rows(8, 6, 4) @ seasons, [8, 18, 8, 18, 12, 22])
-    np.testing.assert_allclose(drift_rows(5, 3, 1) @ np.arange(1.0, 6.0), [6, 7, 8])  # no season: naive with drift
-    np.testing.assert_allclose(drift_rows(4, 2, 4) @ seasons[:4], [0, 10])  # one season in the window: no change to measure
-
-
-def test_a_trending_series_falls_back_to_drift_whose_forecast_follows_the_trend(cli, tmp_path):
-    """Every other baseline repeats a level a trending series has left; a gru trained one epoch
-    does not beat the drift of a clean trend, which the forecast then carries on."""
-    t = np.arange(64)
-    y = 100 + 2.5 * t + np.random.default_rng(0).normal(0, 0.5, len(t))
-    data = tmp_path / "trend.csv"
-    pd.DataFrame({"date": pd.date_range("1960-01-01", periods=len(t), freq="YS").strftime("%Y-%m-%d"), "y": y.round(2)}).to_csv(data, index=False)
-    assert cli("train", data, "-d", tmp_path / "m", "-H", "6", "--epochs", "1", "--units", "4", "--seed", "1", "-q").code == 0
-    card = load_card(tmp_path / "m")
-    assert (card.config["model"], card.metrics["fallback"]["kept"]) == ("drift", "drift")
-    assert card.metrics["model"]["y"]["mae"] == card.metrics["drift"]["y"]["mae"] < card.metrics["naive"]["y"]["mae"] / 3
-    frame = pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / "m", "--mc-samples", "20").out))
-    np.testing.assert_allclose(frame["y"], 100 + 2.5 * np.arange(64, 70), atol=3)
-    assert (frame["y_lower"] < frame["y"]).all() and (frame["y"] < frame["y_upper"]).all()
-    assert "drift " in cli("info", "-d", tmp_path / "m").out
