@@ -223,7 +223,8 @@ def backtest(
     season = config.season or infer_season(series.freq)
     origins = backtest_origins(len(series), config.horizon, options)
     config = dataclasses.replace(
-        config, season=season, window=config.window or default_window(season, config.horizon, max(int(origins[0]), 1), config.validation_fraction),
+        config, season=season,
+        window=config.window or default_window(season, config.horizon, max(int(origins[0]), 1), config.validation_fraction),
     )
     names = list(dict.fromkeys([*models, *BASELINES]))
     if season is None and "seasonal-naive" in names:

@@ -234,7 +234,8 @@ def _fall_back(data: Panel, baseline: str, config: TrainConfig, metrics: dict[st
     """``baseline`` fitted as a zoo model, with the pretrained model's validation kept under ``metrics["fallback"]``;
     None where the series are too short for the baseline's own window and validation tail."""
     try:
-        # Seasonal-naive needs a season of rows; where the series holds no window of one, this is too short and None keeps the network.
+        # A window of one season, so that a series too short for it is a DataError (the network is kept),
+        # not a default window shorter than the season that seasonal-naive refuses.
         window = config.season if baseline == "seasonal-naive" else None
         fitted = fit(data, dataclasses.replace(config, model=baseline, window=window, preprocess="none"))
     except DataError:

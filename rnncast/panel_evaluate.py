@@ -201,7 +201,8 @@ def backtest_panel(
     span = config.horizon + (options.stride or config.horizon) * (options.folds - 1)
     median_rows = int(np.median([len(one) for one in panel.series.values()]))
     config = dataclasses.replace(
-        config, season=season, window=config.window or default_window(season, config.horizon, max(median_rows - span, 1), config.validation_fraction),
+        config, season=season,
+        window=config.window or default_window(season, config.horizon, max(median_rows - span, 1), config.validation_fraction),
     )
     names = list(dict.fromkeys([*models, *BASELINES]))
     if season is None and "seasonal-naive" in names:

@@ -89,7 +89,7 @@ def test_a_series_a_baseline_forecasts_exactly_falls_back(cli, write_csv, tmp_pa
 
 
 def test_a_baseline_falls_back_with_a_window_of_its_season_on_a_series_shorter_than_five_seasons(cli, write_csv, tmp_path):
-    # 48 rows: the default window, a fifth of the rows (9), is shorter than the season seasonal-naive repeats.
+    # 48 rows: a fifth of them (9) is shorter than the season seasonal-naive repeats; the baseline gets a window of its season.
     pattern = np.tile([10.0, 30.0, 20.0, 50.0, 40.0, 60.0, 10.0, 0.0, 5.0, 15.0, 25.0, 35.0], 4)
     data = write_csv(pd.DataFrame({"date": pd.date_range("2015-01-01", periods=48, freq="MS").strftime("%Y-%m-%d"), "y": pattern}))
     assert cli("train", data, "--model", "pretrained", "-H", "12", "--epochs", "1", "-q", "-d", tmp_path / "m").code == 0
