@@ -29,6 +29,7 @@ from rnncast.errors import UsageError
 from rnncast.members import Member, as_member, median_forecast, pooled_paths
 from rnncast.models import AUTO_CANDIDATES, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer
+from rnncast.scoring import score
 from rnncast.windows import MAX_VALIDATION_ORIGINS, minimum_rows, validation_rows
 
 if TYPE_CHECKING:
@@ -202,11 +203,11 @@ def _each_warning_once():
 
 def _validate(panel: "Panel", members: list["FittedModel"], longest: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validation errors of the median forecast beside the baselines, scored per series and over
-    series as ``training.score`` scores one model, on the windows the members were scored on; and
+    series as ``scoring.score`` scores one model, on the windows the members were scored on; and
     its calibration across the series' validation windows: of the pooled samples when a member has
     dropout, else of the median's residuals."""
     from rnncast.dataset import left_padded
-    from rnncast.training import ORIGINS_PER_SERIES, score
+    from rnncast.training import ORIGINS_PER_SERIES
     from rnncast.uncertainty import calibrate
 
     first = members[0]

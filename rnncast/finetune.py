@@ -32,7 +32,8 @@ from rnncast.store import ModelCard, load_card
 from rnncast.pretrained import KERAS_FILE, MIN_CONTEXT, WEIGHTS, left_padded, load_spec, training_pairs
 from rnncast.uncertainty import Calibration, bounds, fit_spread
 from rnncast.windows import MAX_VALIDATION_ORIGINS, validation_rows
-from rnncast.training import ORIGINS_PER_SERIES, _errors, _relative, better_baseline, fit
+from rnncast.scoring import errors
+from rnncast.training import ORIGINS_PER_SERIES, _relative, better_baseline, fit
 from rnncast.zeroshot import check, median_std, quantiles, widened
 
 log = logging.getLogger("rnncast")
@@ -162,7 +163,7 @@ def fit_pretrained(data: Panel, config: TrainConfig, given: Sequence[str] = (), 
     validated = {key: v for key, v in values.items() if len(origins[key])}
     actual = {key: v[origins[key][:, None] + np.arange(horizon)] for key, v in validated.items()}
     scored = {kind: _validation(one, validated, origins, season, horizon, spec) for kind, one in zip(KINDS, (shipped, network))}
-    per_series = {key: {"windows": len(origins[key]), **{kind: _errors(scored[kind][key][0], actual[key], data.targets) for kind in KINDS},
+    per_series = {key: {"windows": len(origins[key]), **{kind: errors(scored[kind][key][0], actual[key], data.targets) for kind in KINDS},
                         **_baselines(v, origins[key], season, horizon, actual[key], data.targets)} for key, v in validated.items()}
     scalers = [Standardizer.fit(v[: first[key]]) for key, v in validated.items()]
     kept = min(KINDS, key=lambda kind: np.mean([[e["mae"] / s for e, s in zip(one[kind].values(), scaler.scale)]
@@ -321,7 +322,7 @@ def _validation(network, values: dict[str, np.ndarray], origins: dict[str, np.nd
 
 def _baselines(values: np.ndarray, origins: np.ndarray, season: int, horizon: int, actual: np.ndarray, targets) -> dict[str, Any]:
     naive = np.repeat(values[origins - 1][:, None], horizon, axis=1)
-    out = {"naive": _errors(naive, actual, targets)}
+    out = {"naive": errors(naive, actual, targets)}
     if season > 1 and origins[0] >= season:
-        out["seasonal_naive"] = _errors(values[origins[:, None] - season + np.arange(horizon) % season], actual, targets)
+        out["seasonal_naive"] = errors(values[origins[:, None] - season + np.arange(horizon) % season], actual, targets)
     return out

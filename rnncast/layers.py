@@ -64,6 +64,39 @@ class SeasonalMean(SeasonalNaive):
 
 
 @keras.saving.register_keras_serializable(package="rnncast")
+class HoltWinters(keras.layers.Layer):
+    """Exponential smoothing as a fixed linear map of the window (``rnncast.smoothing``): step h of
+    column c is ``kernel[c, h]`` times the window's values of c, in logs where ``log[c]`` is 1,
+    which needs the values in their units (``mean`` and ``scale`` undo the standardisation). All
+    four are weights, set once the smoothing is fitted (``training``)."""
+
+    def __init__(self, steps: int, columns: list[int], window: int, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive("steps", steps)
+        _check_positive("window", window)
+        self.steps, self.columns, self.window = steps, list(columns), window
+
+    def build(self, input_shape):
+        count = len(self.columns)
+        self.kernel = self.add_weight(shape=(count, self.steps, self.window), initializer="zeros", trainable=False, name="kernel")
+        self.log = self.add_weight(shape=(count,), initializer="zeros", trainable=False, name="log")
+        self.mean = self.add_weight(shape=(count,), initializer="zeros", trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(count,), initializer="ones", trainable=False, name="scale")
+
+    def call(self, inputs):
+        x = keras.ops.take(inputs, self.columns, axis=-1)
+        logs = self.log > 0.5
+        # A value at or below zero in a column smoothed in logs (the training rows had none) counts as
+        # the smallest normal float rather than turning the forecast into NaN.
+        seen = keras.ops.where(logs, keras.ops.log(keras.ops.maximum(x * self.scale + self.mean, 1e-30)), x)
+        forecast = keras.ops.einsum("chw,bwc->bhc", self.kernel, seen)
+        return keras.ops.where(logs, (keras.ops.exp(keras.ops.minimum(forecast, 80.0)) - self.mean) / self.scale, forecast)
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps, "columns": self.columns, "window": self.window}
+
+
+@keras.saving.register_keras_serializable(package="rnncast")
 class StepInputs(keras.layers.Layer):
     """The window's last row rearranged by forecast step: ``columns[step]`` are the inputs that
     belong to that step (``[batch, steps, len(columns[0])]``), so one weight can serve every step."""

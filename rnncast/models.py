@@ -161,6 +161,14 @@ def _seasonal(name: str, layer: str):
     return build
 
 
+def _holt_winters(shape: NetworkShape, config: TrainConfig):
+    from rnncast.layers import HoltWinters
+
+    keras = import_keras()
+    inputs = _input(keras, shape)
+    return keras.Model(inputs, HoltWinters(shape.steps, list(shape.outputs), shape.window, name="forecast")(inputs), name="holt_winters")
+
+
 def _linear(shape: NetworkShape, config: TrainConfig):
     keras = import_keras()
     inputs = _input(keras, shape)
@@ -247,6 +255,8 @@ ZOO: dict[str, ModelSpec] = {
                   _seasonal("seasonal-naive", "SeasonalNaive"), trainable=False),
         ModelSpec("seasonal-mean", "Baseline: the mean of the window's values whole seasons earlier (--season).",
                   _seasonal("seasonal-mean", "SeasonalMean"), trainable=False),
+        ModelSpec("holt-winters", "Baseline: exponential smoothing (damped trend, season in logs where positive) fitted on the training rows.",
+                  _holt_winters, trainable=False),
         ModelSpec("linear", "Flatten + Dense: a linear autoregression over the window.", _linear),
         ModelSpec("simple-rnn", "One SimpleRNN layer with a dense head.", _stacked("SimpleRNN", "simple_rnn", layers=1),
                   options=RECURRENT_OPTIONS - {"layers"}, sequence_times=_every_step),

@@ -41,7 +41,8 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
         "training": training_fact(card.training),
         "created": f"{card.created} by rnncast {card.rnncast_version}",
     }
-    baselines = [(name, key) for name, key in (("naive", "naive"), ("seasonal-naive", "seasonal_naive"), ("seasonal-mean", "seasonal_mean"))
+    baselines = [(name, key) for name, key in (("naive", "naive"), ("seasonal-naive", "seasonal_naive"), ("seasonal-mean", "seasonal_mean"),
+                                                      ("holt-winters", "holt_winters"))
                  if key in metrics]
     for target, errors in metrics["model"].items():
         facts[f"validation {target}"] = ", ".join(
@@ -49,6 +50,8 @@ def card_facts(card: ModelCard) -> list[dict[str, str]]:
             + ", ".join(f"{name} {metrics[key][target][metric]:.4g}" for name, key in baselines) + ")"
             for metric in ("mae", "rmse")
         )
+    if "smoothing" in metrics:
+        facts["smoothing"] = smoothing_fact(metrics["smoothing"])
     if "init" in metrics:
         facts["init"] = init_fact(metrics["init"])
     if "fallback" in metrics:
@@ -92,6 +95,14 @@ def train_summary(card: ModelCard, model_dir: str | os.PathLike[str]) -> list[st
     if "fallback" in metrics:
         lines.append(f"fallback: {fallback_fact(metrics['fallback'])}; --no-fallback keeps the network.")
     return lines
+
+
+def smoothing_fact(smoothing: dict[str, dict[str, Any]]) -> str:
+    """The parameters holt-winters chose for each column (``smoothing.Smoothing``)."""
+    return "; ".join(
+        f"{column} alpha {p['alpha']:g}, beta {p['beta']:g}, gamma {p['gamma']:g}, phi {p['phi']:g}" + (", in logs" if p["log"] else "")
+        for column, p in smoothing.items()
+    )
 
 
 def init_fact(choice: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +21,9 @@ from rnncast.fitloop import EpochCallback, fit_series, start
 from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
-from rnncast.windows import MAX_VALIDATION_ORIGINS, cut_windows, default_window, minimum_rows, origins, validation_rows, window_phrase
+from rnncast.scoring import score
+from rnncast.smoothing import set_smoothing, smoothing_window
+from rnncast.windows import MAX_VALIDATION_ORIGINS, default_window, minimum_rows, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
 
@@ -129,11 +131,14 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         ValueError: ``held_out`` with preprocessing "auto", which is chosen on validation tails.
     """
     data = data if isinstance(data, Panel) else Panel.of(data)
+    window_given = config.window is not None
     config, data, skipped = resolve(data, configure(config), whole=held_out is not None)
     if held_out is not None and config.preprocess == "auto" and get_spec(config.model).trainable:
         raise ValueError("`held_out` series leave no validation tail to choose preprocessing on; pass a method. Received: auto.")
     keras = start(config)
     values, train_ends, scalers, scaled = _split(data, config, 0 if held_out is not None else None, scale == "global")
+    if config.model == "holt-winters" and not (window_given or data.many or held_out is not None):
+        config = dataclasses.replace(config, window=smoothing_window(config.season, config.window, train_ends[0], config.output_steps))
     # The rows the network is validated and scored on: each series' validation tail, or the held-out series' last horizon.
     checked = held_out if held_out is not None else data
     shared = next(iter(scalers.values())) if scale == "global" else None
@@ -142,7 +147,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     target_index = [columns.index(t) for t in data.targets]
     outputs = network_outputs(config.strategy, target_index, len(columns), [columns.index(c) for c in data.first.known])
     trainable = get_spec(config.model).trainable
-    selection = None
+    selection = smoothing = None
     if not trainable:
         # The baselines repeat observed values: they are defined on the series itself.
         config = dataclasses.replace(config, preprocess="none")
@@ -167,6 +172,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
             history = fit_series(keras, network, cuts, shape, config, on_epoch, preprocessing.window_map(shape.window, shape.steps))
         elif config.model in KNOWN_BASELINES and shape.leads:
             known_weights(network, training_rows, shape, config.season, config.model)
+        elif config.model == "holt-winters":
+            smoothing = set_smoothing(network, training_rows, list(scalers.values()), shape, config.season, columns)
 
     tails = [v[end - config.window :] for v, end in zip(scored[0], scored[1])]
     tail_scalers = list(scored[2].values())
@@ -182,7 +189,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     if selection is not None:
         metrics["preprocessing"] = selection
     fallbacks = config.fallback and trainable
-    baselines = {}  # zoo name: (shape, network) of the seasonal baselines with the known inputs
+    baselines = {}  # zoo name: (shape, network) of the fitted baselines: with the known inputs, or the smoothing
     if fallbacks and shape.leads and "seasonal_naive" in metrics:
         # Plain seasonal-naive cannot know a holiday or promotion ahead; the network would be judged
         # against a baseline that ignores what it was given. The seasonal baselines with the known
@@ -201,18 +208,33 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
             for series_key, one in metrics.get("series", {}).items():
                 one[key] = regressed["series"][series_key]["model"]
             baselines[name] = baseline_shape, baseline
+    elif fallbacks and not shape.leads and not checked.many:
+        # Exponential smoothing brings to a short series the structure the statistical methods bring
+        # (benchmarks/README.md, real_world.py: kept on a quarter of the real series' forecasts).
+        window = smoothing_window(config.season, config.window, train_ends[0], config.output_steps)
+        smoothing_shape = NetworkShape(window, len(columns), config.output_steps, tuple(outputs))
+        smoother = build_model(smoothing_shape, dataclasses.replace(config, model="holt-winters"))
+        smoothing = set_smoothing(smoother, training_rows, tail_scalers, smoothing_shape, config.season, columns)
+        smoothed = keras_predictor(smoother)
+        metrics["holt_winters"] = score(lambda windows, after: rollout(smoothed, windows, config.horizon, target_index, outputs, after),
+                                        [v[end - window :] for v, end in zip(values, train_ends)], tail_scalers,
+                                        dataclasses.replace(config, window=window), target_index, data.targets)["model"]
+        baselines["holt-winters"] = smoothing_shape, smoother
     kept = better_baseline(_relative(metrics, tail_scalers, target_index), np.ones(len(target_index))) if fallbacks else None
     if kept is not None:
         config, metrics, history = fall_back(kept, config, metrics, history)
         preprocessing = Preprocessing()
         if kept in baselines:
             shape, network = baselines[kept]
+            config = dataclasses.replace(config, window=shape.window)
         else:
             shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
             network = build_model(shape, config)
     # A baseline learns nothing from the training rows (known inputs: a few least-squares weights), so
     # every window of a series is out of sample for it: its intervals are calibrated on the whole history,
     # not on a short series' few, overlapping validation windows. A padded series keeps its validation tail.
+    if config.model == "holt-winters":
+        metrics["smoothing"] = smoothing
     network_kept = get_spec(config.model).trainable
     whole = not network_kept and held_out is None
     if whole:
@@ -248,8 +270,8 @@ def _keep_better(network, initial, metrics: dict[str, Any], saved: dict[str, Any
 
 
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names;
-# seasonal-mean only with known inputs (``KNOWN_BASELINES``), so networks without keep their bar.
-FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean"}
+# seasonal-mean only with known inputs (``KNOWN_BASELINES``), holt-winters only without and for one series.
+FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean", "holt_winters": "holt-winters"}
 # The baselines that take known inputs through weights fitted by least squares (``known.known_weights``).
 KNOWN_BASELINES = ("seasonal-naive", "seasonal-mean")
 
@@ -328,55 +350,6 @@ def rank_preprocessing(data: Panel | TimeSeries, config: TrainConfig) -> list[st
     _, selection = select_preprocessing(scaled, train_ends, config.window, config.horizon, config.season, [columns.index(t) for t in data.targets])
     scores = {method: value for method, value in selection["scores"].items() if value is not None}
     return sorted(scores, key=scores.__getitem__) or ["none"]
-
-
-def score(forecast: Callable[[np.ndarray], np.ndarray], tails: Sequence[np.ndarray], scalers: Sequence[Standardizer], config: TrainConfig,
-          target_index: list[int], targets: tuple[str, ...], ids: Sequence[str] | None = None, limit: int = MAX_VALIDATION_ORIGINS,
-          ) -> dict[str, Any]:
-    """Validation MAE and RMSE of the model's ``horizon``-step forecasts and of the naive baseline
-    (and seasonal-naive, when the window holds a season), in original units, on the same windows.
-
-    ``forecast`` maps scaled windows ``[n, window, columns]`` and the rows after them ``[n, horizon,
-    columns]`` (whose known-future inputs a forecast may read, see ``rollout``) to scaled forecasts
-    ``[n, horizon, targets]``.
-
-    ``tails`` are the series' rows from ``window`` rows before their validation parts, each scaled
-    by its own scaler, and forecast in one batched pass over up to ``limit`` windows per series.
-    With ``ids``, the errors of each series are under ``series`` and the top-level ones are their
-    means over series; without, ``tails`` is one series.
-    """
-    starts = [origins(len(tail), config.window, config.horizon, limit) for tail in tails]
-    windows, after = cut_windows(tails, starts, scalers, config.window, config.horizon)
-    predicted = forecast(windows, after)
-    future = np.arange(config.window, config.window + config.horizon)
-    season = config.season
-    per_series, done = [], 0
-    for tail, first, scaler in zip(tails, starts, scalers):
-        actual = tail[first[:, None] + future][..., target_index]
-        model = scaler.inverse(predicted[done : done + len(first)], target_index)
-        naive = np.repeat(tail[first + config.window - 1][:, None, target_index], config.horizon, axis=1)
-        metrics = {"windows": int(len(first)), "horizon": config.horizon, "model": _errors(model, actual, targets),
-                   "naive": _errors(naive, actual, targets)}
-        if season and 1 < season <= config.window:
-            repeated = config.window - season + np.arange(config.horizon) % season
-            metrics["seasonal_naive"] = _errors(tail[first[:, None] + repeated][..., target_index], actual, targets)
-        per_series.append(metrics)
-        done += len(first)
-    if ids is None:
-        return per_series[0]
-    kinds = [key for key in ("model", "naive", "seasonal_naive") if key in per_series[0]]
-    mean = {kind: {t: {m: float(np.mean([s[kind][t][m] for s in per_series])) for m in ("mae", "rmse")} for t in targets} for kind in kinds}
-    series = {key: {k: v for k, v in metrics.items() if k != "horizon"} for key, metrics in zip(ids, per_series)}
-    return {"windows": done, "horizon": config.horizon, **mean, "series": series}
-
-
-def _errors(predicted: np.ndarray, actual: np.ndarray, targets: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    error = predicted - actual
-    per_target = {
-        name: {"mae": float(np.abs(error[..., i]).mean()), "rmse": float(np.sqrt((error[..., i] ** 2).mean()))}
-        for i, name in enumerate(targets)
-    }
-    return per_target
 
 
 def score_held_out(fitted: FittedModel, series: Panel, horizon: int | None = None) -> dict[str, Any]:
