@@ -67,14 +67,21 @@ class SeasonalMean(SeasonalNaive):
 class HoltWinters(keras.layers.Layer):
     """Exponential smoothing as a fixed linear map of the window (``rnncast.smoothing``): step h of
     column c is ``kernel[c, h]`` times the window's values of c, in logs where ``log[c]`` is 1,
-    which needs the values in their units (``mean`` and ``scale`` undo the standardisation). All
-    four are weights, set once the smoothing is fitted (``training``)."""
+    which needs the values in their units (``mean`` and ``scale`` undo the standardisation).
 
-    def __init__(self, steps: int, columns: list[int], window: int, **kwargs):
+    With known inputs (``leads``: the columns holding the known values 0..steps rows after a row,
+    ``known.lead_columns``), the smoothing runs on the values less ``known`` times the known
+    inputs of their rows, and each step adds them back with that step's known values: a
+    regression on the known inputs with smoothed errors, in logs a multiplicative effect (a
+    promotion's +60%). All are weights, set once the smoothing is fitted (``smoothing.set_smoothing``).
+    """
+
+    def __init__(self, steps: int, columns: list[int], window: int, leads: list[list[int]] | None = None, **kwargs):
         super().__init__(**kwargs)
         _check_positive("steps", steps)
         _check_positive("window", window)
         self.steps, self.columns, self.window = steps, list(columns), window
+        self.leads = [list(step) for step in leads] if leads else []
 
     def build(self, input_shape):
         count = len(self.columns)
@@ -82,6 +89,8 @@ class HoltWinters(keras.layers.Layer):
         self.log = self.add_weight(shape=(count,), initializer="zeros", trainable=False, name="log")
         self.mean = self.add_weight(shape=(count,), initializer="zeros", trainable=False, name="mean")
         self.scale = self.add_weight(shape=(count,), initializer="ones", trainable=False, name="scale")
+        if self.leads:
+            self.known = self.add_weight(shape=(count, len(self.leads[0])), initializer="zeros", trainable=False, name="known")
 
     def call(self, inputs):
         x = keras.ops.take(inputs, self.columns, axis=-1)
@@ -89,11 +98,17 @@ class HoltWinters(keras.layers.Layer):
         # A value at or below zero in a column smoothed in logs (the training rows had none) counts as
         # the smallest normal float rather than turning the forecast into NaN.
         seen = keras.ops.where(logs, keras.ops.log(keras.ops.maximum(x * self.scale + self.mean, 1e-30)), x)
+        if self.leads:
+            seen = seen - keras.ops.einsum("bwk,ck->bwc", keras.ops.take(inputs, self.leads[0], axis=-1), self.known)
         forecast = keras.ops.einsum("chw,bwc->bhc", self.kernel, seen)
+        if self.leads:
+            ahead = keras.ops.take(inputs[:, -1, :], [i for step in self.leads[1:] for i in step], axis=-1)
+            ahead = keras.ops.reshape(ahead, (-1, self.steps, len(self.leads[0])))
+            forecast = forecast + keras.ops.einsum("bhk,ck->bhc", ahead, self.known)
         return keras.ops.where(logs, (keras.ops.exp(keras.ops.minimum(forecast, 80.0)) - self.mean) / self.scale, forecast)
 
     def get_config(self):
-        return {**super().get_config(), "steps": self.steps, "columns": self.columns, "window": self.window}
+        return {**super().get_config(), "steps": self.steps, "columns": self.columns, "window": self.window, "leads": self.leads}
 
 
 @keras.saving.register_keras_serializable(package="rnncast")

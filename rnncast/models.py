@@ -166,7 +166,8 @@ def _holt_winters(shape: NetworkShape, config: TrainConfig):
 
     keras = import_keras()
     inputs = _input(keras, shape)
-    return keras.Model(inputs, HoltWinters(shape.steps, list(shape.outputs), shape.window, name="forecast")(inputs), name="holt_winters")
+    layer = HoltWinters(shape.steps, list(shape.outputs), shape.window, [list(step) for step in shape.leads], name="forecast")
+    return keras.Model(inputs, layer(inputs), name="holt_winters")
 
 
 def _linear(shape: NetworkShape, config: TrainConfig):

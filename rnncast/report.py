@@ -101,6 +101,7 @@ def smoothing_fact(smoothing: dict[str, dict[str, Any]]) -> str:
     """The parameters holt-winters chose for each column (``smoothing.Smoothing``)."""
     return "; ".join(
         f"{column} alpha {p['alpha']:g}, beta {p['beta']:g}, gamma {p['gamma']:g}, phi {p['phi']:g}" + (", in logs" if p["log"] else "")
+        + "".join(f", {name} weight {weight:.4g}" for name, weight in p.get("known", {}).items())
         for column, p in smoothing.items()
     )
 

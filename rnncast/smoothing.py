@@ -79,27 +79,42 @@ def smoothing_map(window: int, steps: int, season: int | None, alpha: float, bet
     return np.stack([level + damping[h] * trend + indices[(window + h) % m] for h in range(steps)])
 
 
-def fit_smoothing(columns: Sequence[np.ndarray], window: int, steps: int, season: int | None, log: bool) -> tuple[np.ndarray, Smoothing]:
+def fit_smoothing(series: Sequence[np.ndarray], window: int, steps: int, season: int | None, log: bool,
+                  offsets: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, Smoothing]:
     """The map and parameters of the grid point whose ``steps``-step forecasts of every window of
-    ``columns`` (one column's training rows per series, pooled) have the lowest MAE; ``log``: the
-    values are smoothed in logs (every one must be positive), and judged back in their units."""
-    windows, future = [], []
-    for values in columns:
+    ``series`` (one column's values as smoothed, per series, pooled) have the lowest MAE; ``log``:
+    the values are logs, judged back in their units; ``offsets``: what the known inputs add to
+    each row (``known_effect``), left out of the smoothing and added back to each step."""
+    offsets = offsets if offsets is not None else [np.zeros(len(values)) for values in series]
+    windows, future, added = [], [], []
+    for values, offset in zip(series, offsets):
         starts = origins(len(values), window, steps, FIT_LIMIT)
+        ahead = starts[:, None] + window + np.arange(steps)
         windows.append(values[starts[:, None] + np.arange(window)])
-        future.append(values[starts[:, None] + window + np.arange(steps)])
-    x, y = np.concatenate(windows), np.concatenate(future)
-    seen = np.log(x) if log else x
+        future.append(values[ahead] + offset[ahead])
+        added.append(offset[ahead])
+    x, y, added = np.concatenate(windows), np.concatenate(future), np.concatenate(added)
+    units = np.exp if log else (lambda values: values)
+    actual = units(y)
     best = None
     for alpha, beta, gamma, phi in GRID:
         if gamma and not (season and 1 < season <= window):
             continue
         matrix = smoothing_map(window, steps, season, alpha, beta, gamma, phi)
-        forecast = seen @ matrix.T
-        mae = float(np.abs((np.exp(np.minimum(forecast, 700)) if log else forecast) - y).mean())
+        mae = float(np.abs(units(np.minimum(x @ matrix.T + added, 700)) - actual).mean())
         if best is None or mae < best[1].mae:
             best = matrix, Smoothing(alpha, beta, gamma, phi, log, mae)
     return best
+
+
+def known_effect(series: Sequence[np.ndarray], known: Sequence[np.ndarray], season: int | None) -> np.ndarray:
+    """Least-squares weights of the known inputs (``[rows, sources]`` per series) on the values as
+    smoothed, in differences over a season (one row without), which leave out the level, trend and
+    season the smoothing follows, as AutoARIMA's regression on its differenced series does."""
+    lag = season if season and season > 1 else 1
+    changes = np.concatenate([k[lag:] - k[:-lag] for k in known])
+    values = np.concatenate([v[lag:] - v[:-lag] for v in series])
+    return np.linalg.lstsq(changes, values, rcond=None)[0]
 
 
 def set_smoothing(network, rows: Sequence[np.ndarray], scalers: Sequence, shape, season: int | None, names: Sequence[str]) -> dict[str, dict]:
@@ -107,18 +122,25 @@ def set_smoothing(network, rows: Sequence[np.ndarray], scalers: Sequence, shape,
     series (``rows``, pooled; ``scalers`` undo the standardisation) and set the weights of the
     ``forecast`` layer of ``network`` (``models``' holt-winters); returns each column's parameters
     by name (``names``) for the model card. One series is smoothed in logs where its column is
-    positive; many share one map, in their standardised units."""
-    kernels, logs, means, scales, fits = [], [], [], [], {}
+    positive; many share one map, in their standardised units. With known inputs (``shape.leads``)
+    their effect is fitted first and smoothed around."""
+    sources = list(shape.leads[0]) if shape.leads else []
+    kernels, logs, means, scales, effects, fits = [], [], [], [], [], {}
     for column in shape.outputs:
         scaler = scalers[0]
         original = scaler.inverse(rows[0][:, [column]], [column])[:, 0]
         log = len(rows) == 1 and bool((original > 0).all())
-        columns = [original] if log else [one[:, column] for one in rows]
-        matrix, fitted = fit_smoothing(columns, shape.window, shape.steps, season, log)
+        series = [np.log(original)] if log else [one[:, column] for one in rows]
+        effect = known_effect(series, [one[:, sources] for one in rows], season) if sources else np.zeros(0)
+        offsets = [one[:, sources] @ effect for one in rows] if sources else None
+        smoothed = [values - offset for values, offset in zip(series, offsets)] if sources else series
+        matrix, fitted = fit_smoothing(smoothed, shape.window, shape.steps, season, log, offsets)
         kernels.append(matrix)
         logs.append(float(log))
         means.append(scaler.mean[column] if log else 0.0)
         scales.append(scaler.scale[column] if log else 1.0)
-        fits[names[column]] = fitted.to_dict()
-    network.get_layer("forecast").set_weights([np.stack(kernels).astype(np.float32)] + [np.asarray(v, np.float32) for v in (logs, means, scales)])
+        effects.append(effect)
+        fits[names[column]] = {**fitted.to_dict(), **({"known": dict(zip([names[i] for i in sources], effect.tolist()))} if sources else {})}
+    weights = [np.stack(kernels)] + [np.asarray(v) for v in (logs, means, scales)] + ([np.stack(effects)] if sources else [])
+    network.get_layer("forecast").set_weights([w.astype(np.float32) for w in weights])
     return fits

@@ -208,11 +208,12 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
             for series_key, one in metrics.get("series", {}).items():
                 one[key] = regressed["series"][series_key]["model"]
             baselines[name] = baseline_shape, baseline
-    elif fallbacks and not shape.leads and not checked.many:
+    if fallbacks and not checked.many:
         # Exponential smoothing brings to a short series the structure the statistical methods bring
-        # (benchmarks/README.md, real_world.py: kept on a quarter of the real series' forecasts).
+        # (benchmarks/README.md, real_world.py: kept on a quarter of the real series' forecasts); with
+        # known inputs, with a regression on them, as AutoARIMA's with regressors.
         window = smoothing_window(config.season, config.window, train_ends[0], config.output_steps)
-        smoothing_shape = NetworkShape(window, len(columns), config.output_steps, tuple(outputs))
+        smoothing_shape = dataclasses.replace(shape, window=window)
         smoother = build_model(smoothing_shape, dataclasses.replace(config, model="holt-winters"))
         smoothing = set_smoothing(smoother, training_rows, tail_scalers, smoothing_shape, config.season, columns)
         smoothed = keras_predictor(smoother)
@@ -270,7 +271,7 @@ def _keep_better(network, initial, metrics: dict[str, Any], saved: dict[str, Any
 
 
 # Validation-metric keys of the baselines a trained network must beat, and their zoo names;
-# seasonal-mean only with known inputs (``KNOWN_BASELINES``), holt-winters only without and for one series.
+# seasonal-mean only with known inputs (``KNOWN_BASELINES``), holt-winters for one series.
 FALLBACKS = {"naive": "naive", "seasonal_naive": "seasonal-naive", "seasonal_mean": "seasonal-mean", "holt_winters": "holt-winters"}
 # The baselines that take known inputs through weights fitted by least squares (``known.known_weights``).
 KNOWN_BASELINES = ("seasonal-naive", "seasonal-mean")

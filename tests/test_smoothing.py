@@ -37,7 +37,7 @@ def test_a_season_growing_with_the_level_is_smoothed_in_logs():
     """Monthly values growing 1% a month with a season of +-20% around the level: additive in logs."""
     t = np.arange(96)
     values = 100 * 1.01**t * (1 + 0.2 * np.sin(2 * np.pi * t / 12))
-    matrix, fitted = fit_smoothing([values[:84]], 36, 12, 12, log=True)
+    matrix, fitted = fit_smoothing([np.log(values[:84])], 36, 12, 12, log=True)
     forecast = np.exp(matrix @ np.log(values[48:84]))
     assert fitted.log and fitted.mae < 0.03 * values[:84].mean()
     np.testing.assert_allclose(forecast, values[84:], rtol=0.05)
@@ -94,3 +94,33 @@ def test_the_fallback_keeps_holt_winters_where_it_beats_the_network_and_forecast
     intervals = pd.read_csv(io.StringIO(cli("forecast", "-d", root / "kept", "--mc-samples", "50").out), index_col=0)
     assert (intervals["sales_lower"] <= intervals["sales"]).all() and (intervals["sales"] <= intervals["sales_upper"]).all()
     assert (intervals["sales_upper"] - intervals["sales_lower"] > 0.01 * intervals["sales"]).all()
+
+
+def test_with_known_inputs_the_smoothing_takes_a_promotion_as_a_multiplicative_lift(cli, tmp_path):
+    """Daily sales with a weekly season and promotions that lift them by 60%: in logs the lift is one
+    weight on the promo column, fitted in weekly differences and added to the steps the --future
+    file marks; seasonal-naive with the promotion cannot scale it with the level."""
+    rng = np.random.default_rng(5)
+    days = 238
+    t = np.arange(days)
+    promo = np.zeros(days)
+    for start in range(3, days, 11):
+        promo[start : start + 2 + start % 3] = 1.0
+    sales = (100 + 0.3 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 7)) * (1 + 0.6 * promo) * np.exp(0.02 * rng.standard_normal(days))
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=days, freq="D").strftime("%Y-%m-%d"), "sales": sales, "promo": promo})
+    frame.iloc[:224].to_csv(tmp_path / "sales.csv", index=False)
+    frame.iloc[224:][["date", "promo"]].to_csv(tmp_path / "future.csv", index=False)
+    assert cli("train", tmp_path / "sales.csv", "--known", "promo", "--model", "holt-winters", "-H", "14", "-d", tmp_path / "m").code == 0
+    card = load_card(tmp_path / "m")
+    fitted = card.metrics["smoothing"]["sales"]
+    assert fitted["log"] is True
+    forecast = pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / "m", "--future", tmp_path / "future.csv").out), index_col=0)["sales"]
+    assert np.abs(forecast.to_numpy() / sales[224:] - 1).mean() < 0.05
+    # Step for step the promotion's days are 1.6 times what they would be without it.
+    frame.iloc[224:][["date"]].assign(promo=0.0).to_csv(tmp_path / "none.csv", index=False)
+    plain = pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / "m", "--future", tmp_path / "none.csv").out), index_col=0)["sales"]
+    lifted = promo[224:] == 1
+    assert lifted.any() and np.allclose(forecast[~lifted], plain[~lifted], rtol=1e-5)
+    np.testing.assert_allclose(forecast[lifted] / plain[lifted], 1.6, rtol=0.05)
+    info = pd.read_csv(io.StringIO(cli("info", "-d", tmp_path / "m", "--format", "csv").out), index_col="field")["value"]
+    assert info["smoothing"].endswith(f", in logs, promo weight {fitted['known']['promo']:.4g}")
