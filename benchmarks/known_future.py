@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rnncast.metrics import seasonal_scale  # noqa: E402
+from rnncast.models import ZOO  # noqa: E402
 from zero_shot import markdown  # noqa: E402  (the benchmarks folder is on sys.path when run as a script)
 
 SEASON = 7
@@ -130,8 +131,10 @@ def rnncast_cli(root: Path, history: pd.DataFrame, future: pd.DataFrame, known: 
     if known:  # --holidays needs no file: rnncast computes the holidays itself
         future[["date", *known]].to_csv(root / "future.csv", index=False)
         future_file = ["--future", str(root / "future.csv")]
+    # A baseline (--model holt-winters) has nothing to train: rnncast refuses --epochs for it.
+    epochs = ["--epochs", str(args.epochs)] if ZOO[args.model].trainable else []
     subprocess.run([*RNNCAST, "train", str(train), "--target", "y", "--model", args.model, "--horizon", str(args.horizon),
-                    "--seed", str(args.seed), "--epochs", str(args.epochs), "--quiet", "--model-dir", str(model), *options],
+                    "--seed", str(args.seed), *epochs, "--quiet", "--model-dir", str(model), *options],
                    check=True, capture_output=True, text=True, env=ENV)
     result = subprocess.run([*RNNCAST, "forecast", "--model-dir", str(model), "--horizon", str(args.horizon),
                              "--format", "json", "--quiet", *future_file], check=True, capture_output=True, text=True, env=ENV)
