@@ -67,7 +67,8 @@ class SeasonalMean(SeasonalNaive):
 class HoltWinters(keras.layers.Layer):
     """Exponential smoothing as a fixed linear map of the window (``rnncast.smoothing``): step h of
     column c is ``kernel[c, h]`` times the window's values of c, in logs where ``log[c]`` is 1,
-    which needs the values in their units (``mean`` and ``scale`` undo the standardisation).
+    which needs the values in their units (``mean`` and ``scale`` undo the standardisation) and
+    holds them at ``floor`` or above.
 
     With known inputs (``leads``: the columns holding the known values 0..steps rows after a row,
     ``known.lead_columns``), the smoothing runs on the values less ``known`` times the known
@@ -89,15 +90,16 @@ class HoltWinters(keras.layers.Layer):
         self.log = self.add_weight(shape=(count,), initializer="zeros", trainable=False, name="log")
         self.mean = self.add_weight(shape=(count,), initializer="zeros", trainable=False, name="mean")
         self.scale = self.add_weight(shape=(count,), initializer="ones", trainable=False, name="scale")
+        self.floor = self.add_weight(shape=(count,), initializer="ones", trainable=False, name="floor")
         if self.leads:
             self.known = self.add_weight(shape=(count, len(self.leads[0])), initializer="zeros", trainable=False, name="known")
 
     def call(self, inputs):
         x = keras.ops.take(inputs, self.columns, axis=-1)
         logs = self.log > 0.5
-        # A value at or below zero in a column smoothed in logs (the training rows had none) counts as
-        # the smallest normal float rather than turning the forecast into NaN.
-        seen = keras.ops.where(logs, keras.ops.log(keras.ops.maximum(x * self.scale + self.mean, 1e-30)), x)
+        # A value below ``floor`` (half the smallest the training rows had) in a column smoothed in logs,
+        # such as a day the shop was shut, counts as the floor: its log would drag the whole forecast down.
+        seen = keras.ops.where(logs, keras.ops.log(keras.ops.maximum(x * self.scale + self.mean, self.floor)), x)
         if self.leads:
             seen = seen - keras.ops.einsum("bwk,ck->bwc", keras.ops.take(inputs, self.leads[0], axis=-1), self.known)
         forecast = keras.ops.einsum("chw,bwc->bhc", self.kernel, seen)

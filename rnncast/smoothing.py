@@ -125,7 +125,7 @@ def set_smoothing(network, rows: Sequence[np.ndarray], scalers: Sequence, shape,
     positive; many share one map, in their standardised units. With known inputs (``shape.leads``)
     their effect is fitted first and smoothed around."""
     sources = list(shape.leads[0]) if shape.leads else []
-    kernels, logs, means, scales, effects, fits = [], [], [], [], [], {}
+    kernels, logs, means, scales, floors, effects, fits = [], [], [], [], [], [], {}
     for column in shape.outputs:
         scaler = scalers[0]
         original = scaler.inverse(rows[0][:, [column]], [column])[:, 0]
@@ -139,8 +139,9 @@ def set_smoothing(network, rows: Sequence[np.ndarray], scalers: Sequence, shape,
         logs.append(float(log))
         means.append(scaler.mean[column] if log else 0.0)
         scales.append(scaler.scale[column] if log else 1.0)
+        floors.append(original.min() / 2 if log else 1.0)
         effects.append(effect)
         fits[names[column]] = {**fitted.to_dict(), **({"known": dict(zip([names[i] for i in sources], effect.tolist()))} if sources else {})}
-    weights = [np.stack(kernels)] + [np.asarray(v) for v in (logs, means, scales)] + ([np.stack(effects)] if sources else [])
+    weights = [np.stack(kernels)] + [np.asarray(v) for v in (logs, means, scales, floors)] + ([np.stack(effects)] if sources else [])
     network.get_layer("forecast").set_weights([w.astype(np.float32) for w in weights])
     return fits

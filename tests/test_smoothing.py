@@ -95,6 +95,15 @@ def test_the_fallback_keeps_holt_winters_where_it_beats_the_network_and_forecast
     assert (intervals["sales_lower"] <= intervals["sales"]).all() and (intervals["sales"] <= intervals["sales_upper"]).all()
     assert (intervals["sales_upper"] - intervals["sales_lower"] > 0.01 * intervals["sales"]).all()
 
+    # A month with no sales in the window (smoothed in logs, the training rows had none) counts as half the
+    # smallest month training saw: the forecast bends, most in the same month a year on, and does not
+    # collapse towards zero, as log(0) would make it.
+    shut = pd.read_csv(root / "sales.csv")
+    shut.loc[len(shut) - 1, "sales"] = 0.0
+    shut.to_csv(root / "shut.csv", index=False)
+    ratio = (rnncast.forecast(root / "kept", data=root / "shut.csv", engine="onnx")["sales"] / frames["onnx"]["sales"]).to_numpy()
+    assert np.isfinite(ratio).all() and ratio.min() == ratio[-1] > 0.25 and np.median(ratio) > 0.8
+
 
 def test_with_known_inputs_the_smoothing_takes_a_promotion_as_a_multiplicative_lift(cli, tmp_path):
     """Daily sales with a weekly season and promotions that lift them by 60%: in logs the lift is one
