@@ -28,7 +28,7 @@ def kept(tmp_path_factory):
     # holt-winters, smoothing the season over weeks, does not beat;
     # --preprocess none, as a network on seasonal differences would match seasonal-naive.
     frame = seasonal_frame()
-    walk, noise = frame["y"].to_numpy(), np.random.default_rng(0).standard_normal(len(frame))
+    walk, noise = frame["y"].to_numpy(copy=True), np.random.default_rng(0).standard_normal(len(frame))
     for t in range(7, len(walk)):
         walk[t] = walk[t - 7] + 0.3 * noise[t]
     frame.assign(y=walk).to_csv(daily_csv, index=False)
