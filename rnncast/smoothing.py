@@ -94,14 +94,14 @@ def fit_smoothing(series: Sequence[np.ndarray], window: int, steps: int, season:
         future.append(values[ahead] + offset[ahead])
         added.append(offset[ahead])
     x, y, added = np.concatenate(windows), np.concatenate(future), np.concatenate(added)
-    units = np.exp if log else (lambda values: values)
+    units = (lambda values: np.exp(np.minimum(values, 700))) if log else (lambda values: values)
     actual = units(y)
     best = None
     for alpha, beta, gamma, phi in GRID:
         if gamma and not (season and 1 < season <= window):
             continue
         matrix = smoothing_map(window, steps, season, alpha, beta, gamma, phi)
-        mae = float(np.abs(units(np.minimum(x @ matrix.T + added, 700)) - actual).mean())
+        mae = float(np.abs(units(x @ matrix.T + added) - actual).mean())
         if best is None or mae < best[1].mae:
             best = matrix, Smoothing(alpha, beta, gamma, phi, log, mae)
     return best
@@ -125,9 +125,9 @@ def set_smoothing(network, rows: Sequence[np.ndarray], scalers: Sequence, shape,
     positive; many share one map, in their standardised units. With known inputs (``shape.leads``)
     their effect is fitted first and smoothed around."""
     sources = list(shape.leads[0]) if shape.leads else []
+    scaler = scalers[0]
     kernels, logs, means, scales, floors, effects, fits = [], [], [], [], [], [], {}
     for column in shape.outputs:
-        scaler = scalers[0]
         original = scaler.inverse(rows[0][:, [column]], [column])[:, 0]
         log = len(rows) == 1 and bool((original > 0).all())
         series = [np.log(original)] if log else [one[:, column] for one in rows]

@@ -208,14 +208,14 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
             for series_key, one in metrics.get("series", {}).items():
                 one[key] = regressed["series"][series_key]["model"]
             baselines[name] = baseline_shape, baseline
-    if fallbacks and not checked.many:
+    if fallbacks and not data.many and held_out is None:
         # Exponential smoothing brings to a short series the structure the statistical methods bring
         # (benchmarks/README.md, real_world.py: kept on a quarter of the real series' forecasts); with
         # known inputs, with a regression on them, as AutoARIMA's with regressors.
         window = smoothing_window(config.season, config.window, train_ends[0], config.output_steps)
         smoothing_shape = dataclasses.replace(shape, window=window)
         smoother = build_model(smoothing_shape, dataclasses.replace(config, model="holt-winters"))
-        smoothing = set_smoothing(smoother, training_rows, tail_scalers, smoothing_shape, config.season, columns)
+        smoothing = set_smoothing(smoother, training_rows, list(scalers.values()), smoothing_shape, config.season, columns)
         smoothed = keras_predictor(smoother)
         metrics["holt_winters"] = score(lambda windows, after: rollout(smoothed, windows, config.horizon, target_index, outputs, after),
                                         [v[end - window :] for v, end in zip(values, train_ends)], tail_scalers,
@@ -231,11 +231,11 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         else:
             shape = NetworkShape(config.window, len(columns), config.output_steps, tuple(outputs))
             network = build_model(shape, config)
+    if config.model == "holt-winters":
+        metrics["smoothing"] = smoothing
     # A baseline learns nothing from the training rows (known inputs: a few least-squares weights), so
     # every window of a series is out of sample for it: its intervals are calibrated on the whole history,
     # not on a short series' few, overlapping validation windows. A padded series keeps its validation tail.
-    if config.model == "holt-winters":
-        metrics["smoothing"] = smoothing
     network_kept = get_spec(config.model).trainable
     whole = not network_kept and held_out is None
     if whole:
