@@ -7,7 +7,8 @@ statistical "ensemble") and seasonal-naive forecast them from the rest; ``--orig
 this from three origins a horizon apart. Printed: MASE per forecast (scaled by the in-sample
 seasonal-naive MAE), and for the real, the synthetic and all series the median MASE, the
 geometric mean of relative MASE vs seasonal-naive, on how many series each method beats
-seasonal-naive, and how many forecasts beat the ensemble.
+seasonal-naive, how many forecasts beat the ensemble, and the share of held-out points inside
+the 90% intervals of rnncast (`forecast --mc-samples 100`) and of the three automatic models.
 
     pip install -e '.[bench]'
     python benchmarks/real_world.py                  # all series
@@ -183,9 +184,13 @@ def mase(forecast: np.ndarray, actual: np.ndarray, history: np.ndarray, season: 
     return float(np.abs(forecast - actual).mean() / scale)
 
 
-def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: int, model: str | None, ensemble: int = 1) -> tuple[np.ndarray, str]:
+def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: int, model: str | None,
+                     ensemble: int = 1) -> tuple[np.ndarray, np.ndarray, str]:
+    """rnncast's point forecast (the deterministic one, as `forecast` without `--mc-samples` gives),
+    its calibrated 90% interval (``[2, horizon]``, of `forecast --mc-samples 100`) and what it kept."""
     import rnncast
     from rnncast.config import TrainConfig
+    from rnncast.rollout import MCOptions
     from rnncast.store import load_card
 
     with tempfile.TemporaryDirectory() as root:
@@ -196,22 +201,25 @@ def rnncast_forecast(history: pd.DataFrame, season: int, horizon: int, epochs: i
         rnncast.train(csv, config, model_dir=Path(root) / "model", given=["model"] if model else None)
         card = load_card(Path(root) / "model")
         values = rnncast.forecast(Path(root) / "model", engine="keras")["y"].to_numpy()
+        bars = rnncast.forecast(Path(root) / "model", engine="keras", mc=MCOptions(samples=100, interval=0.9, seed=0))
         kept = f" (fallback from {card.metrics['fallback']['network']['model']})" if "fallback" in card.metrics else ""
-        return values, f"{card.config['model']}{kept}, {card.config['preprocess']}, window {card.config['window']}"
+        return values, bars[["y_lower", "y_upper"]].to_numpy().T, f"{card.config['model']}{kept}, {card.config['preprocess']}, window {card.config['window']}"
 
 
-def statsforecast_forecasts(history: pd.DataFrame, freq: str, season: int, horizon: int) -> dict[str, np.ndarray]:
+def statsforecast_forecasts(history: pd.DataFrame, freq: str, season: int, horizon: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The peers' point forecasts, and the 90% intervals (``[2, horizon]``) of the three automatic models."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
     frame = pd.DataFrame({"unique_id": "s", "ds": pd.to_datetime(history["date"]), "y": history["y"]})
     models = [AutoARIMA(season_length=season), AutoETS(season_length=season), AutoTheta(season_length=season), SeasonalNaive(season_length=season)]
-    result = StatsForecast(models=models, freq=freq, n_jobs=1, fallback_model=SeasonalNaive(season_length=season)).forecast(df=frame, h=horizon)
+    result = StatsForecast(models=models, freq=freq, n_jobs=1, fallback_model=SeasonalNaive(season_length=season)).forecast(df=frame, h=horizon, level=[90])
     out = {name: result[column].to_numpy() for name, column in
            (("AutoARIMA", "AutoARIMA"), ("AutoETS", "AutoETS"), ("AutoTheta", "AutoTheta"), ("seasonal-naive", "SeasonalNaive"))}
     # The statistical ensemble: the point-wise median of the three automatic models.
     out["ensemble"] = np.median(np.stack([out["AutoETS"], out["AutoARIMA"], out["AutoTheta"]]), axis=0)
-    return out
+    bars = {name: result[[f"{name}-lo-90", f"{name}-hi-90"]].to_numpy().T for name in ("AutoETS", "AutoARIMA", "AutoTheta")}
+    return out, bars
 
 
 def summary(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -224,7 +232,10 @@ def summary(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
         "geo-mean rel. MASE vs seasonal-naive": np.exp(relative.mean()).map("{:.3f}".format),
         f"series better than seasonal-naive (of {len(per_series)})": (per_series < 0).sum(),
         f"forecasts better than the ensemble (of {len(table)})": table[methods].lt(table["ensemble"], axis=0).sum(),
-    }).T[methods]
+        # Share of held-out points inside the 90% interval; the ensemble and seasonal-naive give none.
+        "90% interval coverage": pd.Series({m: f"{table[f'{m} inside'].sum() / table['horizon'].sum():.3f}" for m in methods
+                                            if f"{m} inside" in table}),
+    }).T[methods].fillna("-")
 
 
 def main() -> None:
@@ -245,15 +256,16 @@ def main() -> None:
             end = len(frame) - (args.origins - 1 - origin) * horizon
             history, actual = frame.iloc[: end - horizon], frame["y"].to_numpy()[end - horizon: end]
             started = time.perf_counter()
-            forecasts = statsforecast_forecasts(history, freq, season, horizon)
+            forecasts, bars = statsforecast_forecasts(history, freq, season, horizon)
             classical_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            forecasts["rnncast"], note = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model, args.rnncast_ensemble)
+            forecasts["rnncast"], bars["rnncast"], note = rnncast_forecast(history, season, horizon, args.epochs, args.rnncast_model, args.rnncast_ensemble)
             label = name if args.origins == 1 else f"{name} @{len(history)}"
             notes[label] = note + f"; rnncast {time.perf_counter() - started:.0f} s, statsforecast {classical_seconds:.0f} s"
             scores = {method: mase(f, actual, history["y"].to_numpy(), season) for method, f in forecasts.items()}
+            inside = {f"{method} inside": int(((lower <= actual) & (actual <= upper)).sum()) for method, (lower, upper) in bars.items()}
             rows.append({"series": name, "kind": "real" if name in REAL else "synthetic", "n": len(history), "season": season,
-                         "horizon": horizon, **scores})
+                         "horizon": horizon, **scores, **inside})
             print(f"{label}: " + ", ".join(f"{m} {s:.3f}" for m, s in scores.items()) + f" ({notes[label]})", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows).set_index("series")
     methods = ["rnncast", "ensemble", "AutoETS", "AutoARIMA", "AutoTheta", "seasonal-naive"]
