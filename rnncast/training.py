@@ -240,7 +240,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     whole = not network_kept and held_out is None
     if whole:
         tails = [tail if one.padded else v for tail, v, one in zip(tails, values, data.series.values())]
-    from rnncast.uncertainty import FEW_WINDOWS, calibrate, network_forecasts, through_baseline
+    from rnncast.uncertainty import FEW_WINDOWS, at_least, calibrate, network_forecasts, through_baseline
 
     if network_kept and held_out is None and not checked.many and not data.first.padded and metrics["windows"] < FEW_WINDOWS:
         # Seasonal-naive where the window holds a season, as MASE scales: naive's errors dip every season.
@@ -253,6 +253,8 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     else:
         forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
         calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index, whole)
+        if whole and not checked.many:  # no narrower than the newest errors, those of the validation tail
+            calibration = at_least(calibration, np.array([one["rmse"] for one in metrics["model"].values()]))
     return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)
 
 

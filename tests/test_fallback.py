@@ -136,8 +136,12 @@ def test_a_network_on_a_short_series_takes_its_intervals_from_seasonal_naive_ove
     errors = y[steps] - y[steps - 7]
     # The ratio is shrunk towards 1 as if 19 - 6 more windows had shown the two alike.
     ratio = np.sqrt((6 * (card.metrics["model"]["y"]["rmse"] / card.metrics["seasonal_naive"]["y"]["rmse"]) ** 2 + 13) / 19)
+    # ... but never below the network's own validation error.
+    own = card.metrics["model"]["y"]["rmse"]
+    level = np.sqrt((errors.std(axis=0) ** 2).mean())
     assert calibration.windows == len(steps)
-    np.testing.assert_allclose(calibration.scale[:, 0], ratio * errors.std(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(calibration.scale[:, 0], max(ratio, own / level) * errors.std(axis=0), rtol=1e-5)
+    assert np.sqrt((calibration.scale[:, 0] ** 2).mean()) >= own * (1 - 1e-6)
 
     frame = pd.read_csv(io.StringIO(cli("forecast", "-d", tmp_path / "m", "--mc-samples", "50").out), index_col=0)
     np.testing.assert_allclose(frame["y_std"], calibration.scale[:, 0], rtol=1e-5)
@@ -158,3 +162,50 @@ def test_the_default_window_holds_a_season_where_the_rows_allow_so_seasonal_naiv
     assert ("seasonal_naive" in card.metrics) == (rows == 48)
     if rows == 48:
         assert card.config["model"] == "seasonal-naive" and card.metrics["model"]["y"]["mae"] == pytest.approx(0, abs=1e-4)
+
+
+def test_a_network_through_a_baseline_is_never_given_a_scale_below_its_own_validation_error():
+    """On a season that grows with the level, seasonal-naive's errors over the whole history, centred,
+    are small beside the recent ones; a network that beat it on validation keeps at least its own
+    RMS validation error as the scale, with the baseline's shape over the steps."""
+    from rnncast.preprocessing import Standardizer
+    from rnncast.uncertainty import through_baseline
+
+    t = np.arange(60)
+    y = (10 + t) * (1 + 0.3 * np.sin(2 * np.pi * t / 4)) + np.random.default_rng(0).normal(0, 0.05, 60) * t
+    series = y[:, None]
+    scaler = Standardizer.fit(series)
+
+    def repeat(windows, after):
+        return windows[:, -4 + np.arange(3) % 4, :1]
+
+    def calibration(own: float):
+        metrics = {"windows": 6, "model": {"y": {"rmse": own}}, "seasonal_naive": {"y": {"rmse": 40.0}}}
+        return through_baseline(repeat, "seasonal-naive", metrics, "seasonal_naive", series, scaler, 8, 3, [0])
+
+    small, large = calibration(1.0), calibration(20.0)
+    rms = lambda c: float(np.sqrt((c.scale[:, 0] ** 2).mean()))  # noqa: E731
+    assert rms(small) < 5.0  # the shrunk ratio alone: far below what the second network showed
+    np.testing.assert_allclose(rms(large), 20.0, rtol=1e-6)
+    np.testing.assert_allclose(large.scale / rms(large), small.scale / rms(small), rtol=1e-6)  # the baseline's shape
+    np.testing.assert_allclose(large.upper, small.upper)
+
+
+def test_a_baseline_whose_errors_grew_with_the_level_is_given_its_validation_error_as_the_scale(cli, tmp_path):
+    """A weekly cycle ten times as large at the end as at the start: seasonal-naive's errors over the
+    whole history are small beside those of its validation tail, and the interval keeps the latter."""
+    from rnncast.uncertainty import Calibration
+
+    frame = seasonal_frame()
+    t = np.arange(len(frame))
+    noise = np.random.default_rng(1).standard_normal(len(frame))
+    y = (1 + 9 * t / len(t)) * (5 + np.sin(2 * np.pi * t / 7) + noise)
+    frame.assign(y=y).to_csv(tmp_path / "grows.csv", index=False)
+    assert cli("train", tmp_path / "grows.csv", "-d", tmp_path / "m", "--model", "seasonal-naive", "--horizon", "3", "--quiet").code == 0
+    card = load_card(tmp_path / "m")
+    calibration = Calibration.from_dict(card.uncertainty)
+    steps = np.arange(len(y) - card.config["window"] - 2)[:, None] + card.config["window"] + np.arange(3)
+    history = np.sqrt(((y[steps] - y[steps - 7]) ** 2).mean(axis=0))
+    validation = card.metrics["model"]["y"]["rmse"]
+    assert calibration.history and np.sqrt((history**2).mean()) < 0.8 * validation
+    np.testing.assert_allclose(calibration.scale[:, 0], history * validation / np.sqrt((history**2).mean()), rtol=1e-5)
