@@ -22,7 +22,7 @@ from rnncast.rollout import keras_predictor, rollout
 from rnncast.models import NetworkShape, build_model, configure, get_spec
 from rnncast.preprocessing import Preprocessing, Standardizer, check_window, select_preprocessing
 from rnncast.scoring import score
-from rnncast.smoothing import set_smoothing, smoothing_window
+from rnncast.smoothing import calibration_window, resize_smoothing, set_smoothing, smoothing_window
 from rnncast.windows import MAX_VALIDATION_ORIGINS, default_window, minimum_rows, validation_rows, window_phrase
 
 log = logging.getLogger("rnncast")
@@ -138,7 +138,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     keras = start(config)
     values, train_ends, scalers, scaled = _split(data, config, 0 if held_out is not None else None, scale == "global")
     if config.model == "holt-winters" and not (window_given or data.many or held_out is not None):
-        config = dataclasses.replace(config, window=smoothing_window(config.season, config.window, train_ends[0], config.output_steps))
+        config = dataclasses.replace(config, window=smoothing_window(config.season, config.window, train_ends[0]))
     # The rows the network is validated and scored on: each series' validation tail, or the held-out series' last horizon.
     checked = held_out if held_out is not None else data
     shared = next(iter(scalers.values())) if scale == "global" else None
@@ -212,7 +212,7 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         # Exponential smoothing brings to a short series the structure the statistical methods bring
         # (benchmarks/README.md, real_world.py: kept on a quarter of the real series' forecasts); with
         # known inputs, with a regression on them, as AutoARIMA's with regressors.
-        window = smoothing_window(config.season, config.window, train_ends[0], config.output_steps)
+        window = smoothing_window(config.season, config.window, train_ends[0])
         smoothing_shape = dataclasses.replace(shape, window=window)
         smoother = build_model(smoothing_shape, dataclasses.replace(config, model="holt-winters"))
         smoothing = set_smoothing(smoother, training_rows, list(scalers.values()), smoothing_shape, config.season, columns)
@@ -251,8 +251,14 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
         calibration = through_baseline(lambda windows, after: rollout(reference, windows, config.horizon, target_index, outputs, after), name,
                                        metrics, key, values[0], tail_scalers[0], config.window, config.horizon, target_index)
     else:
-        forecasters = network_forecasts(network, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
-        calibration = calibrate(*forecasters, tails, tail_scalers, config.window, config.horizon, target_index, whole)
+        calibrated, window = network, config.window
+        if whole and config.model == "holt-winters" and not checked.many:
+            # Its window, every training row, leaves the history few windows: the same smoothing started later.
+            window = calibration_window(config.season, config.window, len(values[0]), config.horizon, FEW_WINDOWS)
+            calibrated = build_model(dataclasses.replace(shape, window=window), config)
+            resize_smoothing(calibrated, network, metrics["smoothing"], config.season)
+        forecasters = network_forecasts(calibrated, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
+        calibration = calibrate(*forecasters, tails, tail_scalers, window, config.horizon, target_index, whole)
         if whole and not checked.many:  # no narrower than the newest errors, those of the validation tail
             calibration = at_least(calibration, np.array([one["rmse"] for one in metrics["model"].values()]))
     return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)

@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 
 import rnncast
-from rnncast.smoothing import GRID, fit_smoothing, smoothing_map, smoothing_window
+from rnncast.config import TrainConfig
+from rnncast.smoothing import GRID, calibration_window, fit_smoothing, smoothing_map, smoothing_window
 from rnncast.store import load_card
+from rnncast.uncertainty import Calibration
+from rnncast.windows import validation_rows
 
 
 @pytest.mark.parametrize("parameters", [GRID[0], GRID[len(GRID) // 2], GRID[-1]])
@@ -45,11 +48,35 @@ def test_a_season_growing_with_the_level_is_smoothed_in_logs():
     assert additive.mae > 1.5 * fitted.mae
 
 
-def test_the_window_is_six_seasons_where_the_training_rows_leave_windows_to_fit_on():
-    assert smoothing_window(12, 24, 200, 12) == 72
-    assert smoothing_window(12, 24, 80, 12) == 53  # 80 - 12 - 16 + 1: sixteen windows to choose the parameters on
-    assert smoothing_window(12, 24, 40, 12) == 24  # never shorter than the network's window
-    assert smoothing_window(None, 10, 500, 6) == 24  # without a season, six times four rows
+def test_the_window_is_every_training_row_up_to_twenty_seasons():
+    assert smoothing_window(12, 24, 200) == 200
+    assert smoothing_window(12, 24, 300) == 240  # twenty seasons
+    assert smoothing_window(12, 24, 20) == 24  # never shorter than the network's window
+    assert smoothing_window(None, 10, 500) == 80  # without a season, twenty times four rows
+
+
+def test_a_season_on_a_straight_line_is_continued_exactly_the_first_season_detrended():
+    """The first season's rows hold the line's rise, which is not season: an undamped map continues
+    line and season exactly from a window of two seasons or eight."""
+    t = np.arange(48)
+    season = np.array([3.0, -1.0, 4.0, 1.0, -5.0, -2.0])
+    values = 0.5 * t + np.tile(season, 8)
+    for window in (12, 48):
+        np.testing.assert_allclose(smoothing_map(window, 6, 6, 0.3, 0.1, 0.2, 1.0) @ values[-window:], 0.5 * np.arange(48, 54) + season,
+                                   atol=1e-9)
+
+
+def test_the_parameters_are_the_grid_point_of_the_least_squared_one_step_errors():
+    rng = np.random.default_rng(0)
+    values = np.cumsum(rng.standard_normal(40)) + np.tile([2.0, -1.0, 0.0, -1.0], 10) + rng.standard_normal(40)
+    _, fitted = fit_smoothing([values], 40, 4, 4, log=False)
+
+    def squares(point):  # each row from the rows before it, after the first season
+        return sum((values[k] - smoothing_map(k, 1, 4, *point)[0] @ values[:k]) ** 2 for k in range(4, 40))
+
+    chosen = squares((fitted.alpha, fitted.beta, fitted.gamma, fitted.phi))
+    assert all(chosen <= squares(point) + 1e-9 for point in GRID[::7])
+    assert chosen < squares(GRID[0]) and fitted.mae > 0
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +99,9 @@ def test_the_fallback_keeps_holt_winters_where_it_beats_the_network_and_forecast
     assert trained.code == 0, trained.err
     assert "fallback: kept holt-winters, not the trained gru" in trained.err
     card = load_card(root / "kept")
-    assert (card.config["model"], card.config["window"], card.metrics["fallback"]["kept"]) == ("holt-winters", 30, "holt-winters")
+    # Its window is every training row: the 72 less the validation tail.
+    training_rows = 72 - validation_rows(72, 12, TrainConfig.validation_fraction)
+    assert (card.config["model"], card.config["window"], card.metrics["fallback"]["kept"]) == ("holt-winters", training_rows, "holt-winters")
     assert card.metrics["model"] == card.metrics["holt_winters"]
     assert card.metrics["holt_winters"]["sales"]["mae"] < min(card.metrics[k]["sales"]["mae"] for k in ("naive", "seasonal_naive"))
     smoothing = card.metrics["smoothing"]["sales"]
@@ -85,7 +114,7 @@ def test_the_fallback_keeps_holt_winters_where_it_beats_the_network_and_forecast
 
     assert cli("train", root / "sales.csv", "-d", root / "chosen", "-H", "12", "--model", "holt-winters").code == 0
     chosen = load_card(root / "chosen")
-    assert (chosen.config["window"], chosen.metrics["smoothing"]) == (30, card.metrics["smoothing"])
+    assert (chosen.config["window"], chosen.metrics["smoothing"]) == (training_rows, card.metrics["smoothing"])
     np.testing.assert_allclose(rnncast.forecast(root / "chosen", engine="onnx")["sales"], frames["onnx"]["sales"], rtol=1e-6)
 
     info = pd.read_csv(io.StringIO(cli("info", "-d", root / "kept", "--format", "csv").out), index_col="field")["value"]
@@ -94,15 +123,21 @@ def test_the_fallback_keeps_holt_winters_where_it_beats_the_network_and_forecast
     intervals = pd.read_csv(io.StringIO(cli("forecast", "-d", root / "kept", "--mc-samples", "50").out), index_col=0)
     assert (intervals["sales_lower"] <= intervals["sales"]).all() and (intervals["sales"] <= intervals["sales_upper"]).all()
     assert (intervals["sales_upper"] - intervals["sales_lower"] > 0.01 * intervals["sales"]).all()
+    # Calibrated on the history's errors of the same smoothing started in a window short enough to leave
+    # 19 windows of 12 months in the 72: 42 months, not every training row.
+    calibration = Calibration.from_dict(card.uncertainty)
+    assert (calibration.history, calibration.windows) == (True, 19)
+    assert calibration_window(12, training_rows, 72, 12, 19) == 42
 
     # A month with no sales in the window (smoothed in logs, the training rows had none) counts as half the
-    # smallest month training saw: the forecast bends, most in the same month a year on, and does not
-    # collapse towards zero, as log(0) would make it.
+    # smallest month training saw: the forecast bends (the trend too, which this smoothing updates at
+    # beta 0.2), most in the same month a year on, and does not collapse to zero, as log(0) would make it.
     shut = pd.read_csv(root / "sales.csv")
     shut.loc[len(shut) - 1, "sales"] = 0.0
     shut.to_csv(root / "shut.csv", index=False)
     ratio = (rnncast.forecast(root / "kept", data=root / "shut.csv", engine="onnx")["sales"] / frames["onnx"]["sales"]).to_numpy()
-    assert np.isfinite(ratio).all() and ratio.min() == ratio[-1] > 0.25 and np.median(ratio) > 0.8
+    assert card.metrics["smoothing"]["sales"]["beta"] == 0.2
+    assert np.isfinite(ratio).all() and ratio.min() == ratio[-1] > 0.15 and np.median(ratio) > 0.4
 
 
 def test_with_known_inputs_the_smoothing_takes_a_promotion_as_a_multiplicative_lift(cli, tmp_path):
