@@ -253,8 +253,9 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
     else:
         calibrated, window = network, config.window
         if whole and config.model == "holt-winters" and not checked.many:
-            # Its window, every training row, leaves the history few windows: the same smoothing started later.
-            window = calibration_window(config.season, config.window, len(values[0]), config.horizon, FEW_WINDOWS)
+            # Its window, every training row, leaves the history few windows: the same smoothing started
+            # later, leaving as many as validation scores per series for a stable 90% quantile.
+            window = calibration_window(config.season, config.window, len(values[0]), config.horizon, ORIGINS_PER_SERIES)
             calibrated = build_model(dataclasses.replace(shape, window=window), config)
             resize_smoothing(calibrated, network, metrics["smoothing"], config.season)
         forecasters = network_forecasts(calibrated, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)

@@ -124,10 +124,10 @@ def test_the_fallback_keeps_holt_winters_where_it_beats_the_network_and_forecast
     assert (intervals["sales_lower"] <= intervals["sales"]).all() and (intervals["sales"] <= intervals["sales_upper"]).all()
     assert (intervals["sales_upper"] - intervals["sales_lower"] > 0.01 * intervals["sales"]).all()
     # Calibrated on the history's errors of the same smoothing started in a window short enough to leave
-    # 19 windows of 12 months in the 72: 42 months, not every training row.
+    # 50 windows of 12 months in the 72, down to two years: 24 months, not every training row.
     calibration = Calibration.from_dict(card.uncertainty)
-    assert (calibration.history, calibration.windows) == (True, 19)
-    assert calibration_window(12, training_rows, 72, 12, 19) == 42
+    assert (calibration.history, calibration.windows) == (True, 72 - 24 - 12 + 1)
+    assert calibration_window(12, training_rows, 72, 12, 50) == 24 and calibration_window(12, training_rows, 200, 12, 50) == training_rows
 
     # A month with no sales in the window (smoothed in logs, the training rows had none) counts as half the
     # smallest month training saw: the forecast bends (the trend too, which this smoothing updates at
