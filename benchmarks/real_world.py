@@ -269,7 +269,7 @@ def main() -> None:
             print(f"{label}: " + ", ".join(f"{m} {s:.3f}" for m, s in scores.items()) + f" ({notes[label]})", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows).set_index("series")
     methods = ["rnncast", "ensemble", "AutoETS", "AutoARIMA", "AutoTheta", "seasonal-naive"]
-    print(table[["kind", "n", "season", "horizon", *methods]].to_string(float_format="{:.3f}".format))
+    print(table[["kind", "n", "season", "horizon", *methods, "rnncast inside"]].to_string(float_format="{:.3f}".format))
     for kind in ("real", "synthetic"):
         part = table[table["kind"] == kind]
         if len(part):
