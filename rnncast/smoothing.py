@@ -113,12 +113,11 @@ def fit_smoothing(series: Sequence[np.ndarray], window: int, steps: int, season:
     best = grid[int(np.argmin(squares))]
     units = (lambda values: np.exp(np.minimum(values, 700))) if log else (lambda values: values)
     offsets = offsets if offsets is not None else [np.zeros(len(values)) for values in series]
-    absolute = [np.zeros(0)]
+    absolute = []
     for values, offset in zip(series, offsets):
         errors = _smooth(values[-window:, None], 1, season, *(np.array([[p]]) for p in best))[1][0, :, 0]
-        if len(errors):
-            actual, added = values[-len(errors) :], offset[-len(errors) :]
-            absolute.append(np.abs(units(actual + added) - units(actual - errors + added)))
+        actual, added = values[len(values) - len(errors) :], offset[len(offset) - len(errors) :]
+        absolute.append(np.abs(units(actual + added) - units(actual - errors + added)))
     absolute = np.concatenate(absolute)
     mae = float(absolute.mean()) if len(absolute) else 0.0
     return smoothing_map(window, steps, season, *best), Smoothing(*(float(p) for p in best), log, mae)

@@ -260,8 +260,10 @@ def fit(data: Panel | TimeSeries, config: TrainConfig, on_epoch: EpochCallback |
             resize_smoothing(calibrated, network, metrics["smoothing"], config.season)
         forecasters = network_forecasts(calibrated, lambda p: preprocessing.wrap(p, outputs), config.horizon, target_index, outputs, config.seed)
         calibration = calibrate(*forecasters, tails, tail_scalers, window, config.horizon, target_index, whole)
-        if whole and not checked.many:  # no narrower than the newest errors, those of the validation tail
-            calibration = at_least(calibration, np.array([one["rmse"] for one in metrics["model"].values()]))
+    if calibration.scale is not None and held_out is None and not checked.many:
+        # Residual intervals of one series, from its history or a baseline's, are never narrower than
+        # the newest errors, those of the validation tail.
+        calibration = at_least(calibration, np.array([one["rmse"] for one in metrics["model"].values()]))
     return FittedModel(network, config, scalers, shape, target_index, metrics, history, calibration.to_dict(), preprocessing, skipped, shared)
 
 

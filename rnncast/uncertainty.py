@@ -276,22 +276,20 @@ def through_baseline(baseline: Callable[[np.ndarray, np.ndarray], np.ndarray], n
     ``FEW_WINDOWS`` had shown the two alike: unshrunk, a network that beat the baseline on one or
     two windows got intervals too narrow for its test (benchmarks/README.md, zero_shot.py). The
     baseline's errors are taken around their mean: its bias (seasonal-naive lags a trend) is not
-    the network's. Nor is the scale ever below the network's own RMS validation error: on a series
-    whose errors grow with its level (air passengers), the baseline's over the whole history, centred,
-    are smaller than its recent ones, and the intervals of a network that beat it covered 14 of 36
-    held-out points (benchmarks/README.md, real_world.py)."""
-    own = np.array([one["rmse"] for one in metrics["model"].values()])
-    squared = np.array([(rmse / max(metrics[key][target]["rmse"], 1e-12)) ** 2 for rmse, target in zip(own, metrics["model"])])
+    the network's."""
+    squared = np.array([(one["rmse"] / max(metrics[key][target]["rmse"], 1e-12)) ** 2 for target, one in metrics["model"].items()])
     windows = min(metrics["windows"], FEW_WINDOWS)
     ratio = np.sqrt((windows * squared + FEW_WINDOWS - windows) / FEW_WINDOWS)
     history = calibrate(baseline, None, [series], [scaler], window, horizon, target_index, history=True, centred=True)
-    return dataclasses.replace(at_least(dataclasses.replace(history, scale=history.scale * ratio), own), reference=name)
+    return dataclasses.replace(history, scale=history.scale * ratio, reference=name)
 
 
 def at_least(calibration: Calibration, rmse: np.ndarray) -> Calibration:
     """``calibration`` (of residuals) with its scale raised, per target, to an RMS over the steps of
-    at least ``rmse`` (the forecaster's RMS validation error): errors over a whole history that grow
-    with the level are smaller than the recent ones validation measured."""
+    at least ``rmse`` (the forecaster's RMS validation error). Errors over a whole history that grow
+    with the level are smaller than the recent ones validation measured: on air passengers a network
+    calibrated through seasonal-naive's centred history errors had a scale of 11 against a validation
+    RMSE of 18, and its intervals covered 14 of 36 held-out points (benchmarks/README.md, real_world.py)."""
     level = np.sqrt((calibration.scale**2).mean(axis=0))
     return dataclasses.replace(calibration, scale=calibration.scale * np.maximum(1.0, rmse / np.maximum(level, 1e-12)))
 

@@ -170,7 +170,7 @@ def test_a_network_through_a_baseline_is_never_given_a_scale_below_its_own_valid
     are small beside the recent ones; a network that beat it on validation keeps at least its own
     RMS validation error as the scale, with the baseline's shape over the steps."""
     from rnncast.preprocessing import Standardizer
-    from rnncast.uncertainty import through_baseline
+    from rnncast.uncertainty import at_least, through_baseline
 
     t = np.arange(60)
     y = (10 + t) * (1 + 0.3 * np.sin(2 * np.pi * t / 4)) + np.random.default_rng(0).normal(0, 0.05, 60) * t
@@ -182,7 +182,7 @@ def test_a_network_through_a_baseline_is_never_given_a_scale_below_its_own_valid
 
     def calibration(own: float):
         metrics = {"windows": 6, "model": {"y": {"rmse": own}}, "seasonal_naive": {"y": {"rmse": 40.0}}}
-        return through_baseline(repeat, "seasonal-naive", metrics, "seasonal_naive", series, scaler, 8, 3, [0])
+        return at_least(through_baseline(repeat, "seasonal-naive", metrics, "seasonal_naive", series, scaler, 8, 3, [0]), np.array([own]))
 
     small, large = calibration(1.0), calibration(20.0)
     rms = lambda c: float(np.sqrt((c.scale[:, 0] ** 2).mean()))  # noqa: E731
